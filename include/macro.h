@@ -1,0 +1,48 @@
+/* macro.h: small helpers every module uses (cleanup attributes, array sizes).
+ * Cleanup functions must accept pointers to NULL so early returns are safe. */
+#pragma once
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define _unused_ __attribute__((unused))
+#define _printf_(a, b) __attribute__((format(printf, a, b)))
+#define _noreturn_ __attribute__((noreturn))
+
+/* Hand a cleanup-managed pointer to someone else: returns it and clears it. */
+#define TAKE_PTR(p)                                                                                \
+        ({                                                                                         \
+                __typeof__(p) _tp_ = (p);                                                          \
+                (p) = NULL;                                                                        \
+                _tp_;                                                                              \
+        })
+
+static inline void freep(void *p) {
+        free(*(void **)p);
+}
+static inline void fclosep(FILE **f) {
+        if (*f)
+                fclose(*f);
+}
+static inline void closep(int *fd) {
+        if (*fd >= 0)
+                close(*fd);
+}
+#define _cleanup_free_ _cleanup_(freep)
+#define _cleanup_fclose_ _cleanup_(fclosep)
+#define _cleanup_close_ _cleanup_(closep)
+
+/* Declare a cleanup helper for a type whose destructor accepts NULL. */
+#define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                                                    \
+        static inline void func##p(type *p) {                                                      \
+                if (*p)                                                                            \
+                        func(*p);                                                                  \
+        }
+
+static inline int streq_ptr(const char *a, const char *b) {
+        return (a && b) ? strcmp(a, b) == 0 : a == b;
+}

@@ -474,8 +474,11 @@ static int check_input(const struct sigv4_request *req, const struct sigv4_param
                 return -EINVAL;
         if (req->body_len > 0 && !req->body)
                 return -EINVAL;
-        if (p->session_token && *p->session_token && !is_header_value(p->session_token))
-                return -EINVAL;
+        /* The token becomes a header or query value of its own: no folding. */
+        if (p->session_token)
+                for (const char *c = p->session_token; *c; c++)
+                        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                                return -EINVAL;
         if (p->location == SIGV4_IN_QUERY) {
                 if (p->expires < 1 || p->expires > SIGV4_MAX_EXPIRES)
                         return -EINVAL;

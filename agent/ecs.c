@@ -42,21 +42,37 @@ struct ecs {
 };
 
 static const char *const throttling_codes[] = {
-        "Throttling",          "ThrottlingException",        "ThrottledException",
-        "RequestThrottledException", "TooManyRequestsException", "ProvisionedThroughputExceededException",
-        "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
-        "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
         "EC2ThrottledException",
 };
 static const char *const auth_codes[] = {
-        "UnrecognizedClientException", "InvalidSignatureException", "SignatureDoesNotMatch",
-        "IncompleteSignature",         "InvalidClientTokenId",      "ExpiredToken",
-        "ExpiredTokenException",       "MissingAuthenticationToken", "AuthFailure",
-        "InvalidAccessKeyId",          "RequestExpired",
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "InvalidClientTokenId",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "MissingAuthenticationToken",
+        "AuthFailure",
+        "InvalidAccessKeyId",
+        "RequestExpired",
 };
 static const char *const server_codes[] = {
-        "ServerException", "InternalFailure", "InternalError", "ServiceUnavailable",
-        "RequestTimeout", "RequestTimeoutException",
+        "ServerException",    "InternalFailure", "InternalError",
+        "ServiceUnavailable", "RequestTimeout",  "RequestTimeoutException",
 };
 
 static bool in_list(const char *code, const char *const *list, size_t n) {
@@ -73,7 +89,8 @@ enum ecs_error_kind ecs_classify(long status, const char *code) {
                 return ECS_ERR_THROTTLED;
         if (in_list(code, auth_codes, ELEMENTSOF(auth_codes)))
                 return ECS_ERR_AUTH;
-        if (code && (strcmp(code, "AccessDeniedException") == 0 || strcmp(code, "AccessDenied") == 0))
+        if (code &&
+            (strcmp(code, "AccessDeniedException") == 0 || strcmp(code, "AccessDenied") == 0))
                 return ECS_ERR_ACCESS;
         if (in_list(code, server_codes, ELEMENTSOF(server_codes)) || status >= 500)
                 return ECS_ERR_SERVER;
@@ -309,14 +326,15 @@ static void on_http(const struct http_response *resp, void *userdata) {
         if (ecs_parse_error(resp->body, resp->body_len, &code, &message) < 0)
                 code = NULL;
         kind = ecs_classify(resp->status, code);
-        snprintf(what, sizeof what, "%s%s%s (HTTP %ld)", code ? code : "error",
-                 message ? ": " : "", message ? message : "", resp->status);
+        snprintf(what, sizeof what, "%s%s%s (HTTP %ld)", code ? code : "error", message ? ": " : "",
+                 message ? message : "", resp->status);
 
         switch (kind) {
         case ECS_ERR_AUTH:
                 /* Role keys rotate: fetch new ones and try once more.  Static
                  * keys cannot change, so retrying would only repeat the error. */
-                if (!c->auth_retried && strcmp(credentials_source(c->ecs->creds), "environment") != 0) {
+                if (!c->auth_retried &&
+                    strcmp(credentials_source(c->ecs->creds), "environment") != 0) {
                         c->auth_retried = true;
                         credentials_invalidate(c->ecs->creds);
                         start(c);
@@ -327,8 +345,8 @@ static void on_http(const struct http_response *resp, void *userdata) {
                        credentials_source(c->ecs->creds));
                 return;
         case ECS_ERR_ACCESS:
-                finish(c, kind, resp->status, code, NULL,
-                       "%s; the IAM policy must allow ecs:%s", what, c->op);
+                finish(c, kind, resp->status, code, NULL, "%s; the IAM policy must allow ecs:%s",
+                       what, c->op);
                 return;
         default:
                 if (ecs_kind_retryable(kind))
@@ -373,8 +391,7 @@ static void send_signed(struct ecs_call *c, const struct aws_credentials *cr) {
                        &sr);
         if (r < 0) {
                 finish(c, ECS_ERR_CREDENTIALS, 0, NULL, NULL,
-                       "cannot sign the request (%s): the credentials are malformed",
-                       strerror(-r));
+                       "cannot sign the request (%s): the credentials are malformed", strerror(-r));
                 return;
         }
 
@@ -415,7 +432,8 @@ oom:
         finish(c, ECS_ERR_PROTOCOL, 0, NULL, NULL, "out of memory");
 }
 
-static void on_creds(const struct aws_credentials *cr, int error, const char *text, void *userdata) {
+static void on_creds(const struct aws_credentials *cr, int error, const char *text,
+                     void *userdata) {
         struct ecs_call *c = userdata;
 
         c->creds_req = NULL;

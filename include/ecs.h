@@ -15,41 +15,41 @@
 #include "http.h"
 
 #define ECS_TARGET_PREFIX "AmazonEC2ContainerServiceV20141113."
-#define ECS_DEFAULT_MAX_ATTEMPTS 3    /* the SDKs' standard mode */
-#define ECS_BACKOFF_CAP_MS 20000      /* standard mode's maximum delay */
+#define ECS_DEFAULT_MAX_ATTEMPTS 3 /* the SDKs' standard mode */
+#define ECS_BACKOFF_CAP_MS 20000   /* standard mode's maximum delay */
 #define ECS_DEFAULT_TIMEOUT_MS 10000
 
 struct ecs;
 struct ecs_call;
 
 struct ecs_config {
-        const char *region;        /* required */
-        const char *endpoint;      /* NULL: https://ecs.<region>.amazonaws.com */
-        unsigned max_attempts;     /* 0: ECS_DEFAULT_MAX_ATTEMPTS */
-        unsigned backoff_base_ms;  /* 0: 1000; delay = random(0,1) * min(base * 2^n, cap) */
-        unsigned timeout_ms;       /* 0: ECS_DEFAULT_TIMEOUT_MS */
+        const char *region;       /* required */
+        const char *endpoint;     /* NULL: https://ecs.<region>.amazonaws.com */
+        unsigned max_attempts;    /* 0: ECS_DEFAULT_MAX_ATTEMPTS */
+        unsigned backoff_base_ms; /* 0: 1000; delay = random(0,1) * min(base * 2^n, cap) */
+        unsigned timeout_ms;      /* 0: ECS_DEFAULT_TIMEOUT_MS */
 };
 
 /* Classes of failure, for callers deciding what to do next. */
 enum ecs_error_kind {
         ECS_OK,
-        ECS_ERR_THROTTLED,    /* throttling codes, after the retries */
-        ECS_ERR_SERVER,       /* 5xx, after the retries */
-        ECS_ERR_TRANSPORT,    /* timeout, refused, reset, after the retries */
-        ECS_ERR_AUTH,         /* signature, unknown key, expired token */
-        ECS_ERR_ACCESS,       /* AccessDenied: the policy lacks the action */
-        ECS_ERR_CLIENT,       /* ClientException, InvalidParameterException, ... */
-        ECS_ERR_CREDENTIALS,  /* no credentials could be had */
-        ECS_ERR_PROTOCOL,     /* an answer that is not what ECS sends */
+        ECS_ERR_THROTTLED,   /* throttling codes, after the retries */
+        ECS_ERR_SERVER,      /* 5xx, after the retries */
+        ECS_ERR_TRANSPORT,   /* timeout, refused, reset, after the retries */
+        ECS_ERR_AUTH,        /* signature, unknown key, expired token */
+        ECS_ERR_ACCESS,      /* AccessDenied: the policy lacks the action */
+        ECS_ERR_CLIENT,      /* ClientException, InvalidParameterException, ... */
+        ECS_ERR_CREDENTIALS, /* no credentials could be had */
+        ECS_ERR_PROTOCOL,    /* an answer that is not what ECS sends */
 };
 
 struct ecs_result {
-        int error;                /* 0, or a negative errno matching kind */
+        int error; /* 0, or a negative errno matching kind */
         enum ecs_error_kind kind;
-        long status;              /* HTTP status of the last attempt, 0 if none */
-        const char *code;         /* AWS error code without its "prefix#", or NULL */
-        const char *message;      /* one line for the log: operation, code, message; no secrets */
-        const cJSON *response;    /* the parsed answer on success (borrowed) */
+        long status;           /* HTTP status of the last attempt, 0 if none */
+        const char *code;      /* AWS error code without its "prefix#", or NULL */
+        const char *message;   /* one line for the log: operation, code, message; no secrets */
+        const cJSON *response; /* the parsed answer on success (borrowed) */
         unsigned attempts;
 };
 

@@ -3,7 +3,6 @@
  * passes when every header-* file (and query-* file, when present) is
  * reproduced byte for byte.  Prints one line per failing case, then
  * "N passed, N failed"; exits non-zero on any failure or when DIR has no case. */
-#define _GNU_SOURCE
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>

@@ -222,6 +222,17 @@ static char *quote(const char *s) {
         return buf;
 }
 
+/* Set *ret_msg to a rule's message; returns -EINVAL (or -ENOMEM). */
+_printf_(2, 3) static int fail(char **ret_msg, const char *format, ...) {
+        va_list ap;
+        int n;
+
+        va_start(ap, format);
+        n = vasprintf(ret_msg, format, ap);
+        va_end(ap);
+        return n < 0 ? -ENOMEM : -EINVAL;
+}
+
 /* ---- key table lookups ---- */
 
 static const struct config_key *key_find(const char *name, size_t *ret_index) {
@@ -322,10 +333,10 @@ static int parse_int(const char *v, int64_t *ret) {
                 return -EINVAL;
         errno = 0;
         n = strtoll(v, &end, 10);
-        if (errno == ERANGE)
-                return -ERANGE;
         if (*end)
                 return -EINVAL;
+        if (errno == ERANGE)
+                return -ERANGE;
         *ret = n;
         return 0;
 }
@@ -478,20 +489,17 @@ static int check_json_object(const char *v, char **ret_msg) {
 
         if (!json) {
                 size_t at = end ? (size_t)(end - v) + 1 : 1;
-                return asprintf(ret_msg, "invalid JSON at character %zu", at) < 0 ? -ENOMEM
-                                                                                  : -EINVAL;
+                return fail(ret_msg, "invalid JSON near character %zu", at);
         }
         if (!cJSON_IsObject(json)) {
                 cJSON_Delete(json);
-                *ret_msg = strdup("must be a JSON object of strings, e.g. {\"name\": \"value\"}");
-                return *ret_msg ? -EINVAL : -ENOMEM;
+                return fail(ret_msg,
+                            "must be a JSON object of strings, e.g. {\"name\": \"value\"}");
         }
         cJSON_ArrayForEach(item, json) {
                 if (!cJSON_IsString(item)) {
                         _cleanup_free_ char *q = quote(item->string ? item->string : "");
-                        r = asprintf(ret_msg, "the value of %s is not a string", q ? q : "") < 0
-                                    ? -ENOMEM
-                                    : -EINVAL;
+                        r = fail(ret_msg, "the value of %s is not a string", q ? q : "");
                         break;
                 }
         }
@@ -565,11 +573,9 @@ static int value_check(const struct config_key *k, const char *v, char **ret, ch
         int r;
 
         if (strlen(v) > CONFIG_VALUE_MAX)
-                return asprintf(ret_msg, "the value is longer than %d bytes", CONFIG_VALUE_MAX) < 0
-                               ? -ENOMEM
-                               : -EINVAL;
+                return fail(ret_msg, "the value is longer than %d bytes", CONFIG_VALUE_MAX);
         if (!utf8_valid(v))
-                return (*ret_msg = strdup("the value is not valid UTF-8")) ? -EINVAL : -ENOMEM;
+                return fail(ret_msg, "the value is not valid UTF-8");
         /* Secrets never appear in messages, not even when they are wrong. */
         q = (k->flags & (CONFIG_SECRET | CONFIG_SECRET_LAST4)) ? strdup("(secret)") : quote(v);
         if (!q)
@@ -580,44 +586,33 @@ static int value_check(const struct config_key *k, const char *v, char **ret, ch
                 break;
         case CONFIG_BOOL:
                 if (parse_bool(v, &b) < 0)
-                        return asprintf(ret_msg, "%s is not a boolean (use true or false)", q) < 0
-                                       ? -ENOMEM
-                                       : -EINVAL;
+                        return fail(ret_msg, "%s is not a boolean (use true or false)", q);
                 norm = strdup(b ? "true" : "false");
                 break;
         case CONFIG_INT:
                 r = parse_int(v, &n);
                 if (r == -EINVAL)
-                        return asprintf(ret_msg, "%s is not an integer", q) < 0 ? -ENOMEM : -EINVAL;
-                if (r < 0 || n < k->min)
-                        return asprintf(ret_msg, "%s is below the minimum %" PRId64, r < 0 ? q : v,
-                                        k->min) < 0
-                                       ? -ENOMEM
-                                       : -EINVAL;
+                        return fail(ret_msg, "%s is not an integer", q);
+                if (r == -ERANGE)
+                        n = v[0] == '-' ? INT64_MIN : INT64_MAX;
+                if (n < k->min)
+                        return fail(ret_msg, "%s is below the minimum %" PRId64, v, k->min);
                 if (n > k->max)
-                        return asprintf(ret_msg, "%s is above the maximum %" PRId64, v, k->max) < 0
-                                       ? -ENOMEM
-                                       : -EINVAL;
+                        return fail(ret_msg, "%s is above the maximum %" PRId64, v, k->max);
                 break;
         case CONFIG_DURATION: {
                 char lim[32];
                 r = parse_duration(v, &n);
                 if (r == -EINVAL)
-                        return asprintf(ret_msg,
-                                        "%s is not a duration (e.g. 500ms, 90s, 5m, 1h30m)", q) < 0
-                                       ? -ENOMEM
-                                       : -EINVAL;
+                        return fail(ret_msg, "%s is not a duration (e.g. 500ms, 90s, 5m, 1h30m)",
+                                    q);
                 if (r < 0 || n > k->max) {
                         format_duration(k->max, lim, sizeof lim);
-                        return asprintf(ret_msg, "%s is above the maximum %s", v, lim) < 0
-                                       ? -ENOMEM
-                                       : -EINVAL;
+                        return fail(ret_msg, "%s is above the maximum %s", v, lim);
                 }
                 if (n < k->min) {
                         format_duration(k->min, lim, sizeof lim);
-                        return asprintf(ret_msg, "%s is below the minimum %s", v, lim) < 0
-                                       ? -ENOMEM
-                                       : -EINVAL;
+                        return fail(ret_msg, "%s is below the minimum %s", v, lim);
                 }
                 break;
         }
@@ -625,10 +620,7 @@ static int value_check(const struct config_key *k, const char *v, char **ret, ch
                 const char *c = choice_find(k->choices, v, strlen(v));
                 if (!c) {
                         choices = join_choices(k->choices);
-                        return asprintf(ret_msg, "%s is not one of %s", q, choices ? choices : "") <
-                                               0
-                                       ? -ENOMEM
-                                       : -EINVAL;
+                        return fail(ret_msg, "%s is not one of %s", q, choices ? choices : "");
                 }
                 norm = strdup(c);
                 break;
@@ -647,19 +639,15 @@ static int value_check(const struct config_key *k, const char *v, char **ret, ch
                         while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
                                 e--;
                         if (p == e)
-                                return asprintf(ret_msg, "empty item in the list %s", q) < 0
-                                               ? -ENOMEM
-                                               : -EINVAL;
+                                return fail(ret_msg, "empty item in the list %s", q);
                         c = choice_find(k->choices, p, (size_t)(e - p));
                         if (!c) {
                                 _cleanup_free_ char *item = strndup(p, (size_t)(e - p)), *qi = NULL;
                                 if (!item || !(qi = quote(item)))
                                         return -ENOMEM;
                                 choices = join_choices(k->choices);
-                                return asprintf(ret_msg, "%s is not one of %s", qi,
-                                                choices ? choices : "") < 0
-                                               ? -ENOMEM
-                                               : -EINVAL;
+                                return fail(ret_msg, "%s is not one of %s", qi,
+                                            choices ? choices : "");
                         }
                         used += (size_t)snprintf(norm + used, cap - used, "%s%s", used ? "," : "",
                                                  c);
@@ -679,20 +667,15 @@ static int value_check(const struct config_key *k, const char *v, char **ret, ch
                         norm = NULL;
                 }
                 if (!is_url(v))
-                        return asprintf(ret_msg, "%s is not an http:// or https:// URL", q) < 0
-                                       ? -ENOMEM
-                                       : -EINVAL;
+                        return fail(ret_msg, "%s is not an http:// or https:// URL", q);
                 break;
         case CONFIG_PORTS:
                 r = parse_ports(v, NULL, NULL);
                 if (r == -ENOMEM)
                         return r;
                 if (r < 0)
-                        return asprintf(ret_msg,
-                                        "%s is not a JSON array of port numbers (e.g. [22, 2375])",
-                                        q) < 0
-                                       ? -ENOMEM
-                                       : -EINVAL;
+                        return fail(ret_msg,
+                                    "%s is not a JSON array of port numbers (e.g. [22, 2375])", q);
                 break;
         case CONFIG_JSON_OBJECT:
                 r = check_json_object(v, ret_msg);
@@ -701,20 +684,15 @@ static int value_check(const struct config_key *k, const char *v, char **ret, ch
                 break;
         case CONFIG_PATH:
                 if (v[0] != '/')
-                        return asprintf(ret_msg, "%s is not an absolute path", q) < 0 ? -ENOMEM
-                                                                                      : -EINVAL;
+                        return fail(ret_msg, "%s is not an absolute path", q);
                 break;
         case CONFIG_LISTEN:
                 if (!is_listen(v))
-                        return asprintf(ret_msg, "%s is not HOST:PORT (e.g. 127.0.0.1:9466)", q) < 0
-                                       ? -ENOMEM
-                                       : -EINVAL;
+                        return fail(ret_msg, "%s is not HOST:PORT (e.g. 127.0.0.1:9466)", q);
                 break;
         case CONFIG_REGION:
                 if (!is_region(v))
-                        return asprintf(ret_msg, "%s is not a region name (e.g. us-east-1)", q) < 0
-                                       ? -ENOMEM
-                                       : -EINVAL;
+                        return fail(ret_msg, "%s is not a region name (e.g. us-east-1)", q);
                 break;
         }
         if (!norm && !(norm = strdup(v)))
@@ -937,12 +915,10 @@ static int parse_quoted(struct parser *P, struct buf *b, char **ret_msg) {
                 if (q == '"' && eat_continuation(P))
                         continue;
                 if (at_eol(P))
-                        return asprintf(ret_msg,
-                                        "unterminated quote: the %c at column %u is never "
-                                        "closed",
-                                        q, col) < 0
-                                       ? -ENOMEM
-                                       : -EINVAL;
+                        return fail(ret_msg,
+                                    "unterminated quote: the %c at column %u is never "
+                                    "closed",
+                                    q, col);
                 if (*P->p == q) {
                         P->p++;
                         break;
@@ -957,10 +933,8 @@ static int parse_quoted(struct parser *P, struct buf *b, char **ret_msg) {
         }
         skip_ws(P);
         if (!at_eol(P))
-                return asprintf(ret_msg, "unexpected text after the closing quote at column %u",
-                                column(P)) < 0
-                               ? -ENOMEM
-                               : -EINVAL;
+                return fail(ret_msg, "unexpected text after the closing quote at column %u",
+                            column(P));
         return 0;
 }
 

@@ -477,7 +477,7 @@ class Handler(BaseHTTPRequestHandler):
             "method": self.command,
             "path": path,
             "query": urllib.parse.urlsplit(self.path).query,
-            "headers": {k: v for k, v in self.headers.items()},
+            "headers": {k.lower(): v for k, v in self.headers.items()},  # names lower-cased
             "token": tok is not None,
             "token_valid": None,
             "client_port": self.client_address[1],
@@ -579,7 +579,11 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         try:
             if reset:
+                # Linger 0 makes close() send RST; closing here (the real close
+                # happens when finish() drops the file objects) keeps
+                # socketserver from sending a FIN first.
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.connection.close()
             else:
                 self.connection.shutdown(socket.SHUT_RDWR)
         except OSError:

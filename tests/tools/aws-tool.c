@@ -4,7 +4,7 @@
  * files and no defaults).  Prints one JSON object per result on stdout;
  * secrets are never printed.  Exit 0 when every step succeeded.
  *
- *   aws-tool imds PATH...          GET each path in turn
+ *   aws-tool imds PATH...          GET each path in turn ("sleep:MS" waits on a timer)
  *   aws-tool creds                 fetch credentials (prints the key id only)
  *   aws-tool ecs OPERATION JSON    one ECS call
  */
@@ -55,9 +55,22 @@ static void on_imds(const struct imds_result *r, void *userdata) {
         imds_next(t);
 }
 
+static int on_sleep(sd_event_source *s, uint64_t usec, void *userdata) {
+        (void)s, (void)usec; /* a floating one-shot source: the loop owns it */
+        imds_next(userdata);
+        return 0;
+}
+
 static void imds_next(struct tool *t) {
         if (t->next >= t->n_args) {
                 sd_event_exit(t->event, 0);
+                return;
+        }
+        if (strncmp(t->args[t->next], "sleep:", 6) == 0) {
+                uint64_t ms = strtoull(t->args[t->next++] + 6, NULL, 10);
+                if (sd_event_add_time_relative(t->event, NULL, CLOCK_MONOTONIC, ms * 1000,
+                                               TIMER_ACCURACY_USEC, on_sleep, t) < 0)
+                        sd_event_exit(t->event, 1);
                 return;
         }
         if (imds_get(t->aws->imds, t->args[t->next++], on_imds, t, NULL) < 0) {

@@ -46,3 +46,9 @@ static inline void closep(int *fd) {
 static inline int streq_ptr(const char *a, const char *b) {
         return (a && b) ? strcmp(a, b) == 0 : a == b;
 }
+
+/* free() that returns NULL, for `p = mfree(p);` */
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}

@@ -3,9 +3,6 @@
  * passes when every header-* file (and query-* file, when present) is
  * reproduced byte for byte.  Prints one line per failing case, then
  * "N passed, N failed"; exits non-zero on any failure or when DIR has no case. */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* strptime, asprintf */
-#endif
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>

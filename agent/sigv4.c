@@ -470,7 +470,8 @@ static int check_input(const struct sigv4_request *req, const struct sigv4_param
             !p->secret_access_key || !*p->secret_access_key || !is_scope_part(p->region) ||
             !is_scope_part(p->service))
                 return -EINVAL;
-        if (req->n_headers > 0 && !req->headers)
+        /* The count must leave room for the signer's own headers without wrapping. */
+        if ((req->n_headers > 0 && !req->headers) || req->n_headers > SIZE_MAX / 2)
                 return -EINVAL;
         if (req->body_len > 0 && !req->body)
                 return -EINVAL;

@@ -88,17 +88,6 @@ static int parse_argv(int argc, char *argv[], struct args *a) {
         return 1;
 }
 
-/* Log each configuration error on its own line, file:line first. */
-static void log_config_errors(const struct config_errors *errs) {
-        for (size_t i = 0; i < errs->n; i++) {
-                if (errs->v[i].line > 0)
-                        log_error("%s:%u: %s", errs->v[i].file, errs->v[i].line,
-                                  errs->v[i].message);
-                else
-                        log_error("%s: %s", errs->v[i].file, errs->v[i].message);
-        }
-}
-
 int main(int argc, char *argv[]) {
         struct config_errors errs = {};
         struct config *cfg = NULL;
@@ -122,7 +111,7 @@ int main(int argc, char *argv[]) {
                 if (a.check_config)
                         config_errors_print(&errs, stderr);
                 else if (r == -EINVAL)
-                        log_config_errors(&errs);
+                        manager_log_config_errors(&errs);
                 if (r != -EINVAL)
                         log_error_errno(r, "Failed to load the configuration: %m");
                 config_errors_done(&errs);

@@ -112,6 +112,29 @@ def main(tap):
         tap.ok(ok, "a missing cluster is reported by name and region", p.output()[-500:])
         p.send_signal(signal.SIGINT)
         tap.eq(p.wait(10), 0, "SIGINT exits 0")
+
+        # Valgrind-clean: a whole start (IMDS, STS credentials, a signed ECS
+        # call), a reload and a stop with no memory error and no definite
+        # leak.  Only for the plain build: ASan and valgrind do not mix.
+        if not harness.BUILD.rstrip("/").endswith("asan"):
+            with open(conf, "w") as f:
+                f.write("ECS_CLUSTER=demo\nECS_BACKEND_HOST=%s\nAWS_EC2_METADATA_SERVICE_ENDPOINT=%s\n"
+                        % (moto.endpoint, imds.url))
+            vlog = os.path.join(d, "valgrind.log")
+            p = harness.Process(["valgrind", "--error-exitcode=99", "--leak-check=full",
+                                 "--errors-for-leak-kinds=definite", "--log-file=" + vlog,
+                                 HOSTD, "--config", conf], clean_env=True).start()
+            p.wait_output(r"ECS cluster demo in us-east-1 is ACTIVE", 60)
+            p.send_signal(signal.SIGHUP)
+            p.wait_output(r"Configuration reloaded", 30)
+            harness.wait_until(lambda: p.output().count("ECS cluster demo in us-east-1 is ACTIVE") >= 2, 60,
+                               what="reconnect under valgrind")
+            p.send_signal(signal.SIGTERM)
+            rc = p.wait(60)
+            summary = open(vlog).read()
+            tap.ok(rc == 0 and "ERROR SUMMARY: 0 errors" in summary,
+                   "valgrind: no memory error or definite leak over start, reload and stop",
+                   "exit %s; %s" % (rc, summary[-1500:]))
     tap.ok(not harness.children_left(), "no process is left running", harness.children_left())
 
 

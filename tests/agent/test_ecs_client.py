@@ -96,6 +96,9 @@ def main(tap):
         tap.ok(p.returncode == 0 and r.get("attempts") == 3 and len(log) == 3,
                "two ThrottlingExceptions then success: three attempts", p.stdout)
         tap.ok([e["status"] for e in log] == [400, 400, 200], "the third attempt reached moto", [e["status"] for e in log])
+        waited = (log[-1]["time"] - log[0]["time"]) if len(log) == 3 else 0
+        tap.ok(0.01 < waited < 3.5, "the retries were spaced by full-jitter backoff (at most 1 s + 2 s)",
+               "%.3f s between first and last attempt" % waited)
 
         # Throttled on every attempt: the standard mode's 3 attempts, then an error.
         proxy.clear()

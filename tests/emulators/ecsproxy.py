@@ -88,42 +88,34 @@ class Handler(BaseHTTPRequestHandler):
             "fault": None,
         }
         f = st.take_fault(target)
-        try:
-            if f:
-                entry["fault"] = f["kind"]
-                entry["status"] = self.apply(f)
-            else:
-                entry["status"] = self.forward(body)
-        finally:
-            with st.lock:
-                st.seq += 1
-                entry["seq"] = st.seq
-                st.log.append(entry)
-
-    def apply(self, f):
-        if f["delay_ms"]:
+        # The answer is decided, then logged, then sent: a client that has its
+        # answer must find its request in the log.
+        if f and f["delay_ms"]:
             time.sleep(f["delay_ms"] / 1000.0)
-        if f["kind"] == "error":
-            self.reply(f["status"], json.dumps({"__type": f["code"], "message": f["message"]}))
-            return f["status"]
-        if f["kind"] == "garbage":
-            self.reply(f["status"], f["body"] or "\x00\xffnot json<<", "text/html")
-            return f["status"]
-        if f["kind"] == "drop":
+        if f and f["kind"] == "error":
+            answer = (f["status"], json.dumps({"__type": f["code"], "message": f["message"]}), "application/x-amz-json-1.1")
+        elif f and f["kind"] == "garbage":
+            answer = (f["status"], f["body"] or "\x00\xffnot json<<", "text/html")
+        elif f and f["kind"] == "drop":
+            answer = None
+        else:
+            answer = self.forward(body)
+        entry["fault"] = f["kind"] if f else None
+        entry["status"] = answer[0] if answer else None
+        with st.lock:
+            st.seq += 1
+            entry["seq"] = st.seq
+            st.log.append(entry)
+        if answer:
+            self.reply(*answer)
+        else:
             self.close_connection = True
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
-            return None
-        if f["kind"] == "delay":
-            return self.forward_again()
-        raise ValueError(f["kind"])
-
-    def forward_again(self):
-        return self.forward(self._body)
 
     def forward(self, body):
+        """Send the request on to moto unchanged; returns (status, body, content type)."""
         st = self.server.state
-        self._body = body
         req = urllib.request.Request(st.upstream + self.path, data=body, method=self.command)
         for k, v in self.headers.items():
             if k.lower() not in ("content-length", "connection", "accept-encoding"):
@@ -133,8 +125,7 @@ class Handler(BaseHTTPRequestHandler):
                 status, data, ctype = r.status, r.read(), r.headers.get("Content-Type", "")
         except urllib.error.HTTPError as e:
             status, data, ctype = e.code, e.read(), e.headers.get("Content-Type", "")
-        self.reply(status, data, ctype or "application/x-amz-json-1.1")
-        return status
+        return status, data, ctype or "application/x-amz-json-1.1"
 
     def control(self, what, body):
         st = self.server.state

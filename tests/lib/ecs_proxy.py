@@ -49,7 +49,7 @@ class EcsProxy:
             return json.loads(r.read() or b"{}")
 
     def fault(self, kind="error", target="*", count=1, **kw):
-        """kind error (status, code, message) | garbage (status, body) | drop | delay (delay_ms)."""
+        """kind error (status, code, message) | garbage (status, body) | drop | delay (delay_ms, then forward)."""
         body = {"kind": kind, "target": target, "count": count}
         body.update(kw)
         return self._call("POST", "faults", body)

@@ -102,7 +102,8 @@ def main(tap):
 
         # The cluster does not exist: reported, not a crash (registration decides more in issue 3).
         with open(conf, "w") as f:
-            f.write("ECS_CLUSTER=nosuch\nECS_BACKEND_HOST=%s\nAWS_EC2_METADATA_SERVICE_ENDPOINT=%s\n" % (moto.endpoint, imds.url))
+            f.write("ECS_CLUSTER=nosuch\nECS_BACKEND_HOST=%s\nAWS_EC2_METADATA_SERVICE_ENDPOINT=%s\nECS_LOGLEVEL=warn\n"
+                    % (moto.endpoint, imds.url))
         p = harness.Process([HOSTD, "--config", conf], clean_env=True).start()
         ok = True
         try:
@@ -110,6 +111,8 @@ def main(tap):
         except Exception:  # noqa: BLE001
             ok = False
         tap.ok(ok, "a missing cluster is reported by name and region", p.output()[-500:])
+        tap.ok("[info]" not in p.output() and "[warn]" in p.output(), "ECS_LOGLEVEL=warn hides info lines",
+               p.output()[-500:])
         p.send_signal(signal.SIGINT)
         tap.eq(p.wait(10), 0, "SIGINT exits 0")
 

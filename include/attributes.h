@@ -1,0 +1,82 @@
+/* attributes.h: custom container-instance attributes: the desired set (from
+ * ECS_INSTANCE_ATTRIBUTES and *.json files in the attributes directory),
+ * ECS's validation rules applied locally, and the difference to send.
+ * Pure except attributes_read_dir(), which only reads files.  No logging:
+ * every problem comes back as a message naming the source, the attribute,
+ * the rule and the offending character. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define ATTRIBUTES_MAX_CUSTOM 10 /* ECS: at most 10 custom attributes per instance */
+#define ATTRIBUTES_MAX_PER_CALL 10 /* ECS: at most 10 per PutAttributes/DeleteAttributes */
+#define ATTRIBUTE_NAME_MAX 128
+#define ATTRIBUTE_VALUE_MAX 128
+
+struct attribute {
+        char *name;
+        char *value;  /* NULL: an attribute without a value */
+        char *source; /* where it was defined: "ECS_INSTANCE_ATTRIBUTES" or a file path */
+};
+
+struct attribute_set {
+        struct attribute *v; /* sorted by name, names unique */
+        size_t n;
+};
+void attribute_set_done(struct attribute_set *s);
+/* Find by name; NULL when absent. */
+const struct attribute *attribute_set_find(const struct attribute_set *s, const char *name);
+/* Add or replace (keeps the set sorted).  value may be NULL. */
+int attribute_set_put(struct attribute_set *s, const char *name, const char *value,
+                      const char *source);
+int attribute_set_remove(struct attribute_set *s, const char *name);
+
+struct attribute_errors {
+        char **v; /* messages, e.g. "/etc/ecs/attributes.d/a.json: attribute \"team:x\": the name
+                     may hold only letters, digits, '-', '_', '/', '\\' and '.'; ':' is not allowed" */
+        size_t n;
+};
+void attribute_errors_done(struct attribute_errors *e);
+
+/* Check a name and a value (NULL allowed) against ECS's rules.  Returns 0,
+ * or -EINVAL with *error set (malloc'd) naming the rule and the offending
+ * character or length. */
+int attribute_validate(const char *name, const char *value, char **error);
+/* Built-in names ("ecs." prefix) are ECS's and the agent's: not custom. */
+bool attribute_is_builtin(const char *name);
+
+/* Parse a JSON object of strings ({"name": "value", "flag": ""}; an empty
+ * string or null means no value) from source (for messages).  Every problem
+ * is appended to errs; valid attributes are added to set (later ones
+ * override earlier ones of the same name). */
+int attributes_parse_json(const char *source, const char *json, size_t len,
+                          struct attribute_set *set, struct attribute_errors *errs);
+
+/* One file of the attributes directory. */
+struct attribute_file {
+        char *path;
+        char *text;
+        size_t len;
+};
+
+/* Read every regular *.json file of dir, sorted by name (a missing dir is
+ * an empty list; unreadable files are errors). */
+int attributes_read_dir(const char *dir, struct attribute_file **ret, size_t *ret_n,
+                        struct attribute_errors *errs);
+void attribute_files_free(struct attribute_file *f, size_t n);
+
+/* The desired custom set: ECS_INSTANCE_ATTRIBUTES (may be NULL) first, then
+ * the files in name order, later definitions overriding earlier ones; then
+ * the limits (at most ATTRIBUTES_MAX_CUSTOM, no built-in names).  Returns 0,
+ * or -EINVAL when errs holds anything (ret is then untouched). */
+int attributes_desired(const char *env_json, const struct attribute_file *files, size_t n_files,
+                       struct attribute_set *ret, struct attribute_errors *errs);
+
+/* What to send so that ECS matches desired, touching only attributes we own:
+ *  - put: desired attributes missing from actual or with another value;
+ *  - delete: attributes in owned that are not desired any more and are
+ *    present in actual.  Attributes someone else added are never deleted. */
+int attributes_diff(const struct attribute_set *desired, const struct attribute_set *actual,
+                    const struct attribute_set *owned, struct attribute_set *ret_put,
+                    struct attribute_set *ret_delete);

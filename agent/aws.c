@@ -73,6 +73,7 @@ struct aws *aws_free(struct aws *a) {
         imds_free(a->imds);
         http_free(a->http);
         identity_done(&a->identity);
+        free(a->identity_document);
         free(a->region);
         free(a->endpoint_override);
         sd_event_unref(a->event);
@@ -117,6 +118,12 @@ static void on_document(const struct imds_result *res, void *userdata) {
         if (r < 0) {
                 snprintf(text, sizeof text, "%s", why ? why : "bad identity document");
                 ready(a, r, text);
+                return;
+        }
+        free(a->identity_document);
+        a->identity_document = strndup(res->body, res->body_len);
+        if (!a->identity_document) {
+                ready(a, -ENOMEM, "out of memory");
                 return;
         }
         a->have_identity = true;

@@ -21,6 +21,7 @@ struct aws {
         struct credentials *creds;
         struct ecs *ecs;           /* NULL until aws_start() has succeeded */
         struct identity identity;  /* empty when IMDS could not be read */
+        char *identity_document;   /* its text, as IMDS served it (RegisterContainerInstance) */
         bool have_identity;
         char *region;
         /* private */

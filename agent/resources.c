@@ -1,0 +1,144 @@
+/* resources.c: the host's registered resources and CPU architecture.  The
+ * meminfo parser is pure (and fuzzed); resources_read() is the only I/O. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "resources.h"
+
+#define CPU_UNITS_PER_CORE 1024
+
+void resources_done(struct resources *r) {
+        if (!r)
+                return;
+        free(r->ports);
+        free(r->ports_udp);
+        *r = (struct resources){};
+}
+
+int resources_parse_meminfo(const char *text, size_t len, uint64_t *ret_kib) {
+        const char *p = text, *end = text + len;
+
+        if (!text || !ret_kib)
+                return -EINVAL;
+        while (p < end) {
+                const char *eol = memchr(p, '\n', (size_t)(end - p));
+                size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
+
+                if (n > 9 && memcmp(p, "MemTotal:", 9) == 0) {
+                        uint64_t v = 0;
+                        size_t i = 9, digits = 0;
+                        while (i < n && (p[i] == ' ' || p[i] == '\t'))
+                                i++;
+                        for (; i < n && p[i] >= '0' && p[i] <= '9'; i++, digits++) {
+                                if (v > (UINT64_MAX - 9) / 10)
+                                        return -EINVAL;
+                                v = v * 10 + (uint64_t)(p[i] - '0');
+                        }
+                        while (i < n && p[i] == ' ')
+                                i++;
+                        if (!digits || n - i != 2 || memcmp(p + i, "kB", 2) != 0)
+                                return -EINVAL;
+                        *ret_kib = v;
+                        return 0;
+                }
+                p += n + 1;
+        }
+        return -EINVAL;
+}
+
+static int copy_ports(uint16_t **ret, const uint16_t *v, size_t n) {
+        *ret = NULL;
+        if (!n)
+                return 0;
+        *ret = malloc(n * sizeof(uint16_t));
+        if (!*ret)
+                return -ENOMEM;
+        memcpy(*ret, v, n * sizeof(uint16_t));
+        return 0;
+}
+
+int resources_read(struct resources *ret, const char *meminfo_path, int64_t reserved_mib,
+                   const uint16_t *ports, size_t n_ports, const uint16_t *ports_udp,
+                   size_t n_ports_udp) {
+        struct resources r = {};
+        char buf[8192];
+        uint64_t kib;
+        long cpus;
+        ssize_t n;
+        int fd, e;
+
+        cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        if (cpus < 1)
+                return -EIO;
+        fd = open(meminfo_path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        n = read(fd, buf, sizeof buf - 1);
+        e = errno;
+        close(fd);
+        if (n < 0)
+                return -e;
+        if (resources_parse_meminfo(buf, (size_t)n, &kib) < 0)
+                return -EBADMSG;
+        r.cpu = (int64_t)cpus * CPU_UNITS_PER_CORE;
+        r.memory_mib = (int64_t)(kib / 1024) - reserved_mib;
+        if (r.memory_mib < 0)
+                r.memory_mib = 0;
+        r.n_ports = n_ports;
+        r.n_ports_udp = n_ports_udp;
+        if (copy_ports(&r.ports, ports, n_ports) < 0 ||
+            copy_ports(&r.ports_udp, ports_udp, n_ports_udp) < 0) {
+                resources_done(&r);
+                return -ENOMEM;
+        }
+        *ret = r;
+        return 0;
+}
+
+static cJSON *resource(const char *name, const char *type) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", name);
+        cJSON_AddStringToObject(o, "type", type);
+        return o;
+}
+
+static cJSON *port_set(const char *name, const uint16_t *v, size_t n) {
+        cJSON *o = resource(name, "STRINGSET"), *a = cJSON_AddArrayToObject(o, "stringSetValue");
+        char s[8];
+
+        for (size_t i = 0; i < n; i++) {
+                snprintf(s, sizeof s, "%u", v[i]);
+                cJSON_AddItemToArray(a, cJSON_CreateString(s));
+        }
+        return o;
+}
+
+cJSON *resources_to_json(const struct resources *r) {
+        cJSON *a = cJSON_CreateArray(), *o;
+
+        o = resource("CPU", "INTEGER");
+        cJSON_AddNumberToObject(o, "integerValue", (double)r->cpu);
+        cJSON_AddItemToArray(a, o);
+        o = resource("MEMORY", "INTEGER");
+        cJSON_AddNumberToObject(o, "integerValue", (double)r->memory_mib);
+        cJSON_AddItemToArray(a, o);
+        cJSON_AddItemToArray(a, port_set("PORTS", r->ports, r->n_ports));
+        cJSON_AddItemToArray(a, port_set("PORTS_UDP", r->ports_udp, r->n_ports_udp));
+        return a;
+}
+
+const char *resources_cpu_architecture(void) {
+        static struct utsname u;
+
+        if (uname(&u) < 0)
+                return "unknown";
+        if (strcmp(u.machine, "aarch64") == 0 || strcmp(u.machine, "arm64") == 0)
+                return "arm64";
+        return u.machine;
+}

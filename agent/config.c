@@ -167,8 +167,8 @@ void config_errors_print(const struct config_errors *e, FILE *f) {
         }
 }
 
-_printf_(4, 5) static int add_error(struct config_errors *errs, const char *file, unsigned line,
-                                    const char *format, ...) {
+int config_errors_add(struct config_errors *errs, const char *file, unsigned line,
+                      const char *format, ...) {
         struct config_error *v;
         char *message = NULL;
         va_list ap;
@@ -758,9 +758,9 @@ static int config_set(struct config *c, const char *key, const char *value, cons
                         return 0; /* the official agent's, or nobody's */
                 s = key_suggest(key);
                 if (s)
-                        return add_error(errs, file, line, "unknown key %s (did you mean %s?)", key,
-                                         s);
-                return add_error(errs, file, line, "unknown key %s", key);
+                        return config_errors_add(errs, file, line,
+                                                 "unknown key %s (did you mean %s?)", key, s);
+                return config_errors_add(errs, file, line, "unknown key %s", key);
         }
 
         if (!*value && k->type != CONFIG_LIST) {
@@ -771,7 +771,8 @@ static int config_set(struct config *c, const char *key, const char *value, cons
         if (*value) {
                 r = value_check(k, value, &norm, &msg);
                 if (r == -EINVAL)
-                        return add_error(errs, file, line, "%s: %s%s", key, msg, hint ? hint : "");
+                        return config_errors_add(errs, file, line, "%s: %s%s", key, msg,
+                                                 hint ? hint : "");
                 if (r < 0)
                         return r;
         } else if (!(norm = strdup("")))
@@ -955,8 +956,9 @@ static int parse_assignment(struct parser *P, struct config *c, struct config_er
         }
         if (at_eol(P)) {
                 if (P->nul)
-                        return add_error(errs, P->name, line, "the line contains a NUL byte");
-                return add_error(errs, P->name, line, "missing '=' (expected KEY=VALUE)");
+                        return config_errors_add(errs, P->name, line,
+                                                 "the line contains a NUL byte");
+                return config_errors_add(errs, P->name, line, "missing '=' (expected KEY=VALUE)");
         }
         eq = P->p++;
         ke = eq;
@@ -990,18 +992,18 @@ static int parse_assignment(struct parser *P, struct config *c, struct config_er
         skip_line(P);
 
         if (P->nul || strlen(key) != (size_t)(ke - k))
-                r = add_error(errs, P->name, line, "the line contains a NUL byte");
+                r = config_errors_add(errs, P->name, line, "the line contains a NUL byte");
         else if (!key[0])
-                r = add_error(errs, P->name, line, "missing key before '='");
+                r = config_errors_add(errs, P->name, line, "missing key before '='");
         else if (!key_is_identifier(key)) {
                 _cleanup_free_ char *qk = quote(key);
-                r = qk ? add_error(errs, P->name, line,
-                                   "invalid key %s: a key is letters, digits and '_', not "
-                                   "starting with a digit",
-                                   qk)
+                r = qk ? config_errors_add(errs, P->name, line,
+                                           "invalid key %s: a key is letters, digits and '_', not "
+                                           "starting with a digit",
+                                           qk)
                        : -ENOMEM;
         } else if (r == -EINVAL)
-                r = add_error(errs, P->name, line, "%s: %s", key, msg);
+                r = config_errors_add(errs, P->name, line, "%s: %s", key, msg);
         else
                 r = config_set(c, key, value.s ? value.s : "", P->name, line, hint, errs);
         free(value.s);
@@ -1077,10 +1079,11 @@ int config_load(struct config **ret, const char *const *files, size_t n_files, b
                 if (r == -ENOMEM)
                         return r;
                 if (r == -EFBIG)
-                        r = add_error(errs, files[i], 0, "the file is larger than %d bytes",
-                                      CONFIG_FILE_MAX);
+                        r = config_errors_add(errs, files[i], 0, "the file is larger than %d bytes",
+                                              CONFIG_FILE_MAX);
                 else if (r < 0)
-                        r = add_error(errs, files[i], 0, "cannot read the file: %s", strerror(-r));
+                        r = config_errors_add(errs, files[i], 0, "cannot read the file: %s",
+                                              strerror(-r));
                 else
                         r = config_parse_text(c, files[i], text, len, errs);
                 if (r == -ENOMEM)

@@ -538,7 +538,31 @@ static void test_print_quoting(void) {
         config_free(c2);
 }
 
+/* Another module's check on a loaded value reports like the parser does. */
+static void test_errors_add(void) {
+        static const char text[] = "\nECS_INSTANCE_ATTRIBUTES={\"a b\": \"x\"}\n";
+        struct config_errors errs = {};
+        struct config *c = NULL;
+        _cleanup_free_ char *e = parse(text, strlen(text), &c), *out = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        CHECK_INTEQ("errors_add returns -EINVAL",
+                    config_errors_add(&errs, config_source(c, "ECS_INSTANCE_ATTRIBUTES"), 0,
+                                      "attribute %s: invalid character ' '", "\"a b\""),
+                    -EINVAL);
+        f = open_memstream(&out, &len);
+        config_errors_print(&errs, f);
+        fclose(f);
+        CHECK_STREQ("errors_add prints as file:line", out,
+                    "t.conf:2: attribute \"a b\": invalid character ' '\n");
+        config_errors_done(&errs);
+        CHECK("errors_done empties", errs.n == 0 && errs.v == NULL);
+        config_free(c);
+}
+
 int main(void) {
+        test_errors_add();
         test_error_classes();
         test_syntax();
         test_getters();

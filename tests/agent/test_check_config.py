@@ -157,6 +157,12 @@ def main():
               rc == 1 and err == f"{tmp}/missing.conf: cannot read the file: No such file or "
               "directory\n", f"rc={rc} err={err!r}")
 
+        # A directory is not a config file.
+        rc, out, err = run(["--check-config", "--config", tmp])
+        check("a directory as --config exits 1 and names it",
+              rc == 1 and err == f"{tmp}: cannot read the file: Is a directory\n",
+              f"rc={rc} err={err!r}")
+
         # A normal start with a bad config logs the same lines and exits 1.
         rc, out, err = run(["-c", bad])
         check("daemon refuses a bad config", rc == 1 and

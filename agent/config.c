@@ -142,6 +142,7 @@ struct config_entry {
 
 struct config {
         struct config_entry entries[N_KEYS];
+        struct config_errors warnings; /* likely typos among the ignored keys */
 };
 
 /* ---- errors ---- */
@@ -303,6 +304,18 @@ static const char *key_suggest(const char *name) {
                 }
         }
         return best;
+}
+
+/* For a key outside our prefix, a table key it is probably a typo of: the
+ * same name in another case, or at most two edits away from a long name. */
+static const char *key_suggest_shared(const char *name) {
+        for (size_t i = 0; i < N_KEYS; i++) {
+                const char *k = config_keys[i].name;
+                size_t d = edit_distance(name, k);
+                if (d == 0 || (d <= 2 && strlen(k) >= 10))
+                        return k;
+        }
+        return NULL;
 }
 
 /* ---- value parsers (pure; shared by validation and the getters) ---- */
@@ -719,6 +732,7 @@ struct config *config_free(struct config *c) {
                 free(c->entries[i].value);
                 free(c->entries[i].source);
         }
+        config_errors_done(&c->warnings);
         free(c);
         return NULL;
 }
@@ -754,8 +768,17 @@ static int config_set(struct config *c, const char *key, const char *value, cons
         k = key_find(key, &i);
         if (!k) {
                 const char *s;
-                if (strncasecmp(key, "ECS_HOSTD_", strlen("ECS_HOSTD_")) != 0)
-                        return 0; /* the official agent's, or nobody's */
+                if (strncasecmp(key, "ECS_HOSTD_", strlen("ECS_HOSTD_")) != 0) {
+                        /* The official agent's, or nobody's; but ECS_CLUSTR=prod
+                         * would silently mean the default cluster, so say so. */
+                        s = line > 0 ? key_suggest_shared(key) : NULL;
+                        if (s && config_errors_add(&c->warnings, file, line,
+                                                   "%s is not a key ecs-hostd reads (did you "
+                                                   "mean %s?)",
+                                                   key, s) == -ENOMEM)
+                                return -ENOMEM;
+                        return 0;
+                }
                 s = key_suggest(key);
                 if (s)
                         return config_errors_add(errs, file, line,
@@ -1120,6 +1143,10 @@ int config_load_files(struct config **ret, const char *const *files, size_t n_fi
 }
 
 /* ---- getters ---- */
+
+const struct config_errors *config_warnings(const struct config *c) {
+        return &c->warnings;
+}
 
 static const struct config_entry *entry_of(const struct config *c, const char *key,
                                            const struct config_key **ret_key) {

@@ -88,14 +88,14 @@ static int parse_argv(int argc, char *argv[], struct args *a) {
         return 1;
 }
 
-/* Log each configuration error on its own line, file:line first. */
-static void log_config_errors(const struct config_errors *errs) {
+/* Log each configuration error (or warning) on its own line, file:line first. */
+static void log_config_errors(int level, const struct config_errors *errs) {
         for (size_t i = 0; i < errs->n; i++) {
                 if (errs->v[i].line > 0)
-                        log_error("%s:%u: %s", errs->v[i].file, errs->v[i].line,
-                                  errs->v[i].message);
+                        log_full_errno(level, 0, "%s:%u: %s", errs->v[i].file, errs->v[i].line,
+                                       errs->v[i].message);
                 else
-                        log_error("%s: %s", errs->v[i].file, errs->v[i].message);
+                        log_full_errno(level, 0, "%s: %s", errs->v[i].file, errs->v[i].message);
         }
 }
 
@@ -122,7 +122,7 @@ int main(int argc, char *argv[]) {
                 if (a.check_config)
                         config_errors_print(&errs, stderr);
                 else if (r == -EINVAL)
-                        log_config_errors(&errs);
+                        log_config_errors(LOG_ERR, &errs);
                 if (r != -EINVAL)
                         log_error_errno(r, "Failed to load the configuration: %m");
                 config_errors_done(&errs);
@@ -131,9 +131,11 @@ int main(int argc, char *argv[]) {
         }
         if (a.check_config) {
                 config_print(cfg, stdout);
+                config_errors_print(config_warnings(cfg), stderr);
                 r = EXIT_SUCCESS;
         } else {
                 log_set_max_level(log_level_from_string(config_get(cfg, "ECS_LOGLEVEL")));
+                log_config_errors(LOG_WARNING, config_warnings(cfg));
                 r = manager_run(cfg, a.config_files, a.n_config_files);
         }
         config_free(cfg);

@@ -60,6 +60,12 @@ int config_parse_text(struct config *c, const char *name, const char *text, size
 int config_new_empty(struct config **ret);
 struct config *config_free(struct config *c);
 
+/* Lines that are not errors but probably mistakes: a key outside the
+ * ECS_HOSTD_ prefix that is ignored but looks like a typo of a known key
+ * ("ECS_CLUSTR is not a key ecs-hostd reads (did you mean ECS_CLUSTER?)").
+ * Files only, not the environment.  Owned by the config. */
+const struct config_errors *config_warnings(const struct config *c);
+
 /* Effective value (default applied) of a key in the table; NULL when the key
  * is unset and has no default (so `config_get(c, "ECS_ENABLE_SPOT_INSTANCE_DRAINING")`
  * tells "unset" from an explicit "false").  The pointer is owned by the

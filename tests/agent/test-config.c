@@ -561,7 +561,32 @@ static void test_errors_add(void) {
         config_free(c);
 }
 
+/* Ignored keys that look like typos of known ones are warnings, not errors. */
+static void test_warnings(void) {
+        static const char text[] = "ECS_CLUSTR=prod\n"
+                                   "ecs_loglevel=debug\n"
+                                   "ECS_ENABLE_TASK_IAM_ROLE=true\n"
+                                   "ECS_LOGFILE=/log/ecs-agent.log\n";
+        struct config *c = NULL;
+        _cleanup_free_ char *e = parse(text, strlen(text), &c), *out = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        CHECK_STREQ("typos of shared keys are not errors", e, "");
+        f = open_memstream(&out, &len);
+        config_errors_print(config_warnings(c), f);
+        fclose(f);
+        CHECK_STREQ("typos of shared keys are warnings", out,
+                    "t.conf:1: ECS_CLUSTR is not a key ecs-hostd reads (did you mean "
+                    "ECS_CLUSTER?)\n"
+                    "t.conf:2: ecs_loglevel is not a key ecs-hostd reads (did you mean "
+                    "ECS_LOGLEVEL?)\n");
+        CHECK_STREQ("the typo changes nothing", config_get(c, "ECS_CLUSTER"), "default");
+        config_free(c);
+}
+
 int main(void) {
+        test_warnings();
         test_errors_add();
         test_error_classes();
         test_syntax();

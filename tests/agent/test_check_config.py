@@ -157,6 +157,17 @@ def main():
               rc == 1 and err == f"{tmp}/missing.conf: cannot read the file: No such file or "
               "directory\n", f"rc={rc} err={err!r}")
 
+        # A likely typo of a shared key: still valid, but a warning on stderr.
+        typo = os.path.join(tmp, "typo.conf")
+        with open(typo, "w") as f:
+            f.write("ECS_CLUSTR=prod\n")
+        rc, out, err = run(["--check-config", "-c", typo])
+        os.unlink(typo)
+        check("typo of a shared key: exit 0 with a warning",
+              rc == 0 and err == f"{typo}:1: ECS_CLUSTR is not a key ecs-hostd reads (did you "
+              "mean ECS_CLUSTER?)\n" and value_line(out, "ECS_CLUSTER").startswith(
+                  "ECS_CLUSTER=default "), f"rc={rc} err={err!r}")
+
         # A directory is not a config file.
         rc, out, err = run(["--check-config", "--config", tmp])
         check("a directory as --config exits 1 and names it",

@@ -547,6 +547,7 @@ static void test_errors_add(void) {
         size_t len = 0;
         FILE *f;
 
+        CHECK_STREQ("errors_add: the value loads", e, "");
         CHECK_INTEQ("errors_add returns -EINVAL",
                     config_errors_add(&errs, config_source(c, "ECS_INSTANCE_ATTRIBUTES"), 0,
                                       "attribute %s: invalid character ' '", "\"a b\""),

@@ -2,7 +2,6 @@
  * reads is in config_keys[] with its type, default, limits and description;
  * a value is validated and normalised when it is stored, so getters never
  * fail.  Parsing is pure: errors are collected (file:line, rule), never logged. */
-#define _GNU_SOURCE 1 /* asprintf */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -738,11 +737,6 @@ struct config *config_free(struct config *c) {
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct config *, config_free)
-
-static void *mfree(void *p) {
-        free(p);
-        return NULL;
-}
 
 static bool key_is_identifier(const char *s) {
         if (!isalpha((unsigned char)s[0]) && s[0] != '_')

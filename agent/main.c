@@ -88,15 +88,10 @@ static int parse_argv(int argc, char *argv[], struct args *a) {
         return 1;
 }
 
-/* Log each configuration error (or warning) on its own line, file:line first. */
-static void log_config_errors(int level, const struct config_errors *errs) {
-        for (size_t i = 0; i < errs->n; i++) {
-                if (errs->v[i].line > 0)
-                        log_full_errno(level, 0, "%s:%u: %s", errs->v[i].file, errs->v[i].line,
-                                       errs->v[i].message);
-                else
-                        log_full_errno(level, 0, "%s: %s", errs->v[i].file, errs->v[i].message);
-        }
+/* Likely mistakes that are not errors (see config_warnings()). */
+static void log_config_warnings(const struct config_errors *w) {
+        for (size_t i = 0; i < w->n; i++)
+                log_warn("%s:%u: %s", w->v[i].file, w->v[i].line, w->v[i].message);
 }
 
 int main(int argc, char *argv[]) {
@@ -122,7 +117,7 @@ int main(int argc, char *argv[]) {
                 if (a.check_config)
                         config_errors_print(&errs, stderr);
                 else if (r == -EINVAL)
-                        log_config_errors(LOG_ERR, &errs);
+                        manager_log_config_errors(&errs);
                 if (r != -EINVAL)
                         log_error_errno(r, "Failed to load the configuration: %m");
                 config_errors_done(&errs);
@@ -135,7 +130,7 @@ int main(int argc, char *argv[]) {
                 r = EXIT_SUCCESS;
         } else {
                 log_set_max_level(log_level_from_string(config_get(cfg, "ECS_LOGLEVEL")));
-                log_config_errors(LOG_WARNING, config_warnings(cfg));
+                log_config_warnings(config_warnings(cfg));
                 r = manager_run(cfg, a.config_files, a.n_config_files);
         }
         config_free(cfg);

@@ -1,7 +1,6 @@
 /* test-config.c: the configuration module.  Every error class with its exact
  * message, the systemd-compatible syntax, precedence, defaults and masking.
  * Most cases are data: a file's text and the exact error output it gives. */
-#define _GNU_SOURCE 1 /* asprintf, open_memstream */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

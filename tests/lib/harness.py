@@ -1,0 +1,809 @@
+"""Test harness for ecs-hostd's scenario tests: processes, emulators, observers, TAP.
+
+Starts the real components on loopback -- moto_server with IAM authentication
+enforced, the IMDS emulator (tests/emulators/imds.py), the daemon -- and
+guarantees they are stopped: every process runs in its own process group,
+is registered here, and is killed (group-wide) by stop(), by the context
+managers, at interpreter exit, and on SIGTERM/SIGINT/SIGHUP.
+Standard library only; AWS calls for setup are signed here (SigV4, stdlib
+hmac) and observations go through the real `aws` CLI.
+"""
+
+import atexit
+import datetime
+import functools
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.parse
+import urllib.request
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+TOP = os.environ.get("HOSTD_TOP") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("HOSTD_BUILD") or os.path.join(TOP, "build")
+EMULATORS = os.path.join(TOP, "tests", "emulators")
+sys.path.insert(0, EMULATORS)
+
+from imds import ImdsControl, iso8601  # noqa: E402  (path set just above)
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"  # moto's default account
+DEFAULT_AMI = "ami-04681a1dbd79675a5"  # amzn2-ami-hvm, in moto's built-in image list
+ADMIN_USER = "hostd-test-admin"
+ECS_TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
+
+
+# --------------------------------------------------------------------------
+# TAP
+
+
+class Tap:
+    """TAP output shared by the Python tests: `ok N - name` / `not ok N - name: why`."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, name, why=""):
+        self.n += 1
+        if cond:
+            print("ok %d - %s" % (self.n, name), flush=True)
+        else:
+            self.failed += 1
+            why = str(why).strip().replace("\n", " | ") if why else "check failed"
+            print("not ok %d - %s: %s" % (self.n, name, why[:2000]), flush=True)
+        return bool(cond)
+
+    def eq(self, got, want, name):
+        return self.ok(got == want, name, "got %r, want %r" % (got, want))
+
+    def match(self, pattern, text, name):
+        return self.ok(re.search(pattern, text or "") is not None, name, "%r not found in %r" % (pattern, text))
+
+    def check(self, name):
+        """`with tap.check("name"):` -- ok unless the block raises (assert or any error)."""
+        return _TapCheck(self, name)
+
+    def diag(self, msg):
+        for line in str(msg).splitlines() or [""]:
+            print("# " + line, flush=True)
+
+    def done(self):
+        print("1..%d" % self.n, flush=True)
+        return 1 if self.failed else 0
+
+
+class _TapCheck:
+    def __init__(self, tap, name):
+        self.tap, self.name = tap, name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, etype, exc, tb):
+        if etype is None:
+            self.tap.ok(True, self.name)
+        elif issubclass(etype, (KeyboardInterrupt, SystemExit)):
+            return False
+        else:
+            self.tap.ok(False, self.name, "%s: %s" % (etype.__name__, exc))
+            self.tap.diag("".join(traceback.format_exception(etype, exc, tb))[-3000:])
+        return True
+
+
+def run_tests(fn):
+    """Run fn(tap), turn an unexpected exception into a failure, stop every
+    process this harness started, and exit with TAP's verdict."""
+    tap = Tap()
+    try:
+        fn(tap)
+    except Exception as e:  # noqa: BLE001 -- reported as a test failure
+        tap.ok(False, "test script ran to the end", "%s: %s" % (type(e).__name__, e))
+        tap.diag(traceback.format_exc())
+    finally:
+        stop_all()
+    sys.exit(tap.done())
+
+
+# --------------------------------------------------------------------------
+# processes
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout=10.0, interval=0.02, what="condition"):
+    """Poll pred() until it returns a true value (returned); TimeoutError after timeout s."""
+    deadline = time.monotonic() + timeout
+    last_exc = None
+    while True:
+        try:
+            v = pred()
+            if v:
+                return v
+        except Exception as e:  # noqa: BLE001 -- retried until the deadline
+            last_exc = e
+        if time.monotonic() >= deadline:
+            raise TimeoutError("timed out after %.1f s waiting for %s%s" % (timeout, what, " (last error: %s)" % last_exc if last_exc else ""))
+        time.sleep(interval)
+
+
+def http_get(url, headers=None, timeout=2.0, method="GET", data=None):
+    """(status, headers, body bytes) of one HTTP request; never raises on HTTP errors."""
+    req = urllib.request.Request(url, headers=headers or {}, method=method, data=data)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+_processes = []
+
+
+class Process:
+    """A child in its own process group, output to a log file, always reaped.
+
+    p = Process(["build/ecs-hostd"], env={...}, name="hostd").start()
+    p.wait_output(r"registered", timeout=10); p.stop()
+    """
+
+    def __init__(self, argv, env=None, name=None, cwd=None, clean_env=False):
+        self.argv = [str(a) for a in argv]
+        self.name = name or os.path.basename(self.argv[0])
+        base = {} if clean_env else dict(os.environ)
+        if clean_env:
+            for k in ("PATH", "HOME", "LANG", "TMPDIR", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+                if k in os.environ:
+                    base[k] = os.environ[k]
+        base.update({k: str(v) for k, v in (env or {}).items() if v is not None})
+        for k, v in (env or {}).items():
+            if v is None:
+                base.pop(k, None)
+        self.env = base
+        self.cwd = cwd
+        self.proc = None
+        self.pgid = None
+        self.log_path = None
+        self.returncode = None
+
+    def start(self):
+        fd, self.log_path = tempfile.mkstemp(prefix="hostd-%s-" % re.sub(r"[^\w.-]", "_", self.name), suffix=".log")
+        self.proc = subprocess.Popen(
+            self.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=fd,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=self.cwd,
+            start_new_session=True,
+        )
+        os.close(fd)
+        self.pgid = self.proc.pid  # session leader: pgid == pid
+        _processes.append(self)
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def output(self):
+        """Everything the process wrote so far (stdout and stderr)."""
+        if not self.log_path:
+            return ""
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def wait_output(self, pattern, timeout=10.0, start=0):
+        """Wait for a regex to appear in the output (from offset `start`); returns the match."""
+        rx = re.compile(pattern, re.M)
+
+        def found():
+            m = rx.search(self.output(), start)
+            if m:
+                return m
+            if not self.alive():
+                raise RuntimeError("%s exited (%s) before printing %r" % (self.name, self.proc.returncode, pattern))
+            return None
+
+        try:
+            return wait_until(found, timeout, what="%r from %s" % (pattern, self.name))
+        except RuntimeError:
+            m = rx.search(self.output(), start)
+            if m:
+                return m
+            raise
+
+    def wait(self, timeout=10.0):
+        """Wait for the process to exit on its own; returns its exit status."""
+        self.returncode = self.proc.wait(timeout)
+        return self.returncode
+
+    def send_signal(self, sig):
+        if self.alive():
+            self.proc.send_signal(sig)
+
+    def stop(self, timeout=5.0, sig=signal.SIGTERM):
+        """Stop the whole process group (TERM, then KILL after timeout); returns the exit status."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.pgid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        # Anything left in the group (grandchildren, a leader ignoring TERM) is killed.
+        try:
+            os.killpg(self.pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.returncode = self.proc.wait()
+        if self in _processes:
+            _processes.remove(self)
+        return self.returncode
+
+    def cleanup_log(self):
+        if self.log_path:
+            try:
+                os.unlink(self.log_path)
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self if self.proc else self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def stop_all():
+    """Stop every process started through this module (newest first)."""
+    for p in list(reversed(_processes)):
+        try:
+            p.stop(timeout=3.0)
+        except Exception:  # noqa: BLE001 -- cleanup must go on
+            pass
+
+
+def group_alive(pgid):
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def children_left():
+    """PIDs of live (non-zombie) processes whose parent is this process."""
+    me = str(os.getpid())
+    left = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/status" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        ppid = re.search(r"^PPid:\s*(\d+)", st, re.M)
+        state = re.search(r"^State:\s*(\S)", st, re.M)
+        if ppid and ppid.group(1) == me and not (state and state.group(1) == "Z"):
+            left.append(int(d))
+    return left
+
+
+def _on_signal(sig, frame):
+    stop_all()
+    sys.exit(128 + sig)
+
+
+atexit.register(stop_all)
+for _sig in (signal.SIGTERM, signal.SIGHUP):
+    if signal.getsignal(_sig) in (signal.SIG_DFL, None):
+        signal.signal(_sig, _on_signal)
+
+
+@functools.lru_cache(maxsize=None)
+def resolve_tool(name, env_var=None):
+    """Absolute path of a tool; pyenv shims are resolved to the real script
+    (a shim costs ~0.3 s per call).  env_var overrides."""
+    if env_var and os.environ.get(env_var):
+        return os.environ[env_var]
+    path = shutil.which(name)
+    if path is None:
+        raise FileNotFoundError("%s not found on PATH" % name)
+    if "/.pyenv/shims/" in path and shutil.which("pyenv"):
+        try:
+            real = subprocess.run(["pyenv", "which", name], capture_output=True, text=True, timeout=10).stdout.strip()
+            if real and os.path.exists(real):
+                return real
+        except (OSError, subprocess.SubprocessError):
+            pass
+    return path
+
+
+# --------------------------------------------------------------------------
+# AWS: credentials, SigV4-signed calls for setup, the aws CLI as observer
+
+
+@dataclass
+class Credentials:
+    access_key_id: str
+    secret_access_key: str
+    session_token: str = None
+    expiration: str = None  # ISO 8601, for temporary credentials
+
+    def env(self):
+        """The AWS_* variables for a process using these credentials."""
+        e = {"AWS_ACCESS_KEY_ID": self.access_key_id, "AWS_SECRET_ACCESS_KEY": self.secret_access_key}
+        if self.session_token:
+            e["AWS_SESSION_TOKEN"] = self.session_token
+        return e
+
+    def imds_json(self):
+        """The instance-role document IMDS serves for these credentials."""
+        return {
+            "Code": "Success",
+            "LastUpdated": iso8601(time.time()),
+            "Type": "AWS-HMAC",
+            "AccessKeyId": self.access_key_id,
+            "SecretAccessKey": self.secret_access_key,
+            "Token": self.session_token or "",
+            "Expiration": self.expiration or iso8601(time.time() + 3600),
+        }
+
+    def replace(self, **kw):
+        d = dict(self.__dict__)
+        d.update(kw)
+        return Credentials(**d)
+
+
+class AwsError(Exception):
+    def __init__(self, status, code, message, body=""):
+        super().__init__("%s (HTTP %s): %s" % (code, status, message))
+        self.status, self.code, self.message, self.body = status, code, message, body
+
+
+def _hmac(key, msg):
+    return hmac.new(key, msg.encode(), hashlib.sha256).digest()
+
+
+def sigv4_sign(method, url, region, service, headers, body, creds, when=None):
+    """Return headers + Authorization for a SigV4-signed request (test-side signer:
+    moto verifies it with botocore, so setup traffic is authenticated for real)."""
+    u = urllib.parse.urlsplit(url)
+    t = when or datetime.datetime.now(datetime.timezone.utc)
+    amzdate = t.strftime("%Y%m%dT%H%M%SZ")
+    day = amzdate[:8]
+    h = {k.lower(): str(v) for k, v in headers.items()}
+    h["host"] = u.netloc
+    h["x-amz-date"] = amzdate
+    if creds.session_token:
+        h["x-amz-security-token"] = creds.session_token
+    q = urllib.parse.parse_qsl(u.query, keep_blank_values=True)
+    cq = "&".join(
+        "%s=%s" % (urllib.parse.quote(k, safe="-_.~"), urllib.parse.quote(v, safe="-_.~")) for k, v in sorted(q)
+    )
+    signed = sorted(h)
+    creq = "\n".join(
+        [
+            method,
+            urllib.parse.quote(u.path or "/", safe="/-_.~"),
+            cq,
+            "".join("%s:%s\n" % (k, " ".join(h[k].split())) for k in signed),
+            ";".join(signed),
+            hashlib.sha256(body).hexdigest(),
+        ]
+    )
+    scope = "%s/%s/%s/aws4_request" % (day, region, service)
+    sts = "\n".join(["AWS4-HMAC-SHA256", amzdate, scope, hashlib.sha256(creq.encode()).hexdigest()])
+    k = _hmac(("AWS4" + creds.secret_access_key).encode(), day)
+    for part in (region, service, "aws4_request"):
+        k = _hmac(k, part)
+    sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+    h["authorization"] = "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s" % (
+        creds.access_key_id,
+        scope,
+        ";".join(signed),
+        sig,
+    )
+    return h
+
+
+def _strip_ns(root):
+    for el in root.iter():
+        if isinstance(el.tag, str) and "}" in el.tag:
+            el.tag = el.tag.split("}", 1)[1]
+    return root
+
+
+class AwsApi:
+    """Signed calls to an AWS-compatible endpoint (moto) with given credentials."""
+
+    QUERY_VERSIONS = {"iam": "2010-05-08", "sts": "2011-06-15", "ec2": "2016-11-15"}
+
+    def __init__(self, endpoint, creds, region=REGION, timeout=30.0):
+        self.endpoint = endpoint.rstrip("/") + "/"
+        self.creds = creds
+        self.region = region
+        self.timeout = timeout
+
+    def _send(self, service, headers, body):
+        h = sigv4_sign("POST", self.endpoint, self.region, service, headers, body, self.creds)
+        req = urllib.request.Request(self.endpoint, data=body, headers=h, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def query(self, service, action, params=None):
+        """A query-protocol call (IAM, STS, EC2); returns the XML root (namespaces stripped)."""
+        form = {"Action": action, "Version": self.QUERY_VERSIONS[service]}
+        form.update({k: str(v) for k, v in (params or {}).items()})
+        body = urllib.parse.urlencode(form).encode()
+        status, data = self._send(service, {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}, body)
+        try:
+            root = _strip_ns(ET.fromstring(data))
+        except ET.ParseError:
+            raise AwsError(status, "Unparseable", data[:300].decode(errors="replace"), data) from None
+        if status >= 300:
+            raise AwsError(status, root.findtext(".//Code") or "?", root.findtext(".//Message") or "", data.decode(errors="replace"))
+        return root
+
+    def json(self, service, target, body=None):
+        """A JSON 1.1 call (ECS): target like 'AmazonEC2ContainerServiceV20141113.ListClusters'."""
+        data = json.dumps(body or {}).encode()
+        status, out = self._send(service, {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target}, data)
+        text = out.decode(errors="replace")
+        if status >= 300:
+            try:
+                err = json.loads(text)
+                code = err.get("__type", "?").split("#")[-1]
+                msg = err.get("message") or err.get("Message") or ""
+            except ValueError:
+                try:
+                    root = _strip_ns(ET.fromstring(out))
+                    code, msg = root.findtext(".//Code") or "?", root.findtext(".//Message") or ""
+                except ET.ParseError:
+                    code, msg = "?", text[:300]
+            raise AwsError(status, code, msg, text)
+        return json.loads(text) if text.strip() else {}
+
+    def ecs(self, operation, **body):
+        return self.json("ecs", ECS_TARGET_PREFIX + operation, body)
+
+
+# --------------------------------------------------------------------------
+# moto
+
+
+@dataclass
+class Ec2Instance:
+    instance_id: str
+    instance_type: str
+    availability_zone: str
+    ami: str
+    private_ip: str
+    region: str
+
+
+class MotoServer:
+    """moto_server on a free loopback port with IAM authentication enforced.
+
+    The first BOOTSTRAP_ACTIONS requests are free (moto's
+    INITIAL_NO_AUTH_ACTION_COUNT; only AWS actions count, /moto-api/ does
+    not): they create the admin user, its allow-all policy and its access
+    key.  From then on moto checks every request's SigV4 signature against
+    the secret of the access key it names, the session token of STS keys,
+    and the IAM policies of the caller.
+    """
+
+    BOOTSTRAP_ACTIONS = 3
+
+    def __init__(self, region=REGION):
+        self.region = region
+        self.port = None
+        self.endpoint = None
+        self.proc = None
+        self.admin = None
+        self._cfgdir = None
+
+    def start(self, timeout=30.0):
+        exe = resolve_tool("moto_server", "HOSTD_MOTO_SERVER")
+        for attempt in range(3):
+            self.port = free_port()
+            self.endpoint = "http://127.0.0.1:%d" % self.port
+            env = {
+                "INITIAL_NO_AUTH_ACTION_COUNT": str(self.BOOTSTRAP_ACTIONS),
+                "MOTO_ENABLE_AMI_VALIDATION": "true",
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_CONFIG_FILE": os.devnull,
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                "MOTO_ACCOUNT_ID": None,
+            }
+            self.proc = Process([exe, "-H", "127.0.0.1", "-p", str(self.port)], env=env, name="moto_server").start()
+            try:
+                wait_until(lambda: self._ready(), timeout, interval=0.05, what="moto_server on port %d" % self.port)
+                break
+            except TimeoutError:
+                out = self.proc.output()
+                self.proc.stop()
+                if "Address already in use" not in out or attempt == 2:
+                    raise RuntimeError("moto_server did not start:\n" + out[-2000:]) from None
+        self._bootstrap()
+        return self
+
+    def _ready(self):
+        if not self.proc.alive():
+            raise RuntimeError("moto_server exited:\n" + self.proc.output()[-2000:])
+        try:
+            status, _, _ = http_get(self.endpoint + "/moto-api/data.json", timeout=1.0)
+            return status == 200
+        except OSError:
+            return False
+
+    def _bootstrap(self):
+        # Unauthenticated (the signature is not checked yet): exactly BOOTSTRAP_ACTIONS calls.
+        anon = AwsApi(self.endpoint, Credentials("AKIDBOOTSTRAP0000000", "bootstrap"), self.region)
+        anon.query("iam", "CreateUser", {"UserName": ADMIN_USER})
+        policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        anon.query("iam", "PutUserPolicy", {"UserName": ADMIN_USER, "PolicyName": "admin", "PolicyDocument": json.dumps(policy)})
+        key = anon.query("iam", "CreateAccessKey", {"UserName": ADMIN_USER})
+        self.admin = Credentials(key.findtext(".//AccessKeyId"), key.findtext(".//SecretAccessKey"))
+        self.admin_arn = "arn:aws:iam::%s:user/%s" % (ACCOUNT_ID, ADMIN_USER)
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop()
+        if self._cfgdir:
+            shutil.rmtree(self._cfgdir, ignore_errors=True)
+            self._cfgdir = None
+
+    def __enter__(self):
+        return self if self.proc else self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def api(self, creds=None):
+        """A signed API client (admin credentials unless given)."""
+        return AwsApi(self.endpoint, creds or self.admin, self.region)
+
+    # --- IAM / STS ----------------------------------------------------------
+    def create_role(self, name, policy, trust=None, policy_name="inline"):
+        """Create an IAM role with one inline policy (dict or JSON string) the
+        admin may assume; returns the role ARN."""
+        trust = trust or {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": self.admin_arn}, "Action": "sts:AssumeRole"}],
+        }
+        api = self.api()
+        root = api.query("iam", "CreateRole", {"RoleName": name, "AssumeRolePolicyDocument": json.dumps(trust)})
+        doc = policy if isinstance(policy, str) else json.dumps(policy)
+        api.query("iam", "PutRolePolicy", {"RoleName": name, "PolicyName": policy_name, "PolicyDocument": doc})
+        return root.findtext(".//Arn")
+
+    def put_role_policy(self, name, policy, policy_name="inline"):
+        """Replace (or add) an inline policy of a role; takes effect on the next request."""
+        doc = policy if isinstance(policy, str) else json.dumps(policy)
+        self.api().query("iam", "PutRolePolicy", {"RoleName": name, "PolicyName": policy_name, "PolicyDocument": doc})
+
+    def assume_role(self, role_arn, session_name="ecs-hostd-test", duration=3600):
+        """Temporary credentials for the role from moto's STS (as the admin)."""
+        root = self.api().query(
+            "sts", "AssumeRole", {"RoleArn": role_arn, "RoleSessionName": session_name, "DurationSeconds": duration}
+        )
+        c = root.find(".//Credentials")
+        return Credentials(
+            c.findtext("AccessKeyId"), c.findtext("SecretAccessKey"), c.findtext("SessionToken"), c.findtext("Expiration")
+        )
+
+    def role_credentials(self, name, policy, **kw):
+        """create_role + assume_role: (role_arn, Credentials)."""
+        arn = self.create_role(name, policy)
+        return arn, self.assume_role(arn, **kw)
+
+    # --- EC2 / ECS ------------------------------------------------------------
+    def run_instance(self, instance_type="m5.large", az=None, ami=DEFAULT_AMI):
+        """Launch one EC2 instance in moto (RegisterContainerInstance needs it)."""
+        az = az or self.region + "a"
+        root = self.api().query(
+            "ec2",
+            "RunInstances",
+            {"ImageId": ami, "MinCount": 1, "MaxCount": 1, "InstanceType": instance_type, "Placement.AvailabilityZone": az},
+        )
+        inst = root.find(".//instancesSet/item")
+        return Ec2Instance(
+            instance_id=inst.findtext("instanceId"),
+            instance_type=inst.findtext("instanceType"),
+            availability_zone=inst.findtext("placement/availabilityZone"),
+            ami=inst.findtext("imageId"),
+            private_ip=inst.findtext("privateIpAddress"),
+            region=self.region,
+        )
+
+    def ecs(self, operation, **body):
+        """An ECS call as the admin (setup; use aws() to observe)."""
+        return self.api().ecs(operation, **body)
+
+    def create_cluster(self, name="default"):
+        return self.ecs("CreateCluster", clusterName=name)["cluster"]["clusterArn"]
+
+    # --- the AWS CLI ---------------------------------------------------------
+    def aws_env(self, creds=None):
+        """A clean environment for the aws CLI: no ~/.aws, no inherited AWS_*."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        if self._cfgdir is None:
+            self._cfgdir = tempfile.mkdtemp(prefix="hostd-awscli-")
+        env.update(
+            {
+                "AWS_CONFIG_FILE": os.path.join(self._cfgdir, "config"),
+                "AWS_SHARED_CREDENTIALS_FILE": os.path.join(self._cfgdir, "credentials"),
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_EC2_METADATA_DISABLED": "true",
+                "AWS_MAX_ATTEMPTS": "1",
+                "AWS_RETRY_MODE": "standard",
+                "AWS_PAGER": "",
+                "HOME": self._cfgdir,
+            }
+        )
+        env.update((creds or self.admin).env())
+        return env
+
+    def aws_run(self, *args, creds=None, timeout=60):
+        """Run `aws --endpoint-url <moto> ARGS...`; returns CompletedProcess (text)."""
+        argv = [resolve_tool("aws", "HOSTD_AWS_CLI"), "--endpoint-url", self.endpoint, "--output", "json"] + [str(a) for a in args]
+        return subprocess.run(argv, env=self.aws_env(creds), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+    def aws(self, *args, creds=None, timeout=60):
+        """Run the aws CLI and return its parsed JSON output; AwsCliError on failure."""
+        r = self.aws_run(*args, creds=creds, timeout=timeout)
+        if r.returncode != 0:
+            raise AwsCliError(args, r.returncode, r.stderr)
+        return json.loads(r.stdout) if r.stdout.strip() else {}
+
+    def describe_container_instances(self, cluster, arns=None, creds=None):
+        """Observer: the cluster's container instances as the AWS CLI sees them."""
+        if arns is None:
+            arns = self.aws("ecs", "list-container-instances", "--cluster", cluster, creds=creds)["containerInstanceArns"]
+        if not arns:
+            return []
+        out = self.aws("ecs", "describe-container-instances", "--cluster", cluster, "--container-instances", *arns, creds=creds)
+        return out["containerInstances"]
+
+
+class AwsCliError(Exception):
+    def __init__(self, args, rc, stderr):
+        super().__init__("aws %s: exit %d: %s" % (" ".join(map(str, args[:3])), rc, stderr.strip()))
+        self.rc, self.stderr = rc, stderr
+
+
+# --------------------------------------------------------------------------
+# the IMDS emulator as a subprocess
+
+
+class ImdsEmulator:
+    """tests/emulators/imds.py in its own process; .control is an ImdsControl.
+
+    with ImdsEmulator(require_v2=True) as imds:
+        imds.control.spot_notice("terminate")
+        env = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url}
+    """
+
+    def __init__(self, require_v2=False, verbose=False):
+        self.require_v2 = require_v2
+        self.verbose = verbose
+        self.proc = None
+        self.url = None
+        self.port = None
+        self.control = None
+
+    def start(self, timeout=10.0):
+        d = tempfile.mkdtemp(prefix="hostd-imds-")
+        port_file = os.path.join(d, "port")
+        argv = [sys.executable, os.path.join(EMULATORS, "imds.py"), "--port-file", port_file]
+        if self.require_v2:
+            argv.append("--require-v2")
+        if self.verbose:
+            argv.append("--verbose")
+        self.proc = Process(argv, name="imds").start()
+
+        def port():
+            if not self.proc.alive():
+                raise RuntimeError("imds emulator exited:\n" + self.proc.output())
+            try:
+                with open(port_file) as f:
+                    return int(f.read())
+            except (OSError, ValueError):
+                return None
+
+        self.port = wait_until(port, timeout, what="the IMDS emulator's port file")
+        shutil.rmtree(d, ignore_errors=True)
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.control = ImdsControl(self.url)
+        return self
+
+    def stop(self):
+        if self.proc:
+            return self.proc.stop()
+        return None
+
+    def serve_instance(self, inst, role=None, creds=None, account_id=ACCOUNT_ID):
+        """Serve an Ec2Instance (ids, type, AZ, AMI, IP) and, if given, role credentials."""
+        self.control.set_instance(
+            instance_id=inst.instance_id,
+            instance_type=inst.instance_type,
+            az=inst.availability_zone,
+            ami=inst.ami,
+            private_ip=inst.private_ip,
+            account_id=account_id,
+        )
+        if creds is not None:
+            self.serve_credentials(role or "ecs-hostd-test-role", creds)
+
+    def serve_credentials(self, role, creds):
+        self.control._call("POST", "/credentials", {"role": role, "credentials": creds.imds_json()})
+
+    def __enter__(self):
+        return self if self.proc else self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+# --------------------------------------------------------------------------
+# reading IMDS the way an instance does (for tests of the harness itself)
+
+
+def imds_fetch(url, path, token_ttl=21600, use_token=True, timeout=2.0):
+    """GET an IMDS path the IMDSv2 way (token PUT first); returns (status, text)."""
+    headers = {}
+    if use_token:
+        st, h, tok = http_get(url + "/latest/api/token", {"X-aws-ec2-metadata-token-ttl-seconds": str(token_ttl)}, timeout, "PUT")
+        if st != 200:
+            return st, tok.decode(errors="replace")
+        headers["X-aws-ec2-metadata-token"] = tok.decode()
+    st, h, body = http_get(url + path, headers, timeout)
+    return st, body.decode(errors="replace")
+
+
+def instance_role_credentials(url, timeout=2.0):
+    """What an SDK on the instance does: token, role name listing, role JSON."""
+    st, role = imds_fetch(url, "/latest/meta-data/iam/security-credentials/", timeout=timeout)
+    if st != 200:
+        raise RuntimeError("role listing: HTTP %d" % st)
+    role = role.splitlines()[0].strip()
+    st, text = imds_fetch(url, "/latest/meta-data/iam/security-credentials/" + role, timeout=timeout)
+    if st != 200:
+        raise RuntimeError("role %s: HTTP %d" % (role, st))
+    doc = json.loads(text)
+    return role, Credentials(doc["AccessKeyId"], doc["SecretAccessKey"], doc.get("Token"), doc.get("Expiration"))

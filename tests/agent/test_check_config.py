@@ -4,9 +4,12 @@
 Runs the built daemon on temporary config files with a controlled
 environment and checks exit codes, the exact error lines, the effective
 configuration with its sources, that secrets never reach stdout or stderr,
-and that docs/README-config.md documents every key of the table.
+that docs/README-config.md documents every key of the table, and that every
+key the code reads (config_get(cfg, "KEY") and friends) is in the table.
 """
+import glob
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -122,6 +125,20 @@ def main():
         printed = [l.split("=")[0] for l in out.splitlines()]
         check("--check-config prints every key once, in table order", printed == keys,
               f"{printed} != {keys}")
+
+        # Every key the code reads is in the table: config_get() of an unknown
+        # key is NULL, so a typo in a key name would silently read "unset".
+        used = {}
+        pattern = re.compile(r'config_(?:get|get_bool|get_int|source|list_contains|get_ports)'
+                             r'\(\s*[^,()]+,\s*"([A-Za-z0-9_]+)"')
+        for path in sorted(glob.glob(os.path.join(TOP, "agent", "*.c")) +
+                           glob.glob(os.path.join(TOP, "watcher", "*.c"))):
+            with open(path) as f:
+                for m in pattern.finditer(f.read()):
+                    used.setdefault(m.group(1), os.path.relpath(path, TOP))
+        unknown = {k: v for k, v in used.items() if k not in keys}
+        check("the code reads config keys", len(used) > 0, "no config_get(...) found")
+        check("every key the code reads is in the table", not unknown, f"unknown: {unknown}")
 
         # Every key is documented (the doc's table is `ecs-hostd --list-keys`).
         try:

@@ -67,69 +67,69 @@ static const char *const maintenance_codes[] = {"instance-stop",      "instance-
 /* The one table.  Order is the order of --check-config and --list-keys. */
 static const struct config_key config_keys[] = {
         {"ECS_CLUSTER", CONFIG_STRING, "default", 0, 0, NULL, 0,
-         "Cluster to register in or to look the instance up in (shared with the official agent)."},
+         "Cluster to register in, or to find this instance in (shared with the official agent)."},
         {"ECS_LOGLEVEL", CONFIG_ENUM, "info", 0, 0, loglevel_choices, 0,
-         "Log level: debug, info, warn, error or crit."},
+         "Least severe level logged."},
         {"AWS_REGION", CONFIG_REGION, NULL, 0, 0, NULL, 0,
-         "Region of the ECS endpoint; unset: AWS_DEFAULT_REGION, then the instance identity "
+         "Region of the ECS endpoint; unset: `AWS_DEFAULT_REGION`, then the instance identity "
          "document."},
         {"AWS_DEFAULT_REGION", CONFIG_REGION, NULL, 0, 0, NULL, 0,
-         "Region used when AWS_REGION is unset."},
+         "Region used when `AWS_REGION` is unset."},
         {"ECS_BACKEND_HOST", CONFIG_URL, NULL, 0, 0, NULL, CONFIG_BARE_HOST,
-         "ECS endpoint override (a bare host means https://HOST); unset: "
-         "https://ecs.REGION.amazonaws.com."},
+         "ECS endpoint; a bare host means `https://HOST`; unset: "
+         "`https://ecs.REGION.amazonaws.com`."},
         {"AWS_EC2_METADATA_SERVICE_ENDPOINT", CONFIG_URL, "http://169.254.169.254", 0, 0, NULL, 0,
          "Base URL of the instance metadata service (IMDS)."},
         {"AWS_ACCESS_KEY_ID", CONFIG_STRING, NULL, 0, 0, NULL, CONFIG_SECRET_LAST4,
-         "Static credentials (with AWS_SECRET_ACCESS_KEY); unset: the instance role from IMDS."},
+         "Static credentials, with `AWS_SECRET_ACCESS_KEY`; unset: the instance role from IMDS."},
         {"AWS_SECRET_ACCESS_KEY", CONFIG_STRING, NULL, 0, 0, NULL, CONFIG_SECRET,
          "Secret of the static credentials; never printed or logged."},
         {"AWS_SESSION_TOKEN", CONFIG_STRING, NULL, 0, 0, NULL, CONFIG_SECRET,
          "Session token of temporary static credentials; never printed or logged."},
         {"ECS_HOSTD_IMDS_TOKEN_TTL", CONFIG_INT, "21600", 1, 21600, NULL, 0,
-         "Lifetime in seconds of the IMDSv2 token requested (1 to 21600)."},
+         "Lifetime in seconds of the IMDSv2 tokens requested."},
         {"ECS_HOSTD_IMDS_V1_FALLBACK", CONFIG_BOOL, "true", 0, 0, NULL, 0,
          "Fall back to IMDSv1 when the token request answers 403, 404 or 405."},
         {"ECS_HOSTD_MODE", CONFIG_ENUM, "auto", 0, 0, mode_choices, 0,
-         "register, companion (next to the official agent), or auto (companion when the "
-         "official agent answers)."},
+         "`register` the instance, be the official agent's `companion`, or `auto`: companion "
+         "when the official agent answers."},
         {"ECS_HOSTD_DATADIR", CONFIG_PATH, "/var/lib/ecs-hostd", 0, 0, NULL, 0,
          "State directory: container instance identity, attributes put, notices handled."},
         {"ECS_HOSTD_ATTRIBUTES_DIR", CONFIG_PATH, "/etc/ecs/attributes.d", 0, 0, NULL, 0,
-         "Directory of *.json attribute objects merged with ECS_INSTANCE_ATTRIBUTES, watched "
-         "for changes."},
+         "Directory of `*.json` attribute objects merged with `ECS_INSTANCE_ATTRIBUTES`; "
+         "watched for changes."},
         {"ECS_INSTANCE_ATTRIBUTES", CONFIG_JSON_OBJECT, NULL, 0, 0, NULL, 0,
-         "Custom attributes as a JSON object of strings, e.g. {\"stack\": \"prod\"}."},
+         "Custom attributes, e.g. `{\"stack\": \"prod\"}`."},
         {"ECS_CONTAINER_INSTANCE_TAGS", CONFIG_JSON_OBJECT, NULL, 0, 0, NULL, 0,
-         "Tags given at registration, as a JSON object of strings."},
+         "Tags given to the container instance at registration."},
         {"ECS_RESERVED_MEMORY", CONFIG_INT, "0", 0, INT32_MAX, NULL, 0,
-         "MiB of memory withheld from the registered MEMORY resource."},
+         "MiB of memory withheld from the registered `MEMORY` resource."},
         {"ECS_RESERVED_PORTS", CONFIG_PORTS, "[22, 2375, 2376, 51678, 51679]", 0, 0, NULL, 0,
-         "Reserved TCP ports registered as PORTS, a JSON array."},
+         "Reserved TCP ports, registered as `PORTS`."},
         {"ECS_RESERVED_PORTS_UDP", CONFIG_PORTS, "[]", 0, 0, NULL, 0,
-         "Reserved UDP ports registered as PORTS_UDP, a JSON array."},
+         "Reserved UDP ports, registered as `PORTS_UDP`."},
         {"ECS_AGENT_INTROSPECTION_URL", CONFIG_URL, "http://127.0.0.1:51678/v1/metadata", 0, 0,
          NULL, 0, "The official agent's introspection metadata URL (companion and auto modes)."},
         {"ECS_HOSTD_DRAIN_ON", CONFIG_LIST, "spot,asg,maintenance", 0, 0, drain_on_choices, 0,
-         "Signals that drain the host: any of spot, rebalance, asg, maintenance (empty: none)."},
+         "Signals that drain the host (empty: none; rebalance is always reported)."},
         {"ECS_HOSTD_POLL_INTERVAL_MS", CONFIG_INT, "1000", 100, 60000, NULL, 0,
-         "Milliseconds between two IMDS polls of the watcher (100 to 60000)."},
+         "Milliseconds between two IMDS polls of the watcher."},
         {"ECS_HOSTD_DRAIN_MAINTENANCE_CODES", CONFIG_LIST, "instance-stop,instance-retirement", 0,
          0, maintenance_codes, 0, "Scheduled maintenance event codes that drain the host."},
         {"ECS_HOSTD_MAINTENANCE_LEAD", CONFIG_DURATION, NULL, 0, 8760 * MS_PER_H, NULL, 0,
-         "Drain this long before a maintenance event's NotBefore, e.g. 2h; unset: at once."},
+         "Drain this long before a maintenance event's `NotBefore`, e.g. `2h`; unset: at once."},
         {"ECS_ENABLE_SPOT_INSTANCE_DRAINING", CONFIG_BOOL, NULL, 0, 0, NULL, 0,
-         "The official agent's switch: an explicit false turns the Spot drain off."},
+         "The official agent's switch: an explicit `false` turns the Spot drain off."},
         {"ECS_HOSTD_UNDRAIN", CONFIG_BOOL, "true", 0, 0, NULL, 0,
          "Set ACTIVE again when a maintenance or ASG signal that drained the host is withdrawn."},
         {"ECS_HOSTD_DRAIN_HOOK", CONFIG_PATH, NULL, 0, 0, NULL, 0,
          "Executable run once per drain event, with the event in its environment."},
         {"ECS_HOSTD_DRAIN_HOOK_TIMEOUT", CONFIG_DURATION, "60s", MS_PER_S, MS_PER_H, NULL, 0,
-         "Time limit of one drain hook run (1s to 1h); it is killed after that."},
+         "Time limit of one drain hook run; it is killed after that."},
         {"ECS_HOSTD_DRY_RUN", CONFIG_BOOL, "false", 0, 0, NULL, 0,
          "Log what would be done and change nothing in ECS."},
         {"ECS_HOSTD_METRICS_LISTEN", CONFIG_LISTEN, NULL, 0, 0, NULL, 0,
-         "HOST:PORT of the Prometheus metrics endpoint, e.g. 127.0.0.1:9466; unset: off."},
+         "Address of the Prometheus metrics endpoint, e.g. `127.0.0.1:9466`; unset: off."},
 };
 
 #define N_KEYS ELEMENTSOF(config_keys)
@@ -141,6 +141,7 @@ struct config_entry {
 
 struct config {
         struct config_entry entries[N_KEYS];
+        struct config_errors warnings; /* likely typos among the ignored keys */
 };
 
 /* ---- errors ---- */
@@ -166,8 +167,8 @@ void config_errors_print(const struct config_errors *e, FILE *f) {
         }
 }
 
-_printf_(4, 5) static int add_error(struct config_errors *errs, const char *file, unsigned line,
-                                    const char *format, ...) {
+int config_errors_add(struct config_errors *errs, const char *file, unsigned line,
+                      const char *format, ...) {
         struct config_error *v;
         char *message = NULL;
         va_list ap;
@@ -302,6 +303,18 @@ static const char *key_suggest(const char *name) {
                 }
         }
         return best;
+}
+
+/* For a key outside our prefix, a table key it is probably a typo of: the
+ * same name in another case, or at most two edits away from a long name. */
+static const char *key_suggest_shared(const char *name) {
+        for (size_t i = 0; i < N_KEYS; i++) {
+                const char *k = config_keys[i].name;
+                size_t d = edit_distance(name, k);
+                if (d == 0 || (d <= 2 && strlen(k) >= 10))
+                        return k;
+        }
+        return NULL;
 }
 
 /* ---- value parsers (pure; shared by validation and the getters) ---- */
@@ -718,6 +731,7 @@ struct config *config_free(struct config *c) {
                 free(c->entries[i].value);
                 free(c->entries[i].source);
         }
+        config_errors_done(&c->warnings);
         free(c);
         return NULL;
 }
@@ -748,13 +762,22 @@ static int config_set(struct config *c, const char *key, const char *value, cons
         k = key_find(key, &i);
         if (!k) {
                 const char *s;
-                if (strncasecmp(key, "ECS_HOSTD_", strlen("ECS_HOSTD_")) != 0)
-                        return 0; /* the official agent's, or nobody's */
+                if (strncasecmp(key, "ECS_HOSTD_", strlen("ECS_HOSTD_")) != 0) {
+                        /* The official agent's, or nobody's; but ECS_CLUSTR=prod
+                         * would silently mean the default cluster, so say so. */
+                        s = line > 0 ? key_suggest_shared(key) : NULL;
+                        if (s && config_errors_add(&c->warnings, file, line,
+                                                   "%s is not a key ecs-hostd reads (did you "
+                                                   "mean %s?)",
+                                                   key, s) == -ENOMEM)
+                                return -ENOMEM;
+                        return 0;
+                }
                 s = key_suggest(key);
                 if (s)
-                        return add_error(errs, file, line, "unknown key %s (did you mean %s?)", key,
-                                         s);
-                return add_error(errs, file, line, "unknown key %s", key);
+                        return config_errors_add(errs, file, line,
+                                                 "unknown key %s (did you mean %s?)", key, s);
+                return config_errors_add(errs, file, line, "unknown key %s", key);
         }
 
         if (!*value && k->type != CONFIG_LIST) {
@@ -765,7 +788,8 @@ static int config_set(struct config *c, const char *key, const char *value, cons
         if (*value) {
                 r = value_check(k, value, &norm, &msg);
                 if (r == -EINVAL)
-                        return add_error(errs, file, line, "%s: %s%s", key, msg, hint ? hint : "");
+                        return config_errors_add(errs, file, line, "%s: %s%s", key, msg,
+                                                 hint ? hint : "");
                 if (r < 0)
                         return r;
         } else if (!(norm = strdup("")))
@@ -949,8 +973,9 @@ static int parse_assignment(struct parser *P, struct config *c, struct config_er
         }
         if (at_eol(P)) {
                 if (P->nul)
-                        return add_error(errs, P->name, line, "the line contains a NUL byte");
-                return add_error(errs, P->name, line, "missing '=' (expected KEY=VALUE)");
+                        return config_errors_add(errs, P->name, line,
+                                                 "the line contains a NUL byte");
+                return config_errors_add(errs, P->name, line, "missing '=' (expected KEY=VALUE)");
         }
         eq = P->p++;
         ke = eq;
@@ -984,18 +1009,18 @@ static int parse_assignment(struct parser *P, struct config *c, struct config_er
         skip_line(P);
 
         if (P->nul || strlen(key) != (size_t)(ke - k))
-                r = add_error(errs, P->name, line, "the line contains a NUL byte");
+                r = config_errors_add(errs, P->name, line, "the line contains a NUL byte");
         else if (!key[0])
-                r = add_error(errs, P->name, line, "missing key before '='");
+                r = config_errors_add(errs, P->name, line, "missing key before '='");
         else if (!key_is_identifier(key)) {
                 _cleanup_free_ char *qk = quote(key);
-                r = qk ? add_error(errs, P->name, line,
-                                   "invalid key %s: a key is letters, digits and '_', not "
-                                   "starting with a digit",
-                                   qk)
+                r = qk ? config_errors_add(errs, P->name, line,
+                                           "invalid key %s: a key is letters, digits and '_', not "
+                                           "starting with a digit",
+                                           qk)
                        : -ENOMEM;
         } else if (r == -EINVAL)
-                r = add_error(errs, P->name, line, "%s: %s", key, msg);
+                r = config_errors_add(errs, P->name, line, "%s: %s", key, msg);
         else
                 r = config_set(c, key, value.s ? value.s : "", P->name, line, hint, errs);
         free(value.s);
@@ -1071,10 +1096,11 @@ int config_load(struct config **ret, const char *const *files, size_t n_files, b
                 if (r == -ENOMEM)
                         return r;
                 if (r == -EFBIG)
-                        r = add_error(errs, files[i], 0, "the file is larger than %d bytes",
-                                      CONFIG_FILE_MAX);
+                        r = config_errors_add(errs, files[i], 0, "the file is larger than %d bytes",
+                                              CONFIG_FILE_MAX);
                 else if (r < 0)
-                        r = add_error(errs, files[i], 0, "cannot read the file: %s", strerror(-r));
+                        r = config_errors_add(errs, files[i], 0, "cannot read the file: %s",
+                                              strerror(-r));
                 else
                         r = config_parse_text(c, files[i], text, len, errs);
                 if (r == -ENOMEM)
@@ -1111,6 +1137,10 @@ int config_load_files(struct config **ret, const char *const *files, size_t n_fi
 }
 
 /* ---- getters ---- */
+
+const struct config_errors *config_warnings(const struct config *c) {
+        return &c->warnings;
+}
 
 static const struct config_entry *entry_of(const struct config *c, const char *key,
                                            const struct config_key **ret_key) {
@@ -1262,15 +1292,64 @@ void config_print(const struct config *c, FILE *f) {
         }
 }
 
+/* The type column of --list-keys, from the same fields the checks use. */
+static void print_type(FILE *f, const struct config_key *k) {
+        char lo[32], hi[32];
+        _cleanup_free_ char *choices = NULL;
+
+        switch (k->type) {
+        case CONFIG_STRING:
+                fprintf(f, "%s", key_secrecy(k) ? "string, secret" : "string");
+                break;
+        case CONFIG_BOOL:
+                fprintf(f, "boolean");
+                break;
+        case CONFIG_INT:
+                fprintf(f, "integer, %" PRId64 " to %" PRId64, k->min, k->max);
+                break;
+        case CONFIG_DURATION:
+                format_duration(k->min, lo, sizeof lo);
+                format_duration(k->max, hi, sizeof hi);
+                fprintf(f, "duration, %s to %s", k->min ? lo : "0", hi);
+                break;
+        case CONFIG_ENUM:
+        case CONFIG_LIST:
+                choices = join_choices(k->choices);
+                fprintf(f, "%s %s", k->type == CONFIG_ENUM ? "one of" : "list of",
+                        choices ? choices : "");
+                break;
+        case CONFIG_URL:
+                fprintf(f, "URL");
+                break;
+        case CONFIG_PORTS:
+                fprintf(f, "JSON array of ports");
+                break;
+        case CONFIG_JSON_OBJECT:
+                fprintf(f, "JSON object of strings");
+                break;
+        case CONFIG_PATH:
+                fprintf(f, "absolute path");
+                break;
+        case CONFIG_LISTEN:
+                fprintf(f, "HOST:PORT");
+                break;
+        case CONFIG_REGION:
+                fprintf(f, "region name");
+                break;
+        }
+}
+
 void config_list_keys(FILE *f) {
-        fprintf(f, "| Key | Default | Description |\n|---|---|---|\n");
+        fprintf(f, "| Key | Default | Type | Description |\n|---|---|---|---|\n");
         for (size_t i = 0; i < N_KEYS; i++) {
                 const struct config_key *k = &config_keys[i];
+                fprintf(f, "| `%s` | ", k->name);
                 if (k->def && *k->def)
-                        fprintf(f, "| `%s` | `%s` | %s |\n", k->name, k->def, k->description);
-                else if (k->def)
-                        fprintf(f, "| `%s` | (empty) | %s |\n", k->name, k->description);
+                        fprintf(f, "`%s`", k->def);
                 else
-                        fprintf(f, "| `%s` | (unset) | %s |\n", k->name, k->description);
+                        fprintf(f, "%s", k->def ? "(empty)" : "(unset)");
+                fprintf(f, " | ");
+                print_type(f, k);
+                fprintf(f, " | %s |\n", k->description);
         }
 }

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "macro.h"
+
 /* Default files, read in this order when no --config is given; a missing
  * default file is not an error, a missing --config file is. */
 #define CONFIG_DEFAULT_FILES                                                                       \
@@ -32,6 +34,12 @@ struct config_errors {
 void config_errors_done(struct config_errors *e);
 /* Format as "file:line: message" (or "environment: KEY: message"), one per line. */
 void config_errors_print(const struct config_errors *e, FILE *f);
+/* Append one error; returns -EINVAL (or -ENOMEM).  For checks made outside
+ * this module on a loaded config (e.g. ECS's attribute rules on
+ * ECS_INSTANCE_ATTRIBUTES), so --check-config reports them the same way:
+ * pass config_source() as file and 0 as line to get "file:line: message". */
+int config_errors_add(struct config_errors *errs, const char *file, unsigned line,
+                      const char *format, ...) _printf_(4, 5);
 
 /* Load files in order (later files override earlier ones), then environment
  * entries ("KEY=VALUE", NULL-terminated, may be NULL) override files.
@@ -51,6 +59,12 @@ int config_parse_text(struct config *c, const char *name, const char *text, size
                       struct config_errors *errs);
 int config_new_empty(struct config **ret);
 struct config *config_free(struct config *c);
+
+/* Lines that are not errors but probably mistakes: a key outside the
+ * ECS_HOSTD_ prefix that is ignored but looks like a typo of a known key
+ * ("ECS_CLUSTR is not a key ecs-hostd reads (did you mean ECS_CLUSTER?)").
+ * Files only, not the environment.  Owned by the config. */
+const struct config_errors *config_warnings(const struct config *c);
 
 /* Effective value (default applied) of a key in the table; NULL when the key
  * is unset and has no default (so `config_get(c, "ECS_ENABLE_SPOT_INSTANCE_DRAINING")`

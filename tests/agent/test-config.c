@@ -537,7 +537,57 @@ static void test_print_quoting(void) {
         config_free(c2);
 }
 
+/* Another module's check on a loaded value reports like the parser does. */
+static void test_errors_add(void) {
+        static const char text[] = "\nECS_INSTANCE_ATTRIBUTES={\"a b\": \"x\"}\n";
+        struct config_errors errs = {};
+        struct config *c = NULL;
+        _cleanup_free_ char *e = parse(text, strlen(text), &c), *out = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        CHECK_STREQ("errors_add: the value loads", e, "");
+        CHECK_INTEQ("errors_add returns -EINVAL",
+                    config_errors_add(&errs, config_source(c, "ECS_INSTANCE_ATTRIBUTES"), 0,
+                                      "attribute %s: invalid character ' '", "\"a b\""),
+                    -EINVAL);
+        f = open_memstream(&out, &len);
+        config_errors_print(&errs, f);
+        fclose(f);
+        CHECK_STREQ("errors_add prints as file:line", out,
+                    "t.conf:2: attribute \"a b\": invalid character ' '\n");
+        config_errors_done(&errs);
+        CHECK("errors_done empties", errs.n == 0 && errs.v == NULL);
+        config_free(c);
+}
+
+/* Ignored keys that look like typos of known ones are warnings, not errors. */
+static void test_warnings(void) {
+        static const char text[] = "ECS_CLUSTR=prod\n"
+                                   "ecs_loglevel=debug\n"
+                                   "ECS_ENABLE_TASK_IAM_ROLE=true\n"
+                                   "ECS_LOGFILE=/log/ecs-agent.log\n";
+        struct config *c = NULL;
+        _cleanup_free_ char *e = parse(text, strlen(text), &c), *out = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        CHECK_STREQ("typos of shared keys are not errors", e, "");
+        f = open_memstream(&out, &len);
+        config_errors_print(config_warnings(c), f);
+        fclose(f);
+        CHECK_STREQ("typos of shared keys are warnings", out,
+                    "t.conf:1: ECS_CLUSTR is not a key ecs-hostd reads (did you mean "
+                    "ECS_CLUSTER?)\n"
+                    "t.conf:2: ecs_loglevel is not a key ecs-hostd reads (did you mean "
+                    "ECS_LOGLEVEL?)\n");
+        CHECK_STREQ("the typo changes nothing", config_get(c, "ECS_CLUSTER"), "default");
+        config_free(c);
+}
+
 int main(void) {
+        test_warnings();
+        test_errors_add();
         test_error_classes();
         test_syntax();
         test_getters();

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""test_check_config.py: `ecs-hostd --check-config` end to end.
+
+Runs the built daemon on temporary config files with a controlled
+environment and checks exit codes, the exact error lines, the effective
+configuration with its sources, that secrets never reach stdout or stderr,
+that docs/README-config.md documents every key of the table, and that every
+key the code reads (config_get(cfg, "KEY") and friends) is in the table.
+"""
+import glob
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+BUILD = os.environ.get("HOSTD_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
+TOP = os.environ.get("HOSTD_TOP", os.path.join(os.path.dirname(__file__), "../.."))
+HOSTD = os.path.join(BUILD, "ecs-hostd")
+DOC = os.path.join(TOP, "docs", "README-config.md")
+
+SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRETzz"
+TOKEN = "IQoJb3JpZ2luX2VjEXAMPLESESSIONTOKENzz"
+KEY_ID = "AKIAIOSFODNN7EXAMPLE"
+
+n = 0
+failed = 0
+
+
+def check(name, cond, why=""):
+    global n, failed
+    n += 1
+    if cond:
+        print(f"ok {n} - {name}")
+    else:
+        failed += 1
+        print(f"not ok {n} - {name}: {why}")
+    sys.stdout.flush()
+
+
+def base_env():
+    # Nothing from the caller's environment may configure the daemon.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("ECS_", "AWS_")) and k != "JOURNAL_STREAM"}
+    return env
+
+
+def run(args, env_extra=None):
+    env = base_env()
+    env.update(env_extra or {})
+    p = subprocess.run([HOSTD] + args, env=env, capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def value_line(stdout, key):
+    for line in stdout.splitlines():
+        if line.startswith(key + "="):
+            return line
+    return None
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="test-check-config-")
+    a = os.path.join(tmp, "ecs.config")
+    b = os.path.join(tmp, "ecs-hostd.conf")
+    bad = os.path.join(tmp, "bad.conf")
+    with open(a, "w") as f:
+        f.write("# the official agent's file\n"
+                "ECS_CLUSTER=prod\n"
+                "ECS_ENABLE_TASK_IAM_ROLE=true\n"
+                f"AWS_SECRET_ACCESS_KEY=\"{SECRET}\"\n"
+                "ECS_LOGLEVEL=warn\n")
+    with open(b, "w") as f:
+        f.write("ECS_CLUSTER=staging\n"
+                "ECS_HOSTD_DRAIN_ON=spot, rebalance\n"
+                "ECS_INSTANCE_ATTRIBUTES='{\"stack\": \"prod\"}'\n")
+    with open(bad, "w") as f:
+        f.write(f"AWS_SECRET_ACCESS_KEY={SECRET}\n"
+                "ECS_HOSTD_POLL_INTERVAL_MS=50\n"
+                "ECS_HOSTD_POLL_INTERVAL=100\n"
+                "this is not an assignment\n")
+
+    try:
+        # A good configuration: exit 0, every key once, sources, precedence.
+        rc, out, err = run(["--check-config", "--config", a, "-c", b],
+                           {"ECS_LOGLEVEL": "debug", "AWS_SESSION_TOKEN": TOKEN,
+                            "AWS_ACCESS_KEY_ID": KEY_ID})
+        check("valid config exits 0", rc == 0, f"rc={rc} stderr={err!r}")
+        check("valid config prints nothing on stderr", err == "", repr(err))
+        check("later file wins, with its file:line",
+              value_line(out, "ECS_CLUSTER") and value_line(out, "ECS_CLUSTER").split()
+              == ["ECS_CLUSTER=staging", "#", f"{b}:1"], repr(value_line(out, "ECS_CLUSTER")))
+        check("environment beats files",
+              value_line(out, "ECS_LOGLEVEL").split() == ["ECS_LOGLEVEL=debug", "#", "environment"],
+              repr(value_line(out, "ECS_LOGLEVEL")))
+        check("defaults shown as default",
+              value_line(out, "ECS_HOSTD_POLL_INTERVAL_MS").split()
+              == ["ECS_HOSTD_POLL_INTERVAL_MS=1000", "#", "default"],
+              repr(value_line(out, "ECS_HOSTD_POLL_INTERVAL_MS")))
+        check("list normalised", value_line(out, "ECS_HOSTD_DRAIN_ON").startswith(
+            "ECS_HOSTD_DRAIN_ON=spot,rebalance "), repr(value_line(out, "ECS_HOSTD_DRAIN_ON")))
+        check("JSON value quoted", value_line(out, "ECS_INSTANCE_ATTRIBUTES").startswith(
+            "ECS_INSTANCE_ATTRIBUTES='{\"stack\": \"prod\"}' "),
+            repr(value_line(out, "ECS_INSTANCE_ATTRIBUTES")))
+        check("unset keys shown as unset",
+              value_line(out, "AWS_REGION").split() == ["AWS_REGION=", "#", "unset"],
+              repr(value_line(out, "AWS_REGION")))
+        check("the official agent's keys are not listed", "ECS_ENABLE_TASK_IAM_ROLE" not in out)
+        check("secret access key masked",
+              value_line(out, "AWS_SECRET_ACCESS_KEY").split()
+              == ["AWS_SECRET_ACCESS_KEY=********", "#", f"{a}:4"],
+              repr(value_line(out, "AWS_SECRET_ACCESS_KEY")))
+        check("session token masked", value_line(out, "AWS_SESSION_TOKEN").split()
+              == ["AWS_SESSION_TOKEN=********", "#", "environment"])
+        check("access key id shows only its last 4", value_line(out, "AWS_ACCESS_KEY_ID").split()
+              == ["AWS_ACCESS_KEY_ID=****************MPLE", "#", "environment"])
+        for s, what in ((SECRET, "secret key"), (TOKEN, "session token"), (KEY_ID, "key id")):
+            check(f"{what} appears nowhere", s not in out and s not in err)
+
+        # --list-keys and --check-config agree on the key set.
+        rc, keys_md, _ = run(["--list-keys"])
+        rows = [l for l in keys_md.splitlines() if l.startswith("| `")]
+        keys = [r.split("`")[1] for r in rows]
+        check("--list-keys lists keys", rc == 0 and len(keys) >= 25, f"rc={rc} keys={len(keys)}")
+        printed = [l.split("=")[0] for l in out.splitlines()]
+        check("--check-config prints every key once, in table order", printed == keys,
+              f"{printed} != {keys}")
+
+        # Every key the code reads is in the table: config_get() of an unknown
+        # key is NULL, so a typo in a key name would silently read "unset".
+        used = {}
+        pattern = re.compile(r'config_(?:get|get_bool|get_int|source|list_contains|get_ports)'
+                             r'\(\s*[^,()]+,\s*"([A-Za-z0-9_]+)"')
+        for path in sorted(glob.glob(os.path.join(TOP, "agent", "*.c")) +
+                           glob.glob(os.path.join(TOP, "watcher", "*.c"))):
+            with open(path) as f:
+                for m in pattern.finditer(f.read()):
+                    used.setdefault(m.group(1), os.path.relpath(path, TOP))
+        unknown = {k: v for k, v in used.items() if k not in keys}
+        check("the code reads config keys", len(used) > 0, "no config_get(...) found")
+        check("every key the code reads is in the table", not unknown, f"unknown: {unknown}")
+
+        # Every key is documented (the doc's table is `ecs-hostd --list-keys`).
+        try:
+            with open(DOC) as f:
+                doc = f.read()
+        except OSError as e:
+            doc = ""
+            check("docs/README-config.md readable", False, str(e))
+        missing = [r for r in rows if r not in doc]
+        check("docs/README-config.md has every key's row as --list-keys prints it",
+              doc and not missing, f"missing or stale: {missing}")
+
+        # Errors: every one, exact, exit 1, nothing on stdout, no secret.
+        rc, out, err = run(["--check-config", "-c", a, "-c", bad, "-c", os.path.join(tmp, "nope")],
+                           {"ECS_HOSTD_DRAIN_ON": "spot,sometimes", "ECS_HOSTD_BOGUS": "1",
+                            "AWS_SESSION_TOKEN": TOKEN})
+        want = (f"{bad}:2: ECS_HOSTD_POLL_INTERVAL_MS: 50 is below the minimum 100\n"
+                f"{bad}:3: unknown key ECS_HOSTD_POLL_INTERVAL (did you mean "
+                "ECS_HOSTD_POLL_INTERVAL_MS?)\n"
+                f"{bad}:4: missing '=' (expected KEY=VALUE)\n"
+                f"{tmp}/nope: cannot read the file: No such file or directory\n"
+                "environment: ECS_HOSTD_DRAIN_ON: \"sometimes\" is not one of spot, rebalance, "
+                "asg, maintenance\n"
+                "environment: unknown key ECS_HOSTD_BOGUS\n")
+        check("bad config exits 1", rc == 1, f"rc={rc}")
+        check("every error printed exactly, in order", err == want, f"\n{err}!=\n{want}")
+        check("nothing on stdout when the config is bad", out == "", repr(out))
+        check("no secret in error output", SECRET not in err and TOKEN not in err)
+
+        # A missing --config file alone is an error naming it.
+        rc, out, err = run(["--check-config", "--config", os.path.join(tmp, "missing.conf")])
+        check("missing --config file exits 1 and names it",
+              rc == 1 and err == f"{tmp}/missing.conf: cannot read the file: No such file or "
+              "directory\n", f"rc={rc} err={err!r}")
+
+        # A likely typo of a shared key: still valid, but a warning on stderr.
+        typo = os.path.join(tmp, "typo.conf")
+        with open(typo, "w") as f:
+            f.write("ECS_CLUSTR=prod\n")
+        rc, out, err = run(["--check-config", "-c", typo])
+        os.unlink(typo)
+        check("typo of a shared key: exit 0 with a warning",
+              rc == 0 and err == f"{typo}:1: ECS_CLUSTR is not a key ecs-hostd reads (did you "
+              "mean ECS_CLUSTER?)\n" and value_line(out, "ECS_CLUSTER").startswith(
+                  "ECS_CLUSTER=default "), f"rc={rc} err={err!r}")
+
+        # A directory is not a config file.
+        rc, out, err = run(["--check-config", "--config", tmp])
+        check("a directory as --config exits 1 and names it",
+              rc == 1 and err == f"{tmp}: cannot read the file: Is a directory\n",
+              f"rc={rc} err={err!r}")
+
+        # A normal start with a bad config logs the same lines and exits 1.
+        rc, out, err = run(["-c", bad])
+        check("daemon refuses a bad config", rc == 1 and
+              f"{bad}:2: ECS_HOSTD_POLL_INTERVAL_MS: 50 is below the minimum 100" in err and
+              SECRET not in err, f"rc={rc} err={err!r}")
+
+        # Command line.
+        rc, out, err = run(["--help"])
+        check("--help", rc == 0 and "--check-config" in out and "--config FILE" in out, out)
+        rc, out, err = run(["--version"])
+        check("--version", rc == 0 and out.startswith("ecs-hostd "), out)
+        rc, out, err = run(["--no-such-option"])
+        check("unknown option exits 2", rc == 2 and "no-such-option" in err, f"rc={rc} {err!r}")
+        rc, out, err = run(["--check-config", "extra"])
+        check("stray argument exits 2", rc == 2 and "extra" in err, f"rc={rc} {err!r}")
+        rc, out, err = run(["--config"])
+        check("--config without FILE exits 2", rc == 2, f"rc={rc}")
+    finally:
+        for p in (a, b, bad):
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
+        os.rmdir(tmp)
+
+    print(f"# {n - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

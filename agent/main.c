@@ -89,11 +89,6 @@ static int parse_argv(int argc, char *argv[], struct args *a) {
 }
 
 /* Likely mistakes that are not errors (see config_warnings()). */
-static void log_config_warnings(const struct config_errors *w) {
-        for (size_t i = 0; i < w->n; i++)
-                log_warn("%s:%u: %s", w->v[i].file, w->v[i].line, w->v[i].message);
-}
-
 int main(int argc, char *argv[]) {
         struct config_errors errs = {};
         struct config *cfg = NULL;
@@ -130,7 +125,6 @@ int main(int argc, char *argv[]) {
                 r = EXIT_SUCCESS;
         } else {
                 log_set_max_level(log_level_from_string(config_get(cfg, "ECS_LOGLEVEL")));
-                log_config_warnings(config_warnings(cfg));
                 r = manager_run(cfg, a.config_files, a.n_config_files);
         }
         config_free(cfg);

@@ -52,6 +52,12 @@ void manager_log_config_errors(const struct config_errors *errs) {
         }
 }
 
+static void log_config_warnings(const struct config *c) {
+        const struct config_errors *w = config_warnings(c);
+        for (size_t i = 0; w && i < w->n; i++)
+                log_warn("%s:%u: %s", w->v[i].file, w->v[i].line, w->v[i].message);
+}
+
 static void start_aws(struct manager *m);
 
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -179,6 +185,7 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         }
         config_free(m->owned_cfg);
         m->cfg = m->owned_cfg = n;
+        log_config_warnings(m->cfg);
         level = log_level_from_string(config_get(m->cfg, "ECS_LOGLEVEL"));
         if (level >= 0)
                 log_set_max_level(level);
@@ -225,6 +232,7 @@ int manager_run(struct config *cfg, const char *const *config_files, size_t n_co
                 log_warn_errno(r, "Failed to enable the watchdog: %m");
 
         log_info("ecs-hostd %s (%s) starting", HOSTD_VERSION, HOSTD_GIT_HASH);
+        log_config_warnings(m.cfg);
         if (setup_aws(&m) < 0)
                 goto out;
         sd_notify(false, "READY=1");

@@ -13,9 +13,12 @@
 #include "aws.h"
 #include "log.h"
 #include "manager.h"
+#include "registration.h"
 
 #define RETRY_FIRST_USEC (1ULL * 1000000) /* first retry of a failed startup step */
 #define RETRY_MAX_USEC (60ULL * 1000000)  /* backoff cap while waiting for IMDS or ECS */
+#define RETRY_SLOW_USEC (60ULL * 1000000) /* credentials or policy problems: a human must act */
+#define EXIT_TERMINAL 5                   /* do not restart (RestartPreventExitStatus=5) */
 
 extern char **environ;
 
@@ -26,7 +29,9 @@ struct manager {
         const char *const *files;
         size_t n_files;
         struct aws *aws;
-        struct ecs_call *check;
+        bool aws_ready;
+        struct registration *reg; /* kept while joined: its state is ours to read */
+        bool joined;
         sd_event_source *retry;
         uint64_t retry_usec;
         char status[512];
@@ -58,95 +63,115 @@ static void log_config_warnings(const struct config *c) {
                 log_warn("%s:%u: %s", w->v[i].file, w->v[i].line, w->v[i].message);
 }
 
-static void start_aws(struct manager *m);
+static void advance(struct manager *m);
 
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
         struct manager *m = userdata;
         (void)s, (void)usec;
         m->retry = sd_event_source_disable_unref(m->retry);
-        start_aws(m);
+        advance(m);
         return 0;
 }
 
-/* Try the startup again later, backing off to RETRY_MAX_USEC. */
-static void schedule_retry(struct manager *m) {
+/* Try the step that failed again later: after `usec`, or with a backoff
+ * doubling from RETRY_FIRST_USEC to RETRY_MAX_USEC when usec is 0. */
+static void schedule_retry(struct manager *m, uint64_t usec) {
         int r;
 
         m->retry_usec = m->retry_usec ? m->retry_usec * 2 : RETRY_FIRST_USEC;
         if (m->retry_usec > RETRY_MAX_USEC)
                 m->retry_usec = RETRY_MAX_USEC;
-        r = sd_event_add_time_relative(m->event, &m->retry, CLOCK_MONOTONIC, m->retry_usec,
-                                       TIMER_ACCURACY_USEC, on_retry, m);
+        m->retry = sd_event_source_disable_unref(m->retry);
+        r = sd_event_add_time_relative(m->event, &m->retry, CLOCK_MONOTONIC,
+                                       usec ? usec : m->retry_usec, TIMER_ACCURACY_USEC, on_retry,
+                                       m);
         if (r < 0) {
                 log_crit_errno(r, "Failed to schedule a retry: %m");
                 sd_event_exit(m->event, EXIT_FAILURE);
         }
 }
 
-static void on_cluster(const struct ecs_result *res, void *userdata) {
+static void on_registration(const struct registration_result *res, void *userdata) {
         struct manager *m = userdata;
-        const char *cluster = config_get(m->cfg, "ECS_CLUSTER");
-        const cJSON *list, *c;
 
-        m->check = NULL;
-        if (res->error) {
-                log_warn("%s; retrying", res->message);
-                set_status(m, "Waiting for ECS: %s", res->message);
-                schedule_retry(m);
+        switch (res->outcome) {
+        case REGISTRATION_DONE:
+                m->joined = true;
+                m->retry_usec = 0;
+                set_status(m, "Joined ECS cluster %s as %s (%s mode%s)", res->cluster, res->arn,
+                           res->mode, res->reused ? ", saved identity" : "");
+                log_info("%s", m->status);
+                return;
+        case REGISTRATION_RETRY:
+                log_warn("Cannot join the cluster yet: %s; retrying", res->message);
+                set_status(m, "Waiting to join ECS cluster %s: %s",
+                           config_get(m->cfg, "ECS_CLUSTER"), res->message);
+                schedule_retry(m, 0);
+                return;
+        case REGISTRATION_RETRY_SLOW:
+                log_error("Cannot join the cluster: %s; retrying in %llu s", res->message,
+                          (unsigned long long)(RETRY_SLOW_USEC / 1000000));
+                set_status(m, "Cannot join ECS cluster %s: %s", config_get(m->cfg, "ECS_CLUSTER"),
+                           res->message);
+                schedule_retry(m, RETRY_SLOW_USEC);
+                return;
+        case REGISTRATION_TERMINAL:
+                log_crit("%s", res->message);
+                set_status(m, "Stopped: %s", res->message);
+                sd_event_exit(m->event, EXIT_TERMINAL);
                 return;
         }
-        m->retry_usec = 0;
-        list = cJSON_GetObjectItemCaseSensitive(res->response, "clusters");
-        c = cJSON_GetArrayItem(list, 0);
-        if (!c) {
-                log_warn("ECS cluster %s does not exist in %s", cluster, m->aws->region);
-                set_status(m, "Connected to ECS in %s; cluster %s does not exist", m->aws->region,
-                           cluster);
-                return;
-        }
-        log_info("ECS cluster %s in %s is %s with %d registered container instances", cluster,
-                 m->aws->region,
-                 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "status")) ?: "?",
-                 (int)cJSON_GetNumberValue(
-                         cJSON_GetObjectItemCaseSensitive(c, "registeredContainerInstancesCount")));
-        set_status(m, "Connected to ECS cluster %s in %s", cluster, m->aws->region);
 }
 
 static void on_aws_ready(struct aws *a, int error, const char *text, void *userdata) {
         struct manager *m = userdata;
-        const char *cluster = config_get(m->cfg, "ECS_CLUSTER");
-        cJSON *req;
-        int r;
 
         if (error < 0) {
                 log_warn("%s; retrying", text);
                 set_status(m, "Waiting for IMDS: %s", text);
-                schedule_retry(m);
+                schedule_retry(m, 0);
                 return;
         }
+        m->aws_ready = true;
+        m->retry_usec = 0;
         if (a->have_identity)
                 log_info("EC2 instance %s (%s) in %s, account %s", a->identity.instance_id,
                          a->identity.instance_type ?: "?", a->identity.availability_zone ?: "?",
                          a->identity.account_id ?: "?");
         log_info("Region %s (from %s), ECS endpoint %s, credentials from %s", a->region,
                  aws_region_source(a), ecs_endpoint(a->ecs), credentials_source(a->creds));
-        set_status(m, "Checking ECS cluster %s in %s", cluster, a->region);
-
-        req = cJSON_CreateObject();
-        cJSON_AddItemToObject(req, "clusters", cJSON_CreateStringArray(&cluster, 1));
-        r = ecs_call(a->ecs, "DescribeClusters", req, on_cluster, m, &m->check);
-        cJSON_Delete(req);
-        if (r < 0) {
-                log_error_errno(r, "Failed to call ECS: %m");
-                schedule_retry(m);
-        }
+        advance(m);
 }
 
-static void start_aws(struct manager *m) {
-        int r = aws_start(m->aws, on_aws_ready, m);
-        if (r < 0) {
-                log_error_errno(r, "Failed to read the instance identity: %m");
-                schedule_retry(m);
+/* Do the next thing startup needs: the AWS clients, then joining the cluster. */
+static void advance(struct manager *m) {
+        int r;
+
+        if (!m->aws_ready) {
+                r = aws_start(m->aws, on_aws_ready, m);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to read the instance identity: %m");
+                        schedule_retry(m, 0);
+                }
+                return;
+        }
+        if (!m->joined) {
+                if (!m->aws->have_identity) {
+                        log_error("Joining a cluster needs the instance identity document from "
+                                  "IMDS; retrying");
+                        set_status(m, "Waiting for the instance identity document");
+                        m->aws_ready = false;
+                        schedule_retry(m, 0);
+                        return;
+                }
+                set_status(m, "Joining ECS cluster %s in %s", config_get(m->cfg, "ECS_CLUSTER"),
+                           m->aws->region);
+                m->reg = registration_free(m->reg);
+                r = registration_start(&m->reg, m->aws, m->cfg, on_registration, m);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to start joining the cluster: %m");
+                        schedule_retry(m, 0);
+                }
         }
 }
 
@@ -154,8 +179,8 @@ static void start_aws(struct manager *m) {
 static int setup_aws(struct manager *m) {
         int r;
 
-        ecs_call_cancel(m->check);
-        m->check = NULL;
+        m->reg = registration_free(m->reg);
+        m->joined = m->aws_ready = false;
         m->retry = sd_event_source_disable_unref(m->retry);
         m->retry_usec = 0;
         m->aws = aws_free(m->aws);
@@ -163,7 +188,7 @@ static int setup_aws(struct manager *m) {
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the AWS clients: %m");
         set_status(m, "Reading the instance identity document");
-        start_aws(m);
+        advance(m);
         return 0;
 }
 
@@ -240,7 +265,7 @@ int manager_run(struct config *cfg, const char *const *config_files, size_t n_co
         r = sd_event_loop(m.event);
         status = r < 0 ? EXIT_FAILURE : r;
 out:
-        ecs_call_cancel(m.check);
+        registration_free(m.reg);
         sd_event_source_disable_unref(m.retry);
         aws_free(m.aws);
         config_free(m.owned_cfg);

@@ -1,0 +1,44 @@
+/* registration.h: join the cluster.  Find out this host's container
+ * instance, in one of three modes (ECS_HOSTD_MODE):
+ *   register:  RegisterContainerInstance, as the official agent does;
+ *   companion: never register; learn the official agent's registration from
+ *              its introspection endpoint, else from ListContainerInstances +
+ *              DescribeContainerInstances matched on ec2InstanceId;
+ *   auto:      companion when the introspection endpoint answers quickly.
+ * The identity is kept in the state directory and reused after a restart
+ * once DescribeContainerInstances confirms it, so restarts never leave a
+ * second container instance behind. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "aws.h"
+#include "config.h"
+#include "state.h"
+
+struct registration;
+
+enum registration_outcome {
+        REGISTRATION_DONE,      /* arn and cluster are known */
+        REGISTRATION_RETRY,     /* transient: try again later */
+        REGISTRATION_RETRY_SLOW, /* needs a human or a rotation (credentials, policy) */
+        REGISTRATION_TERMINAL,  /* configuration conflict: exit 5 */
+};
+
+struct registration_result {
+        enum registration_outcome outcome;
+        const char *message;       /* why, for the log (not on DONE) */
+        const char *arn;           /* DONE: the container instance ARN */
+        const char *cluster;       /* DONE: the cluster name */
+        const char *mode;          /* "register" or "companion" */
+        bool reused;               /* DONE: confirmed from the saved state */
+        const struct state *state; /* DONE: the saved state (owned attributes) */
+};
+
+typedef void (*registration_callback_t)(const struct registration_result *r, void *userdata);
+
+/* aws must be started (identity known, ECS client ready); aws and cfg are
+ * borrowed and must outlive the registration.  The callback runs once. */
+int registration_start(struct registration **ret, struct aws *aws, const struct config *cfg,
+                       registration_callback_t cb, void *userdata);
+struct registration *registration_free(struct registration *g);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "attrsync.h"
 #include "config.h"
 #include "log.h"
 #include "macro.h"
@@ -108,6 +109,11 @@ int main(int argc, char *argv[]) {
         log_open();
 
         r = config_load_files(&cfg, a.config_files, a.n_config_files, environ, &errs);
+        /* ECS's attribute rules are configuration rules too. */
+        if (r >= 0 && attrsync_check_config(cfg, &errs) < 0) {
+                cfg = config_free(cfg);
+                r = -EINVAL;
+        }
         if (r < 0) {
                 if (a.check_config)
                         config_errors_print(&errs, stderr);

@@ -12,6 +12,7 @@
 
 #include "aws.h"
 #include "log.h"
+#include "attrsync.h"
 #include "manager.h"
 #include "registration.h"
 
@@ -32,6 +33,7 @@ struct manager {
         bool aws_ready;
         struct registration *reg; /* kept while joined: its state is ours to read */
         bool joined;
+        struct attrsync *sync;
         sd_event_source *retry;
         uint64_t retry_usec;
         char status[512];
@@ -91,8 +93,17 @@ static void schedule_retry(struct manager *m, uint64_t usec) {
         }
 }
 
+static void on_synced(int error, const char *message, void *userdata) {
+        (void)userdata;
+        if (error < 0)
+                log_warn("Attribute sync: %s", message);
+        else
+                log_info("Attribute sync: %s", message);
+}
+
 static void on_registration(const struct registration_result *res, void *userdata) {
         struct manager *m = userdata;
+        int r;
 
         switch (res->outcome) {
         case REGISTRATION_DONE:
@@ -101,6 +112,13 @@ static void on_registration(const struct registration_result *res, void *userdat
                 set_status(m, "Joined ECS cluster %s as %s (%s mode%s)", res->cluster, res->arn,
                            res->mode, res->reused ? ", saved identity" : "");
                 log_info("%s", m->status);
+                m->sync = attrsync_free(m->sync);
+                r = attrsync_new(&m->sync, m->aws, m->cfg, registration_state(m->reg), on_synced,
+                                 m);
+                if (r < 0)
+                        log_error_errno(r, "Failed to start the attribute sync: %m");
+                else
+                        attrsync_request(m->sync);
                 return;
         case REGISTRATION_RETRY:
                 log_warn("Cannot join the cluster yet: %s; retrying", res->message);
@@ -179,6 +197,7 @@ static void advance(struct manager *m) {
 static int setup_aws(struct manager *m) {
         int r;
 
+        m->sync = attrsync_free(m->sync);
         m->reg = registration_free(m->reg);
         m->joined = m->aws_ready = false;
         m->retry = sd_event_source_disable_unref(m->retry);
@@ -201,6 +220,10 @@ static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void
         (void)s, (void)si;
         sd_notify(false, "RELOADING=1");
         r = config_load_files(&n, m->files, m->n_files, environ, &errs);
+        if (r >= 0 && attrsync_check_config(n, &errs) < 0) {
+                n = config_free(n);
+                r = -EINVAL;
+        }
         if (r < 0) {
                 manager_log_config_errors(&errs);
                 log_error_errno(r, "Reloading the configuration failed; keeping the previous one");
@@ -265,6 +288,7 @@ int manager_run(struct config *cfg, const char *const *config_files, size_t n_co
         r = sd_event_loop(m.event);
         status = r < 0 ? EXIT_FAILURE : r;
 out:
+        attrsync_free(m.sync);
         registration_free(m.reg);
         sd_event_source_disable_unref(m.retry);
         aws_free(m.aws);

@@ -686,3 +686,7 @@ struct registration *registration_free(struct registration *g) {
         free(g);
         return NULL;
 }
+
+struct state *registration_state(struct registration *g) {
+        return g && g->have_state ? &g->state : NULL;
+}

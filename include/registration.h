@@ -42,3 +42,7 @@ typedef void (*registration_callback_t)(const struct registration_result *r, voi
 int registration_start(struct registration **ret, struct aws *aws, const struct config *cfg,
                        registration_callback_t cb, void *userdata);
 struct registration *registration_free(struct registration *g);
+
+/* After DONE: the state (identity and owned attributes), which the
+ * attribute sync updates.  Owned by the registration. */
+struct state *registration_state(struct registration *g);

@@ -125,6 +125,8 @@ static void done(struct registration *g, const char *arn, const char *cluster, b
 
 /* ---- register mode ------------------------------------------------------ */
 
+static void list_page(struct registration *g);
+
 static cJSON *attribute(const char *name, const char *value) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", name);
@@ -295,7 +297,7 @@ static void on_cluster_created(const struct ecs_result *res, void *userdata) {
                 return;
         }
         log_info("Created ECS cluster %s in %s", g->cluster, g->aws->region);
-        fetch_signature(g);
+        fetch_signature(g); /* a new cluster holds no earlier registration */
 }
 
 static void on_clusters(const struct ecs_result *res, void *userdata) {
@@ -313,7 +315,10 @@ static void on_clusters(const struct ecs_result *res, void *userdata) {
         c = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(res->response, "clusters"), 0);
         status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "status"));
         if (c && status && strcmp(status, "INACTIVE") != 0) {
-                fetch_signature(g);
+                /* Without saved state (first start, or a lost or corrupt file)
+                 * an earlier registration of this instance may exist: adopt
+                 * it rather than leave a second container instance behind. */
+                list_page(g);
                 return;
         }
         if (!g->cluster_unset) {
@@ -345,7 +350,6 @@ static void start_register(struct registration *g) {
 /* ---- companion mode ----------------------------------------------------- */
 
 static void describe_next(struct registration *g);
-static void list_page(struct registration *g);
 
 static void free_arns(struct registration *g) {
         for (size_t i = 0; i < g->n_arns; i++)
@@ -376,8 +380,14 @@ static void on_described(const struct ecs_result *res, void *userdata) {
                                 finish(g, REGISTRATION_RETRY, "out of memory");
                                 return;
                         }
-                        log_info("Found the official agent's registration of %s in cluster %s: %s",
-                                 g->aws->identity.instance_id, g->cluster, a);
+                        if (g->mode == MODE_REGISTER)
+                                log_info("EC2 instance %s is already registered in cluster %s "
+                                         "as %s; reusing it",
+                                         g->aws->identity.instance_id, g->cluster, a);
+                        else
+                                log_info("Found the official agent's registration of %s in "
+                                         "cluster %s: %s",
+                                         g->aws->identity.instance_id, g->cluster, a);
                         done(g, a, g->cluster, false);
                         return;
                 }
@@ -397,6 +407,10 @@ static void describe_next(struct registration *g) {
                         return;
                 }
                 free_arns(g);
+                if (g->mode == MODE_REGISTER) {
+                        fetch_signature(g); /* no registration of ours to adopt */
+                        return;
+                }
                 finish(g, REGISTRATION_RETRY,
                        "the official agent has not registered EC2 instance %s in cluster %s yet",
                        g->aws->identity.instance_id, g->cluster);

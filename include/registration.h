@@ -1,6 +1,9 @@
 /* registration.h: join the cluster.  Find out this host's container
  * instance, in one of three modes (ECS_HOSTD_MODE):
- *   register:  RegisterContainerInstance, as the official agent does;
+ *   register:  RegisterContainerInstance, as the official agent does (an
+ *              earlier registration of this EC2 instance, found with
+ *              ListContainerInstances + DescribeContainerInstances, is adopted
+ *              instead when no state is saved);
  *   companion: never register; learn the official agent's registration from
  *              its introspection endpoint, else from ListContainerInstances +
  *              DescribeContainerInstances matched on ec2InstanceId;

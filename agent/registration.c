@@ -478,27 +478,35 @@ static void list_page(struct registration *g) {
                        strerror(-r));
 }
 
-/* The official agent's /v1/metadata: {"Cluster", "ContainerInstanceArn", "Version"}. */
-static int parse_introspection(const struct http_response *resp, char **ret_arn, char **ret_cluster) {
-        cJSON *o;
+int registration_parse_introspection(const char *body, size_t len, char **ret_arn,
+                                     char **ret_cluster) {
+        cJSON *o = cJSON_ParseWithLength(body, len);
         const char *arn, *cluster;
         int r = -EINVAL;
 
-        if (resp->error || resp->status != 200)
-                return -EAGAIN;
-        o = cJSON_ParseWithLength(resp->body, resp->body_len);
         arn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "ContainerInstanceArn"));
         cluster = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "Cluster"));
         if (cJSON_IsObject(o)) {
                 r = -ENODATA; /* the agent runs but has not registered yet */
-                if (arn && strncmp(arn, "arn:", 4) == 0 && cluster && *cluster) {
+                if (arn && strncmp(arn, "arn:", 4) == 0 && strlen(arn) < 2048 && cluster &&
+                    *cluster && strlen(cluster) < 2048) {
                         *ret_arn = strdup(arn);
                         *ret_cluster = strdup(cluster);
                         r = *ret_arn && *ret_cluster ? 0 : -ENOMEM;
+                        if (r < 0) {
+                                *ret_arn = mfree(*ret_arn);
+                                *ret_cluster = mfree(*ret_cluster);
+                        }
                 }
         }
         cJSON_Delete(o);
         return r;
+}
+
+static int parse_introspection(const struct http_response *resp, char **ret_arn, char **ret_cluster) {
+        if (resp->error || resp->status != 200)
+                return -EAGAIN;
+        return registration_parse_introspection(resp->body, resp->body_len, ret_arn, ret_cluster);
 }
 
 static void start_companion(struct registration *g);

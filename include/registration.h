@@ -14,6 +14,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "aws.h"
 #include "config.h"
@@ -49,3 +50,10 @@ struct registration *registration_free(struct registration *g);
 /* After DONE: the state (identity and owned attributes), which the
  * attribute sync updates.  Owned by the registration. */
 struct state *registration_state(struct registration *g);
+
+/* Pure: the official agent's introspection answer (/v1/metadata:
+ * {"Cluster", "ContainerInstanceArn", "Version"}).  0 with both strings
+ * (malloc'd); -ENODATA when the agent has not registered yet; -EINVAL when
+ * it is not such an answer. */
+int registration_parse_introspection(const char *body, size_t len, char **ret_arn,
+                                     char **ret_cluster);

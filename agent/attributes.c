@@ -220,7 +220,7 @@ static bool is_printable(unsigned char c) {
         return c >= 0x20 && c < 0x7f;
 }
 
-/* Append c to buf as it reads inside quotes: printable ASCII as itself
+/* Write c as it reads inside quotes: printable ASCII as itself
  * (the quote and backslash escaped), anything else as \xNN. */
 static void escape_byte(FILE *f, unsigned char c, char quote) {
         if (c == (unsigned char)quote || c == '\\')

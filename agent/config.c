@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "attributes.h"
 #include "config.h"
 #include "macro.h"
 
@@ -33,6 +34,7 @@ enum config_type {
         CONFIG_LIST,     /* comma-separated, each item one of choices */
         CONFIG_PORTS,    /* JSON array of port numbers, as the official agent */
         CONFIG_JSON_OBJECT,
+        CONFIG_ATTRIBUTES, /* JSON object checked with ECS's attribute rules (attributes.c) */
         CONFIG_PATH,   /* absolute */
         CONFIG_LISTEN, /* HOST:PORT */
         CONFIG_REGION,
@@ -98,8 +100,8 @@ static const struct config_key config_keys[] = {
         {"ECS_HOSTD_ATTRIBUTES_DIR", CONFIG_PATH, "/etc/ecs/attributes.d", 0, 0, NULL, 0,
          "Directory of `*.json` attribute objects merged with `ECS_INSTANCE_ATTRIBUTES`; "
          "watched for changes."},
-        {"ECS_INSTANCE_ATTRIBUTES", CONFIG_JSON_OBJECT, NULL, 0, 0, NULL, 0,
-         "Custom attributes, e.g. `{\"stack\": \"prod\"}`."},
+        {"ECS_INSTANCE_ATTRIBUTES", CONFIG_ATTRIBUTES, NULL, 0, 0, NULL, 0,
+         "Custom attributes, e.g. `{\"stack\": \"prod\", \"gpu\": null}` (null: no value)."},
         {"ECS_CONTAINER_INSTANCE_TAGS", CONFIG_JSON_OBJECT, NULL, 0, 0, NULL, 0,
          "Tags given to the container instance at registration."},
         {"ECS_RESERVED_MEMORY", CONFIG_INT, "0", 0, INT32_MAX, NULL, 0,
@@ -694,6 +696,29 @@ static int value_check(const struct config_key *k, const char *v, char **ret, ch
                 if (r < 0)
                         return r;
                 break;
+        case CONFIG_ATTRIBUTES: {
+                /* One set of rules and messages, the attributes module's. */
+                struct attribute_set set = {};
+                struct attribute_errors errs = {};
+                r = attributes_parse_json(k->name, v, strlen(v), &set, &errs);
+                attribute_set_done(&set);
+                if (r == -ENOMEM) {
+                        attribute_errors_done(&errs);
+                        return r;
+                }
+                if (errs.n > 0) {
+                        /* "KEY: attribute ...": the key is already in the caller's prefix. */
+                        const char *m = errs.v[0];
+                        size_t kl = strlen(k->name);
+                        if (strncmp(m, k->name, kl) == 0 && strncmp(m + kl, ": ", 2) == 0)
+                                m += kl + 2;
+                        r = fail(ret_msg, "%s%s", m, errs.n > 1 ? " (and more)" : "");
+                        attribute_errors_done(&errs);
+                        return r;
+                }
+                attribute_errors_done(&errs);
+                break;
+        }
         case CONFIG_PATH:
                 if (v[0] != '/')
                         return fail(ret_msg, "%s is not an absolute path", q);
@@ -1326,6 +1351,9 @@ static void print_type(FILE *f, const struct config_key *k) {
                 break;
         case CONFIG_JSON_OBJECT:
                 fprintf(f, "JSON object of strings");
+                break;
+        case CONFIG_ATTRIBUTES:
+                fprintf(f, "JSON object of attributes");
                 break;
         case CONFIG_PATH:
                 fprintf(f, "absolute path");

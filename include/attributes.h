@@ -38,7 +38,7 @@ int attribute_set_remove(struct attribute_set *s, const char *name);
 struct attribute_errors {
         char **v; /* messages, e.g. "/etc/ecs/attributes.d/a.json: attribute \"team:x\": the name
                      may hold only letters, digits and - _ / \\ . ; ':' at position 5 is not
-                     allowed" (docs/README-attributes.md lists them all) */
+                     allowed" (README.md, "Custom attributes", lists them all) */
         size_t n;
 };
 void attribute_errors_done(struct attribute_errors *e);

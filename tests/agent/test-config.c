@@ -141,15 +141,22 @@ static void test_error_classes(void) {
                 {"port out of range", "ECS_RESERVED_PORTS_UDP=[53, 65536]\n",
                  "t.conf:1: ECS_RESERVED_PORTS_UDP: \"[53, 65536]\" is not a JSON array of port "
                  "numbers (e.g. [22, 2375])\n"},
-                {"JSON syntax", "ECS_INSTANCE_ATTRIBUTES={\"a\": \"b\",}\n",
-                 "t.conf:1: ECS_INSTANCE_ATTRIBUTES: invalid JSON near character 12\n"},
-                {"JSON trailing garbage", "ECS_INSTANCE_ATTRIBUTES={} x\n",
-                 "t.conf:1: ECS_INSTANCE_ATTRIBUTES: invalid JSON near character 4\n"},
+                {"JSON syntax", "ECS_CONTAINER_INSTANCE_TAGS={\"a\": \"b\",}\n",
+                 "t.conf:1: ECS_CONTAINER_INSTANCE_TAGS: invalid JSON near character 12\n"},
+                {"JSON trailing garbage", "ECS_CONTAINER_INSTANCE_TAGS={} x\n",
+                 "t.conf:1: ECS_CONTAINER_INSTANCE_TAGS: invalid JSON near character 4\n"},
                 {"JSON not an object", "ECS_CONTAINER_INSTANCE_TAGS=[\"a\"]\n",
                  "t.conf:1: ECS_CONTAINER_INSTANCE_TAGS: must be a JSON object of strings, e.g. "
                  "{\"name\": \"value\"}\n"},
-                {"JSON value not a string", "ECS_INSTANCE_ATTRIBUTES={\"a\": \"b\", \"n\": 1}\n",
-                 "t.conf:1: ECS_INSTANCE_ATTRIBUTES: the value of \"n\" is not a string\n"},
+                {"JSON value not a string", "ECS_CONTAINER_INSTANCE_TAGS={\"a\": \"b\", \"n\": 1}\n",
+                 "t.conf:1: ECS_CONTAINER_INSTANCE_TAGS: the value of \"n\" is not a string\n"},
+                /* ECS_INSTANCE_ATTRIBUTES speaks with the attributes module's voice. */
+                {"attribute rules", "ECS_INSTANCE_ATTRIBUTES={\"team:x\": \"cats\"}\n",
+                 "t.conf:1: ECS_INSTANCE_ATTRIBUTES: attribute \"team:x\": the name may hold only "
+                 "letters, digits and - _ / \\ . ; ':' at position 5 is not allowed\n"},
+                {"attribute value type", "ECS_INSTANCE_ATTRIBUTES={\"port\": 8080}\n",
+                 "t.conf:1: ECS_INSTANCE_ATTRIBUTES: attribute \"port\": the value must be a string "
+                 "or null, not a number (quote it: \"8080\")\n"},
                 {"relative path", "ECS_HOSTD_DATADIR=var/lib/ecs-hostd\n",
                  "t.conf:1: ECS_HOSTD_DATADIR: \"var/lib/ecs-hostd\" is not an absolute path\n"},
                 {"listen address", "ECS_HOSTD_METRICS_LISTEN=9466\n",
@@ -504,8 +511,8 @@ static void test_masking(void) {
 }
 
 static void test_print_quoting(void) {
-        static const char text[] = "ECS_INSTANCE_ATTRIBUTES={\"a\": \"it's\"}\n"
-                                   "ECS_CONTAINER_INSTANCE_TAGS={\"team\": \"x\"}\n";
+        static const char text[] = "ECS_CONTAINER_INSTANCE_TAGS={\"a\": \"it's\"}\n"
+                                   "ECS_INSTANCE_ATTRIBUTES={\"team\": \"x\"}\n";
         _cleanup_free_ char *errs = NULL, *out = NULL, *again = NULL;
         struct config *c = NULL, *c2 = NULL;
         size_t len = 0;
@@ -516,9 +523,9 @@ static void test_print_quoting(void) {
         config_print(c, f);
         fclose(f);
         CHECK("print single-quotes JSON",
-              strstr(out, "ECS_CONTAINER_INSTANCE_TAGS='{\"team\": \"x\"}'") != NULL);
+              strstr(out, "ECS_INSTANCE_ATTRIBUTES='{\"team\": \"x\"}'") != NULL);
         CHECK("print double-quotes a value with a single quote",
-              strstr(out, "ECS_INSTANCE_ATTRIBUTES=\"{\\\"a\\\": \\\"it's\\\"}\"") != NULL);
+              strstr(out, "ECS_CONTAINER_INSTANCE_TAGS=\"{\\\"a\\\": \\\"it's\\\"}\"") != NULL);
         /* What --check-config prints, without its source comments, reads back
          * as the same configuration. */
         for (char *line = out, *nl; *line; line = nl + 1) {
@@ -532,14 +539,14 @@ static void test_print_quoting(void) {
         }
         again = parse(out, strlen(out), &c2);
         CHECK_STREQ("printed config parses", again, "");
-        CHECK_STREQ("round trip", config_get(c2, "ECS_INSTANCE_ATTRIBUTES"), "{\"a\": \"it's\"}");
+        CHECK_STREQ("round trip", config_get(c2, "ECS_CONTAINER_INSTANCE_TAGS"), "{\"a\": \"it's\"}");
         config_free(c);
         config_free(c2);
 }
 
 /* Another module's check on a loaded value reports like the parser does. */
 static void test_errors_add(void) {
-        static const char text[] = "\nECS_INSTANCE_ATTRIBUTES={\"a b\": \"x\"}\n";
+        static const char text[] = "\nECS_CONTAINER_INSTANCE_TAGS={\"a b\": \"x\"}\n";
         struct config_errors errs = {};
         struct config *c = NULL;
         _cleanup_free_ char *e = parse(text, strlen(text), &c), *out = NULL;
@@ -548,14 +555,14 @@ static void test_errors_add(void) {
 
         CHECK_STREQ("errors_add: the value loads", e, "");
         CHECK_INTEQ("errors_add returns -EINVAL",
-                    config_errors_add(&errs, config_source(c, "ECS_INSTANCE_ATTRIBUTES"), 0,
-                                      "attribute %s: invalid character ' '", "\"a b\""),
+                    config_errors_add(&errs, config_source(c, "ECS_CONTAINER_INSTANCE_TAGS"), 0,
+                                      "tag %s: invalid character ' '", "\"a b\""),
                     -EINVAL);
         f = open_memstream(&out, &len);
         config_errors_print(&errs, f);
         fclose(f);
         CHECK_STREQ("errors_add prints as file:line", out,
-                    "t.conf:2: attribute \"a b\": invalid character ' '\n");
+                    "t.conf:2: tag \"a b\": invalid character ' '\n");
         config_errors_done(&errs);
         CHECK("errors_done empties", errs.n == 0 && errs.v == NULL);
         config_free(c);

@@ -4,7 +4,7 @@
 Runs the built daemon on temporary config files with a controlled
 environment and checks exit codes, the exact error lines, the effective
 configuration with its sources, that secrets never reach stdout or stderr,
-that docs/README-config.md documents every key of the table, and that every
+that README.md documents every key of the table, and that every
 key the code reads (config_get(cfg, "KEY") and friends) is in the table.
 """
 import glob
@@ -17,7 +17,7 @@ import tempfile
 BUILD = os.environ.get("HOSTD_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
 TOP = os.environ.get("HOSTD_TOP", os.path.join(os.path.dirname(__file__), "../.."))
 HOSTD = os.path.join(BUILD, "ecs-hostd")
-DOC = os.path.join(TOP, "docs", "README-config.md")
+DOC = os.path.join(TOP, "README.md")
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRETzz"
 TOKEN = "IQoJb3JpZ2luX2VjEXAMPLESESSIONTOKENzz"
@@ -146,9 +146,9 @@ def main():
                 doc = f.read()
         except OSError as e:
             doc = ""
-            check("docs/README-config.md readable", False, str(e))
+            check("README.md readable", False, str(e))
         missing = [r for r in rows if r not in doc]
-        check("docs/README-config.md has every key's row as --list-keys prints it",
+        check("README.md has every key's row as --list-keys prints it",
               doc and not missing, f"missing or stale: {missing}")
 
         # Errors: every one, exact, exit 1, nothing on stdout, no secret.

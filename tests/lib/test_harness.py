@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""The harness is real: moto enforces SigV4, session tokens and IAM policies;
+STS credentials served by the IMDS emulator work with the real AWS CLI exactly
+as far as the role's policy allows; a registered container instance matches
+the EC2 instance the emulator describes; every process is gone at the end."""
+
+import json
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import AwsApi, AwsError, Credentials  # noqa: E402
+
+LIST_ONLY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecs:ListClusters", "Resource": "*"}]}
+
+
+def main(tap):
+    t = time.monotonic()
+    moto = harness.MotoServer().start()
+    tap.diag("moto_server up and bootstrapped in %.2f s on %s" % (time.monotonic() - t, moto.endpoint))
+    imds = harness.ImdsEmulator(require_v2=True).start()
+
+    # Authentication is on once the bootstrap actions are spent.
+    try:
+        AwsApi(moto.endpoint, Credentials("AKIAUNKNOWNKEY000000", "nope")).query("iam", "ListUsers")
+        tap.ok(False, "an unknown access key is rejected after bootstrap", "accepted")
+    except AwsError as e:
+        tap.eq(e.code, "InvalidClientTokenId", "an unknown access key is rejected after bootstrap")
+    who = moto.api().query("sts", "GetCallerIdentity").findtext(".//Arn")
+    tap.eq(who, "arn:aws:iam::123456789012:user/" + harness.ADMIN_USER, "admin credentials are accepted")
+
+    # A role allowed only ecs:ListClusters; its STS credentials served as the instance role.
+    role_arn, creds = moto.role_credentials("hostd-list-only", LIST_ONLY)
+    tap.ok(creds.access_key_id.startswith("ASIA") and creds.session_token, "STS AssumeRole gives temporary credentials", creds.access_key_id)
+    inst = moto.run_instance(instance_type="c5.xlarge", az="us-east-1b")
+    tap.ok(inst.instance_id.startswith("i-") and inst.availability_zone == "us-east-1b", "run-instances in moto", inst)
+    imds.serve_instance(inst, role="hostd-list-only", creds=creds)
+
+    # Fetch them the way an instance does (IMDSv2 required here).
+    st, _ = harness.imds_fetch(imds.url, "/latest/meta-data/iam/security-credentials/", use_token=False)
+    tap.eq(st, 401, "emulator requires IMDSv2: tokenless GET refused")
+    role, got = harness.instance_role_credentials(imds.url)
+    tap.eq((role, got.access_key_id, got.secret_access_key, got.session_token), ("hostd-list-only", creds.access_key_id, creds.secret_access_key, creds.session_token), "credentials fetched via token, role listing, role JSON")
+    log = imds.control.log()
+    tap.ok(
+        [(e["method"], e["path"].rsplit("/", 1)[-1] or "/", e["token"]) for e in log][-4:]
+        == [("PUT", "token", False), ("GET", "/", True), ("PUT", "token", False), ("GET", "hostd-list-only", True)],
+        "the emulator's log shows the instance-style fetch",
+        log[-4:],
+    )
+    doc = json.loads(harness.imds_fetch(imds.url, "/latest/dynamic/instance-identity/document")[1])
+    tap.eq(
+        (doc["instanceId"], doc["instanceType"], doc["availabilityZone"], doc["imageId"], doc["region"], doc["accountId"]),
+        (inst.instance_id, "c5.xlarge", "us-east-1b", inst.ami, "us-east-1", "123456789012"),
+        "identity document describes the moto instance",
+    )
+
+    # The real AWS CLI with the served credentials.
+    moto.create_cluster("harness")
+    r = moto.aws_run("ecs", "list-clusters", creds=got)
+    clusters = json.loads(r.stdout)["clusterArns"] if r.returncode == 0 else r.stderr
+    tap.eq(clusters, ["arn:aws:ecs:us-east-1:123456789012:cluster/harness"], "aws ecs list-clusters with the role's credentials")
+    r = moto.aws_run("ecs", "create-cluster", "--cluster-name", "nope", creds=got)
+    tap.ok(
+        r.returncode != 0
+        and "AccessDenied" in r.stderr
+        and "assumed-role/hostd-list-only/" in r.stderr
+        and "is not authorized to perform: ecs:CreateCluster" in r.stderr,
+        "ecs:CreateCluster denied by the role's policy, message names role and action",
+        r.stderr,
+    )
+    r = moto.aws_run("ecs", "list-clusters", creds=got.replace(secret_access_key=got.secret_access_key[:-1] + "X"))
+    tap.ok(r.returncode != 0 and "SignatureDoesNotMatch" in r.stderr, "wrong secret key: SignatureDoesNotMatch", r.stderr)
+    r = moto.aws_run("ecs", "list-clusters", creds=got.replace(session_token=got.session_token[:-4] + "AAAA"))
+    tap.ok(
+        r.returncode != 0 and "InvalidClientTokenId" in r.stderr and "security token included in the request is invalid" in r.stderr,
+        "wrong session token: InvalidClientTokenId (moto's answer)",
+        r.stderr,
+    )
+    r = moto.aws_run("ecs", "list-clusters", creds=got.replace(session_token=None))
+    tap.ok(r.returncode != 0, "STS key without its session token is rejected", r.stderr)
+
+    # Policy changes apply on the next request (tests swap policies this way).
+    moto.put_role_policy(
+        "hostd-list-only",
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["ecs:ListClusters", "ecs:CreateCluster"], "Resource": "*"}]},
+    )
+    r = moto.aws_run("ecs", "create-cluster", "--cluster-name", "now-allowed", creds=got)
+    tap.ok(r.returncode == 0 and json.loads(r.stdout)["cluster"]["clusterName"] == "now-allowed", "a widened policy applies at once", r.stderr)
+
+    # RegisterContainerInstance with the emulator's document, signed with the role's STS keys.
+    _, reg_creds = moto.role_credentials(
+        "hostd-register",
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["ecs:RegisterContainerInstance"], "Resource": "*"}]},
+    )
+    sig = harness.imds_fetch(imds.url, "/latest/dynamic/instance-identity/signature")[1]
+    out = AwsApi(moto.endpoint, reg_creds).ecs(
+        "RegisterContainerInstance",
+        cluster="harness",
+        instanceIdentityDocument=json.dumps(doc),
+        instanceIdentityDocumentSignature=sig,
+    )
+    ci_arn = out["containerInstance"]["containerInstanceArn"]
+    seen = moto.describe_container_instances("harness")
+    tap.ok(
+        [c["containerInstanceArn"] for c in seen] == [ci_arn] and seen[0]["ec2InstanceId"] == inst.instance_id,
+        "registered instance visible to the aws CLI observer with the right ec2InstanceId",
+        seen,
+    )
+    attrs = {a["name"]: a.get("value") for a in seen[0]["attributes"]}
+    tap.eq(
+        (attrs.get("ecs.instance-type"), attrs.get("ecs.availability-zone"), attrs.get("ecs.ami-id")),
+        ("c5.xlarge", "us-east-1b", inst.ami),
+        "moto derives instance-type, AZ and AMI attributes from the EC2 instance",
+    )
+
+    # Process control: TERM ignored, a grandchild in the group -- all killed.
+    stubborn = harness.Process(["sh", "-c", "trap '' TERM; sleep 300 & echo started; wait"], name="stubborn").start()
+    stubborn.wait_output("started", 5)
+    t = time.monotonic()
+    stubborn.stop(timeout=0.5)
+    tap.ok(not harness.group_alive(stubborn.pgid) and time.monotonic() - t < 3, "stop() kills a TERM-ignoring process and its grandchild")
+    p = harness.Process(["sh", "-c", "exit 5"], name="exit5").start()
+    tap.eq(p.wait(5), 5, "Process.wait returns the exit status")
+    p.stop()
+
+    imds.stop()
+    moto.stop()
+    tap.ok(not harness.group_alive(moto.proc.pgid) and not harness.group_alive(imds.proc.pgid), "moto_server and the emulator stopped")
+    tap.eq(harness.children_left(), [], "no child process left")
+    tap.eq(harness._processes, [], "harness registry empty")
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    harness.run_tests(main)

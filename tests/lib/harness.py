@@ -36,7 +36,8 @@ BUILD = os.environ.get("HOSTD_BUILD") or os.path.join(TOP, "build")
 EMULATORS = os.path.join(TOP, "tests", "emulators")
 sys.path.insert(0, EMULATORS)
 
-from imds import ImdsControl, iso8601  # noqa: E402  (path set just above)
+from awsproxy import AwsProxyControl  # noqa: E402  (path set just above)
+from imds import ImdsControl, iso8601  # noqa: E402
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -264,6 +265,10 @@ class Process:
         except (ProcessLookupError, PermissionError):
             pass
         self.returncode = self.proc.wait()
+        # SIGKILL is delivered asynchronously: make sure the group is gone.
+        deadline = time.monotonic() + 2.0
+        while group_alive(self.pgid) and time.monotonic() < deadline:
+            time.sleep(0.01)
         if self in _processes:
             _processes.remove(self)
         return self.returncode
@@ -690,14 +695,19 @@ class MotoServer:
         env.update((creds or self.admin).env())
         return env
 
-    def aws_run(self, *args, creds=None, timeout=60):
-        """Run `aws --endpoint-url <moto> ARGS...`; returns CompletedProcess (text)."""
-        argv = [resolve_tool("aws", "HOSTD_AWS_CLI"), "--endpoint-url", self.endpoint, "--output", "json"] + [str(a) for a in args]
-        return subprocess.run(argv, env=self.aws_env(creds), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    def aws_run(self, *args, creds=None, timeout=60, endpoint=None, env=None):
+        """Run `aws --endpoint-url <moto> ARGS...` (admin credentials unless
+        creds; one attempt unless env sets AWS_MAX_ATTEMPTS); returns
+        CompletedProcess with text stdout/stderr."""
+        argv = [resolve_tool("aws", "HOSTD_AWS_CLI"), "--endpoint-url", endpoint or self.endpoint, "--output", "json"]
+        argv += [str(a) for a in args]
+        e = self.aws_env(creds)
+        e.update(env or {})
+        return subprocess.run(argv, env=e, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
-    def aws(self, *args, creds=None, timeout=60):
+    def aws(self, *args, creds=None, timeout=60, endpoint=None, env=None):
         """Run the aws CLI and return its parsed JSON output; AwsCliError on failure."""
-        r = self.aws_run(*args, creds=creds, timeout=timeout)
+        r = self.aws_run(*args, creds=creds, timeout=timeout, endpoint=endpoint, env=env)
         if r.returncode != 0:
             raise AwsCliError(args, r.returncode, r.stderr)
         return json.loads(r.stdout) if r.stdout.strip() else {}
@@ -722,6 +732,27 @@ class AwsCliError(Exception):
 # the IMDS emulator as a subprocess
 
 
+def _start_emulator(script, args, name, timeout):
+    """Start tests/emulators/SCRIPT with --port-file; returns (Process, port)."""
+    d = tempfile.mkdtemp(prefix="hostd-%s-" % name)
+    port_file = os.path.join(d, "port")
+    proc = Process([sys.executable, os.path.join(EMULATORS, script), "--port-file", port_file] + args, name=name).start()
+
+    def port():
+        if not proc.alive():
+            raise RuntimeError("%s exited:\n%s" % (script, proc.output()))
+        try:
+            with open(port_file) as f:
+                return int(f.read())
+        except (OSError, ValueError):
+            return None
+
+    try:
+        return proc, wait_until(port, timeout, what="the port file of " + script)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 class ImdsEmulator:
     """tests/emulators/imds.py in its own process; .control is an ImdsControl.
 
@@ -739,26 +770,8 @@ class ImdsEmulator:
         self.control = None
 
     def start(self, timeout=10.0):
-        d = tempfile.mkdtemp(prefix="hostd-imds-")
-        port_file = os.path.join(d, "port")
-        argv = [sys.executable, os.path.join(EMULATORS, "imds.py"), "--port-file", port_file]
-        if self.require_v2:
-            argv.append("--require-v2")
-        if self.verbose:
-            argv.append("--verbose")
-        self.proc = Process(argv, name="imds").start()
-
-        def port():
-            if not self.proc.alive():
-                raise RuntimeError("imds emulator exited:\n" + self.proc.output())
-            try:
-                with open(port_file) as f:
-                    return int(f.read())
-            except (OSError, ValueError):
-                return None
-
-        self.port = wait_until(port, timeout, what="the IMDS emulator's port file")
-        shutil.rmtree(d, ignore_errors=True)
+        args = (["--require-v2"] if self.require_v2 else []) + (["--verbose"] if self.verbose else [])
+        self.proc, self.port = _start_emulator("imds.py", args, "imds", timeout)
         self.url = "http://127.0.0.1:%d" % self.port
         self.control = ImdsControl(self.url)
         return self
@@ -783,6 +796,36 @@ class ImdsEmulator:
 
     def serve_credentials(self, role, creds):
         self.control._call("POST", "/credentials", {"role": role, "credentials": creds.imds_json()})
+
+    def __enter__(self):
+        return self if self.proc else self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class AwsProxy:
+    """tests/emulators/awsproxy.py in its own process, in front of `upstream`
+    (e.g. MotoServer.endpoint); .control is an AwsProxyControl.  Point the
+    daemon's ECS_BACKEND_HOST at .url to record its requests and inject faults."""
+
+    def __init__(self, upstream, verbose=False):
+        self.upstream = upstream
+        self.verbose = verbose
+        self.proc = None
+        self.url = None
+        self.port = None
+        self.control = None
+
+    def start(self, timeout=10.0):
+        args = ["--upstream", self.upstream] + (["--verbose"] if self.verbose else [])
+        self.proc, self.port = _start_emulator("awsproxy.py", args, "awsproxy", timeout)
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.control = AwsProxyControl(self.url)
+        return self
+
+    def stop(self):
+        return self.proc.stop() if self.proc else None
 
     def __enter__(self):
         return self if self.proc else self.start()

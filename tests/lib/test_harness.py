@@ -117,6 +117,44 @@ def main(tap):
         "moto derives instance-type, AZ and AMI attributes from the EC2 instance",
     )
 
+    # The recording proxy in front of moto: signatures still verify, requests
+    # are recorded, faults are answered in ECS's shape.
+    proxy = harness.AwsProxy(moto.endpoint).start()
+    r = moto.aws_run("ecs", "list-clusters", creds=got, endpoint=proxy.url)
+    log = proxy.control.log(operation="ListClusters")
+    tap.ok(
+        r.returncode == 0 and len(log) == 1 and log[0]["status"] == 200 and log[0]["json"] == {}
+        and log[0]["headers"].get("x-amz-security-token") == got.session_token,
+        "through the proxy: signed request verified upstream and recorded",
+        (r.stderr, log),
+    )
+    proxy.control.throttle("ListClusters", count=2)
+    mark = proxy.control.log_mark()
+    r = moto.aws_run("ecs", "list-clusters", creds=got, endpoint=proxy.url, env={"AWS_MAX_ATTEMPTS": "3"})
+    tap.ok(
+        r.returncode == 0 and [e["status"] for e in proxy.control.log(mark)] == [400, 400, 200],
+        "two injected ThrottlingExceptions, retried by the real SDK, then success",
+        (r.stderr, [e["status"] for e in proxy.control.log(mark)]),
+    )
+    proxy.control.error("ListClusters", code="AccessDeniedException", message="injected denial", status=400)
+    r = moto.aws_run("ecs", "list-clusters", creds=got, endpoint=proxy.url)
+    tap.ok(r.returncode != 0 and "AccessDeniedException" in r.stderr and "injected denial" in r.stderr, "injected JSON error reaches the client", r.stderr)
+    proxy.control.set_down(True)
+    r = moto.aws_run("ecs", "list-clusters", creds=got, endpoint=proxy.url)
+    proxy.control.set_down(False)
+    r2 = moto.aws_run("ecs", "list-clusters", creds=got, endpoint=proxy.url)
+    tap.ok(r.returncode != 0 and r2.returncode == 0, "proxy down: connection errors; up again: success", r.stderr[-300:])
+    AwsApi(proxy.url, reg_creds).ecs(
+        "RegisterContainerInstance",
+        cluster="harness",
+        instanceIdentityDocument=json.dumps(doc),
+        instanceIdentityDocumentSignature=sig,
+        totalResources=[{"name": "CPU", "type": "INTEGER", "integerValue": 8192}],
+    )
+    sent = proxy.control.requests("RegisterContainerInstance")
+    tap.eq(sent[-1]["totalResources"][0]["integerValue"], 8192, "the proxy records request bodies moto ignores")
+    proxy.stop()
+
     # Process control: TERM ignored, a grandchild in the group -- all killed.
     stubborn = harness.Process(["sh", "-c", "trap '' TERM; sleep 300 & echo started; wait"], name="stubborn").start()
     stubborn.wait_output("started", 5)
@@ -129,7 +167,10 @@ def main(tap):
 
     imds.stop()
     moto.stop()
-    tap.ok(not harness.group_alive(moto.proc.pgid) and not harness.group_alive(imds.proc.pgid), "moto_server and the emulator stopped")
+    tap.ok(
+        not any(harness.group_alive(p.proc.pgid) for p in (moto, imds, proxy)),
+        "moto_server, the IMDS emulator and the proxy stopped",
+    )
     tap.eq(harness.children_left(), [], "no child process left")
     tap.eq(harness._processes, [], "harness registry empty")
 

@@ -353,6 +353,18 @@ class AwsProxyControl:
     def log_mark(self):
         return self.state()["log_seq"]
 
+    def wait_request(self, operation=None, since=0, status=None, count=1, timeout=10.0, interval=0.02):
+        """Wait until `count` requests for `operation` (answered `status`) are
+        logged after `since`; returns those entries.  TimeoutError otherwise."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = [e for e in self.log(since, operation) if status is None or e["status"] == status]
+            if len(got) >= count:
+                return got
+            if time.monotonic() >= deadline:
+                raise TimeoutError("proxy: %d of %d %s requests (status %s) after %.1f s" % (len(got), count, operation or "any", status, timeout))
+            time.sleep(interval)
+
     def requests(self, operation, since=0):
         """The parsed JSON bodies the client sent for one operation."""
         return [e["json"] for e in self.log(since, operation)]

@@ -960,6 +960,18 @@ class ImdsControl:
         """The current last sequence number: pass it to log(since=...) later."""
         return self.state()["log_seq"]
 
+    def wait_request(self, path=None, since=0, status=None, count=1, timeout=10.0, interval=0.02):
+        """Wait until `count` requests (for `path`, answered `status`) are logged
+        after `since`; returns those entries.  TimeoutError otherwise."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = [e for e in self.log(since, path) if status is None or e["status"] == status]
+            if len(got) >= count:
+                return got
+            if time.monotonic() >= deadline:
+                raise TimeoutError("IMDS emulator: %d of %d requests for %s (status %s) after %.1f s" % (len(got), count, path or "any path", status, timeout))
+            time.sleep(interval)
+
     def clear_log(self):
         return self._call("DELETE", "/log")
 

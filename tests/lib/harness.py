@@ -861,3 +861,215 @@ def instance_role_credentials(url, timeout=2.0):
         raise RuntimeError("role %s: HTTP %d" % (role, st))
     doc = json.loads(text)
     return role, Credentials(doc["AccessKeyId"], doc["SecretAccessKey"], doc.get("Token"), doc.get("Expiration"))
+
+
+# --------------------------------------------------------------------------
+# a whole host: moto + IMDS emulator + proxy + EC2 instance + instance role
+
+# Used when packaging/iam-policy.json (the least-privilege policy) is absent.
+ECS_HOST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "ecs:CreateCluster",
+                "ecs:RegisterContainerInstance",
+                "ecs:DeregisterContainerInstance",
+                "ecs:DescribeContainerInstances",
+                "ecs:ListContainerInstances",
+                "ecs:PutAttributes",
+                "ecs:DeleteAttributes",
+                "ecs:ListAttributes",
+                "ecs:UpdateContainerInstancesState",
+            ],
+            "Resource": "*",
+        }
+    ],
+}
+
+
+def binary(name):
+    """Path of a built program (HOSTD_BUILD/NAME, or HOSTD_BUILD/tests/NAME)."""
+    for p in (os.path.join(BUILD, name), os.path.join(BUILD, "tests", name)):
+        if os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    raise FileNotFoundError("%s not built in %s (run make)" % (name, BUILD))
+
+
+def host_policy():
+    """packaging/iam-policy.json when it exists, else ECS_HOST_POLICY."""
+    path = os.path.join(TOP, "packaging", "iam-policy.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    return ECS_HOST_POLICY
+
+
+_stack_seq = [0]
+
+
+class Stack:
+    """Everything an ecs-hostd host talks to, on loopback.
+
+    moto (IAM enforced; shared when `moto` is given), the IMDS emulator
+    serving a moto EC2 instance and STS credentials of an instance role with
+    `policy`, and the recording proxy as the ECS endpoint.
+
+    with Stack(cluster="lab") as s:
+        d = s.start_daemon(env={"ECS_HOSTD_MODE": "register"})
+        s.proxy.control.wait_request("RegisterContainerInstance")
+        print(s.container_instances())
+    """
+
+    def __init__(self, policy=None, require_v2=True, cluster="default", create_cluster=True,
+                 instance_type="m5.large", az=None, role="ecs-hostd-instance", moto=None, proxy=True):
+        self.policy = policy if policy is not None else host_policy()
+        self.require_v2 = require_v2
+        self.cluster = cluster
+        self.create_cluster = create_cluster
+        self.instance_type = instance_type
+        self.az = az
+        _stack_seq[0] += 1
+        self.role = "%s-%d" % (role, _stack_seq[0])  # unique on a shared moto
+        self.moto = moto
+        self.own_moto = moto is None
+        self.use_proxy = proxy
+        self.imds = None
+        self.proxy = None
+        self.role_arn = None
+        self.creds = None
+        self.instance = None
+        self.tmpdir = None
+        self.daemons = []
+
+    def start(self):
+        if self.own_moto:
+            self.moto = MotoServer().start()
+        self.imds = ImdsEmulator(require_v2=self.require_v2).start()
+        if self.use_proxy:
+            self.proxy = AwsProxy(self.moto.endpoint).start()
+        self.role_arn, self.creds = self.moto.role_credentials(self.role, self.policy)
+        self.instance = self.moto.run_instance(self.instance_type, self.az)
+        self.imds.serve_instance(self.instance, role=self.role, creds=self.creds)
+        if self.create_cluster and self.cluster:
+            self.moto.create_cluster(self.cluster)
+        self.tmpdir = tempfile.mkdtemp(prefix="hostd-stack-")
+        os.makedirs(os.path.join(self.tmpdir, "data"))
+        os.makedirs(os.path.join(self.tmpdir, "attributes.d"))
+        self.closed_port = free_port()  # nothing listens here
+        return self
+
+    @property
+    def ecs_endpoint(self):
+        return self.proxy.url if self.proxy else self.moto.endpoint
+
+    @property
+    def datadir(self):
+        return os.path.join(self.tmpdir, "data")
+
+    @property
+    def attributes_dir(self):
+        return os.path.join(self.tmpdir, "attributes.d")
+
+    def daemon_env(self, **extra):
+        """Environment for ecs-hostd on this host; credentials come from IMDS.
+        A None value removes a variable."""
+        env = {
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.imds.url,
+            "ECS_BACKEND_HOST": self.ecs_endpoint,
+            "ECS_CLUSTER": self.cluster,
+            "ECS_HOSTD_DATADIR": self.datadir,
+            "ECS_HOSTD_ATTRIBUTES_DIR": self.attributes_dir,
+            "ECS_AGENT_INTROSPECTION_URL": "http://127.0.0.1:%d/v1/metadata" % self.closed_port,
+            "ECS_LOGLEVEL": "debug",
+            "AWS_ACCESS_KEY_ID": None,
+            "AWS_SECRET_ACCESS_KEY": None,
+            "AWS_SESSION_TOKEN": None,
+            "AWS_REGION": None,
+            "AWS_DEFAULT_REGION": None,
+        }
+        env.update(extra)
+        return env
+
+    def start_daemon(self, *args, env=None, name="ecs-hostd", program="ecs-hostd"):
+        """Start the daemon (clean environment + daemon_env + env); returns its Process."""
+        e = self.daemon_env(**(env or {}))
+        p = Process([binary(program)] + list(args), env={k: v for k, v in e.items() if v is not None}, name=name, clean_env=True)
+        p.start()
+        self.daemons.append(p)
+        return p
+
+    def serve_credentials(self, creds):
+        """Serve other credentials as the instance role's (e.g. broken ones)."""
+        self.imds.serve_credentials(self.role, creds)
+
+    def rotate_credentials(self):
+        """Fresh STS credentials for the role, served from now on; returns them."""
+        self.creds = self.moto.assume_role(self.role_arn)
+        self.serve_credentials(self.creds)
+        return self.creds
+
+    def set_policy(self, policy):
+        """Replace the instance role's policy (effective on the next request)."""
+        self.policy = policy
+        self.moto.put_role_policy(self.role, policy)
+
+    def container_instances(self, cluster=None):
+        """Observer: describe-container-instances of every instance in the cluster."""
+        return self.moto.describe_container_instances(cluster or self.cluster)
+
+    def aws(self, *args, **kw):
+        return self.moto.aws(*args, **kw)
+
+    def stop(self):
+        for p in reversed(self.daemons):
+            p.stop()
+        for part in (self.proxy, self.imds):
+            if part:
+                part.stop()
+        if self.own_moto and self.moto:
+            self.moto.stop()
+        if self.tmpdir:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            self.tmpdir = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def _serve_by_hand():
+    """`python3 tests/lib/harness.py`: start a Stack, print how to use it, wait for Ctrl-C."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description="run moto + IMDS emulator + proxy for ecs-hostd by hand")
+    ap.add_argument("--cluster", default="default")
+    ap.add_argument("--v1", action="store_true", help="allow IMDSv1 (default: IMDSv2 required)")
+    args = ap.parse_args()
+    s = Stack(cluster=args.cluster, require_v2=not args.v1).start()
+    admin = s.moto.admin
+    print("# ecs-hostd test stack is up; Ctrl-C stops it.")
+    print("# Daemon environment:")
+    for k, v in sorted(s.daemon_env().items()):
+        if v is not None:
+            print("export %s=%s" % (k, v))
+    print("# Observer (admin) -- aws CLI against moto:")
+    print("export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s" % (admin.access_key_id, admin.secret_access_key, REGION))
+    print("#   aws --endpoint-url %s ecs list-container-instances --cluster %s" % (s.moto.endpoint, s.cluster))
+    print("# IMDS emulator %s (control: %s/_control/...); instance %s (%s, %s); role %s"
+          % (s.imds.url, s.imds.url, s.instance.instance_id, s.instance.instance_type, s.instance.availability_zone, s.role))
+    print("#   curl -X POST -d '{\"action\":\"terminate\"}' %s/_control/spot" % s.imds.url)
+    print("# Proxy (ECS endpoint) %s; its log: curl %s/_control/log" % (s.proxy.url, s.proxy.url), flush=True)
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        s.stop()
+
+
+if __name__ == "__main__":
+    _serve_by_hand()

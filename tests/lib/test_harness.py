@@ -17,6 +17,11 @@ from harness import AwsApi, AwsError, Credentials  # noqa: E402
 LIST_ONLY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecs:ListClusters", "Resource": "*"}]}
 
 
+def flip_last(s):
+    """s with its last character changed (never equal to s)."""
+    return s[:-1] + ("A" if s[-1] != "A" else "B")
+
+
 def main(tap):
     t = time.monotonic()
     moto = harness.MotoServer().start()
@@ -72,9 +77,9 @@ def main(tap):
         "ecs:CreateCluster denied by the role's policy, message names role and action",
         r.stderr,
     )
-    r = moto.aws_run("ecs", "list-clusters", creds=got.replace(secret_access_key=got.secret_access_key[:-1] + "X"))
+    r = moto.aws_run("ecs", "list-clusters", creds=got.replace(secret_access_key=flip_last(got.secret_access_key)))
     tap.ok(r.returncode != 0 and "SignatureDoesNotMatch" in r.stderr, "wrong secret key: SignatureDoesNotMatch", r.stderr)
-    r = moto.aws_run("ecs", "list-clusters", creds=got.replace(session_token=got.session_token[:-4] + "AAAA"))
+    r = moto.aws_run("ecs", "list-clusters", creds=got.replace(session_token=flip_last(got.session_token)))
     tap.ok(
         r.returncode != 0 and "InvalidClientTokenId" in r.stderr and "security token included in the request is invalid" in r.stderr,
         "wrong session token: InvalidClientTokenId (moto's answer)",
@@ -154,6 +159,36 @@ def main(tap):
     sent = proxy.control.requests("RegisterContainerInstance")
     tap.eq(sent[-1]["totalResources"][0]["integerValue"], 8192, "the proxy records request bodies moto ignores")
     proxy.stop()
+
+    # A Stack on the shared moto: instance role with the host policy, served by IMDS.
+    with harness.Stack(moto=moto, cluster="stacked") as s:
+        role, sc = harness.instance_role_credentials(s.imds.url)
+        env = s.daemon_env(ECS_LOGLEVEL="info", ECS_CLUSTER=None)
+        r = moto.aws_run("ecs", "list-container-instances", "--cluster", "stacked", creds=sc, endpoint=env["ECS_BACKEND_HOST"])
+        tap.ok(
+            role == s.role and sc.access_key_id == s.creds.access_key_id and r.returncode == 0
+            and json.loads(r.stdout)["containerInstanceArns"] == []
+            and env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] == s.imds.url and env["ECS_LOGLEVEL"] == "info"
+            and "ECS_CLUSTER" in env and env["ECS_CLUSTER"] is None,
+            "Stack: cluster, role credentials via IMDS, proxy as ECS endpoint, daemon_env overrides",
+            r.stderr,
+        )
+        old = s.creds
+        new_creds = s.rotate_credentials()
+        _, served = harness.instance_role_credentials(s.imds.url)
+        tap.ok(new_creds.access_key_id != old.access_key_id and served.access_key_id == new_creds.access_key_id, "Stack.rotate_credentials serves fresh STS keys")
+        s.set_policy(LIST_ONLY)
+        r = moto.aws_run("ecs", "list-container-instances", "--cluster", "stacked", creds=served)
+        tap.ok(r.returncode != 0 and "ecs:ListContainerInstances" in r.stderr, "Stack.set_policy narrows the role at once", r.stderr)
+        stack_groups = [s.imds.proc.pgid, s.proxy.proc.pgid]
+    tap.ok(not any(harness.group_alive(g) for g in stack_groups) and moto.proc.alive(), "Stack stop: its emulators gone, shared moto kept")
+
+    # Clean environments for children: only what is passed (None removes).
+    os.environ["HOSTD_TEST_LEAK"] = "leaked"
+    p = harness.Process(["sh", "-c", 'echo "[$HOSTD_TEST_LEAK][$FOO][${AWS_REGION-unset}]"'], env={"FOO": "bar", "AWS_REGION": None}, clean_env=True).start()
+    p.wait(5)
+    tap.eq(p.output().strip(), "[][bar][unset]", "Process(clean_env=True) passes only the given environment")
+    p.stop()
 
     # Process control: TERM ignored, a grandchild in the group -- all killed.
     stubborn = harness.Process(["sh", "-c", "trap '' TERM; sleep 300 & echo started; wait"], name="stubborn").start()

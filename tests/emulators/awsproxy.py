@@ -80,6 +80,7 @@ class State:
             "id": self.fault_seq,
             "kind": kind,
             "operation": spec.get("operation", "*"),
+            "match": spec.get("match"),  # top-level JSON body fields that must be equal
             "status": int(spec.get("status", status)),
             "code": spec.get("code", code),
             "message": spec.get("message", msg),
@@ -94,9 +95,11 @@ class State:
         self.faults.append(f)
         return f
 
-    def take_fault(self, op):
+    def take_fault(self, op, body):
         for f in self.faults:
             if f["remaining"] == 0 or not fnmatch.fnmatchcase(op, f["operation"]):
+                continue
+            if f["match"] and not (isinstance(body, dict) and all(body.get(k) == v for k, v in f["match"].items())):
                 continue
             if f["remaining"] is not None:
                 f["remaining"] -= 1
@@ -162,7 +165,7 @@ class Handler(BaseHTTPRequestHandler):
         }
         with st.lock:
             down = st.down
-            fault = None if down else st.take_fault(op)
+            fault = None if down else st.take_fault(op, parsed)
         if down:
             entry["fault"] = "down"
             self.drop(reset=False)
@@ -319,17 +322,20 @@ class AwsProxyControl:
     def fault(self, kind="error", operation="*", count=1, **kw):
         """Answer requests for operations matching the glob instead of upstream:
         kind error (status, code, message) | throttle | status | delay (delay_ms,
-        then forwarded) | drop | reset | garbage; count=None means always."""
+        then forwarded) | drop | reset | garbage; count=None means always;
+        match={"cluster": "x"} limits it to requests whose JSON body has those
+        top-level values (e.g. to answer what real ECS answers where moto differs)."""
         body = {"kind": kind, "operation": operation, "count": count}
         body.update(kw)
         return self._call("POST", "/faults", body)
 
-    def throttle(self, operation="*", count=1):
+    def throttle(self, operation="*", count=1, **kw):
         """HTTP 400 ThrottlingException "Rate exceeded", as ECS throttles."""
-        return self.fault("throttle", operation, count)
+        return self.fault("throttle", operation, count, **kw)
 
-    def error(self, operation="*", code="ServerException", message="injected", status=500, count=1):
-        return self.fault("error", operation, count, code=code, message=message, status=status)
+    def error(self, operation="*", code="ServerException", message="injected", status=500, count=1, **kw):
+        """An AWS JSON error {"__type": code, "message": message} with HTTP status."""
+        return self.fault("error", operation, count, code=code, message=message, status=status, **kw)
 
     def faults(self):
         return self._call("GET", "/faults")["faults"]

@@ -156,7 +156,13 @@ def main(tap):
         instanceIdentityDocumentSignature=sig,
         totalResources=[{"name": "CPU", "type": "INTEGER", "integerValue": 8192}],
     )
-    sent = proxy.control.requests("RegisterContainerInstance")
+    proxy.control.error("RegisterContainerInstance", code="ClientException", message="Cluster not found.", status=400, count=None, match={"cluster": "missing"})
+    try:
+        AwsApi(proxy.url, reg_creds).ecs("RegisterContainerInstance", cluster="missing", instanceIdentityDocument=json.dumps(doc))
+        tap.ok(False, "fault with a body match answers ECS's missing-cluster error", "accepted")
+    except AwsError as e:
+        tap.eq((e.status, e.code, e.message), (400, "ClientException", "Cluster not found."), "fault with a body match answers ECS's missing-cluster error")
+    sent = [b for b in proxy.control.requests("RegisterContainerInstance") if b.get("cluster") == "harness"]
     tap.eq(sent[-1]["totalResources"][0]["integerValue"], 8192, "the proxy records request bodies moto ignores")
     proxy.stop()
 

@@ -1022,6 +1022,21 @@ class Stack:
     def aws(self, *args, **kw):
         return self.moto.aws(*args, **kw)
 
+    def apply(self, scenario):
+        """Set up what IMDS and ECS answer from a scenario dict (tests as data):
+
+        {"imds": {"config": {...}, "metadata": {...}, "spot": {...}|null,
+                  "termination_time": T, "rebalance": T, "asg": "Terminated",
+                  "maintenance": [{"code": ..., "not_before": ...}],
+                  "faults": [{"kind": ..., "path": ..., ...}]},
+         "ecs":  {"down": bool, "faults": [{"kind": ..., "operation": ..., ...}]}}
+        Times: seconds from now (number) or ISO 8601.  Returns the created
+        maintenance events (their EventIds cancel them)."""
+        unknown = set(scenario) - {"imds", "ecs", "expect", "description", "daemon"}
+        if unknown:
+            raise ValueError("unknown scenario keys: %s" % ", ".join(sorted(unknown)))
+        return apply_imds(self.imds.control, scenario.get("imds", {})) + apply_ecs(self.proxy.control, scenario.get("ecs", {}))
+
     def stop(self):
         for p in reversed(self.daemons):
             p.stop()
@@ -1039,6 +1054,92 @@ class Stack:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def apply_imds(ctl, spec):
+    """Apply the "imds" part of a scenario (see Stack.apply) through an ImdsControl."""
+    known = {"config", "metadata", "identity", "spot", "termination_time", "rebalance", "asg", "maintenance", "faults"}
+    unknown = set(spec) - known
+    if unknown:
+        raise ValueError("unknown imds scenario keys: %s" % ", ".join(sorted(unknown)))
+    events = []
+    if "config" in spec:
+        ctl._call("POST", "/config", spec["config"])
+    if "metadata" in spec:
+        ctl.set_metadata(spec["metadata"])
+    if "identity" in spec:
+        ctl._call("POST", "/identity", spec["identity"])
+    if "spot" in spec:
+        if spec["spot"] is None:
+            ctl.withdraw_spot()
+        else:
+            ctl._call("POST", "/spot", spec["spot"])
+    if "termination_time" in spec:
+        if spec["termination_time"] is None:
+            ctl.clear_termination_time()
+        else:
+            ctl.set_termination_time(spec["termination_time"])
+    if "rebalance" in spec:
+        if spec["rebalance"] is None:
+            ctl.withdraw_rebalance()
+        else:
+            ctl.rebalance(spec["rebalance"] if spec["rebalance"] is not True else None)
+    if "asg" in spec:
+        if spec["asg"] is None:
+            ctl.clear_asg_state()
+        else:
+            ctl.asg_state(spec["asg"])
+    for ev in spec.get("maintenance", []):
+        events.append(ctl._call("POST", "/maintenance", ev))
+    for f in spec.get("faults", []):
+        ctl._call("POST", "/faults", f)
+    return events
+
+
+def apply_ecs(ctl, spec):
+    """Apply the "ecs" part of a scenario (see Stack.apply) through an AwsProxyControl."""
+    unknown = set(spec) - {"down", "faults"}
+    if unknown:
+        raise ValueError("unknown ecs scenario keys: %s" % ", ".join(sorted(unknown)))
+    if "down" in spec:
+        ctl.set_down(spec["down"])
+    for f in spec.get("faults", []):
+        ctl._call("POST", "/faults", f)
+    return []
+
+
+def subset_mismatch(actual, expected, where="$"):
+    """None when `expected` is contained in `actual` (dicts: listed keys only,
+    recursively; lists: same length, element-wise; the string "*" matches
+    anything present), else a message naming the first difference."""
+    if expected == "*":
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return "%s: expected an object, got %r" % (where, actual)
+        for k, v in expected.items():
+            if k not in actual:
+                return "%s.%s: missing" % (where, k)
+            m = subset_mismatch(actual[k], v, "%s.%s" % (where, k))
+            if m:
+                return m
+        return None
+    if isinstance(expected, list):
+        if not isinstance(actual, list) or len(actual) != len(expected):
+            return "%s: expected %d items, got %r" % (where, len(expected), actual)
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            m = subset_mismatch(a, e, "%s[%d]" % (where, i))
+            if m:
+                return m
+        return None
+    return None if actual == expected else "%s: expected %r, got %r" % (where, expected, actual)
+
+
+def load_scenario(path):
+    """A scenario file (JSON; '//' comment lines allowed)."""
+    with open(path) as f:
+        text = "".join(line for line in f if not line.lstrip().startswith("//"))
+    return json.loads(text)
 
 
 def _serve_by_hand():

@@ -186,6 +186,30 @@ def main(tap):
         s.set_policy(LIST_ONLY)
         r = moto.aws_run("ecs", "list-container-instances", "--cluster", "stacked", creds=served)
         tap.ok(r.returncode != 0 and "ecs:ListContainerInstances" in r.stderr, "Stack.set_policy narrows the role at once", r.stderr)
+        events = s.apply(
+            {
+                "imds": {
+                    "spot": {"action": "stop", "time": 90},
+                    "asg": "Terminated",
+                    "maintenance": [{"code": "instance-retirement", "not_before": 60}],
+                    "faults": [{"kind": "status", "path": "*/rebalance", "status": 500, "count": 1}],
+                },
+                "ecs": {"faults": [{"kind": "throttle", "operation": "ListClusters"}]},
+            }
+        )
+        st = s.imds.control.state()
+        r = moto.aws_run("ecs", "list-clusters", creds=served, endpoint=s.proxy.url)
+        tap.ok(
+            st["spot"]["action"] == "stop" and st["asg_state"] == "Terminated" and events[0]["Code"] == "instance-retirement"
+            and len(st["faults"]) == 1 and r.returncode != 0 and "ThrottlingException" in r.stderr,
+            "Stack.apply sets IMDS answers and ECS faults from a scenario dict",
+            (st["spot"], r.stderr),
+        )
+        try:
+            s.apply({"imds": {"spto": {}}})
+            tap.ok(False, "a misspelt scenario key is an error", "accepted")
+        except ValueError as e:
+            tap.match("spto", str(e), "a misspelt scenario key is an error")
         stack_groups = [s.imds.proc.pgid, s.proxy.proc.pgid]
     tap.ok(not any(harness.group_alive(g) for g in stack_groups) and moto.proc.alive(), "Stack stop: its emulators gone, shared moto kept")
 
@@ -195,6 +219,15 @@ def main(tap):
     p.wait(5)
     tap.eq(p.output().strip(), "[][bar][unset]", "Process(clean_env=True) passes only the given environment")
     p.stop()
+
+    mm = harness.subset_mismatch
+    doc_ = {"cluster": "c", "attributes": [{"name": "a", "value": "1"}], "status": "DRAINING", "x": 1}
+    tap.ok(
+        mm(doc_, {"cluster": "c", "attributes": [{"name": "a"}], "status": "*"}) is None
+        and mm(doc_, {"status": "ACTIVE"}) == "$.status: expected 'ACTIVE', got 'DRAINING'"
+        and mm(doc_, {"attributes": []}) is not None and mm(doc_, {"nope": 1}) == "$.nope: missing",
+        "subset_mismatch matches listed keys and names the first difference",
+    )
 
     # Process control: TERM ignored, a grandchild in the group -- all killed.
     stubborn = harness.Process(["sh", "-c", "trap '' TERM; sleep 300 & echo started; wait"], name="stubborn").start()

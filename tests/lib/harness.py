@@ -1035,7 +1035,12 @@ class Stack:
         unknown = set(scenario) - {"imds", "ecs", "expect", "description", "daemon"}
         if unknown:
             raise ValueError("unknown scenario keys: %s" % ", ".join(sorted(unknown)))
-        return apply_imds(self.imds.control, scenario.get("imds", {})) + apply_ecs(self.proxy.control, scenario.get("ecs", {}))
+        if scenario.get("ecs") and not self.proxy:
+            raise ValueError("ECS faults need the proxy (Stack(proxy=True))")
+        events = apply_imds(self.imds.control, scenario.get("imds", {}))
+        if scenario.get("ecs"):
+            apply_ecs(self.proxy.control, scenario["ecs"])
+        return events
 
     def stop(self):
         for p in reversed(self.daemons):

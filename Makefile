@@ -21,7 +21,7 @@ PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN   := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
           -Wpointer-arith -Wcast-qual -Wformat=2 -Werror
 CFLAGS ?= -O2 -g
-ALL_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude $(PKG_CFLAGS) \
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE= $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude $(PKG_CFLAGS) \
              -DHOSTD_VERSION='"$(VERSION)"' -DHOSTD_GIT_HASH='"$(GIT_HASH)"' -MMD -MP
 LDLIBS := $(PKG_LIBS) -lm
 
@@ -64,7 +64,7 @@ tests: all $(TESTS) $(TOOLS)
 
 # libFuzzer targets: built with clang against every library source (not the
 # archives, which may have been built by gcc with other sanitizer runtimes).
-FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Itests $(PKG_CFLAGS) \
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE= -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Itests $(PKG_CFLAGS) \
               -DHOSTD_VERSION='"$(VERSION)"' -DHOSTD_GIT_HASH='"$(GIT_HASH)"'
 $(B)/fuzz/%: %.c $(HOSTD_SRCS) $(PLACE_SRCS)
 	@mkdir -p $(dir $@)

@@ -1,10 +1,27 @@
 /* main.c: ecs-hostd's entry point.  Only setup: parse the command line, load
- * the configuration, open the log, then hand over to the manager's event loop. */
+ * the configuration, open the log, then hand over to the manager's event loop.
+ * Exit status: 0 ok, 1 failure (bad configuration included), 2 bad usage. */
+#include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "config.h"
 #include "log.h"
+#include "macro.h"
+#include "manager.h"
+
+#define EXIT_USAGE 2
+
+extern char **environ;
+
+struct args {
+        const char **config_files; /* pointers into argv */
+        size_t n_config_files;
+        bool check_config;
+        bool list_keys;
+};
 
 static void help(void) {
         printf("Usage: ecs-hostd [OPTIONS]\n"
@@ -13,32 +30,102 @@ static void help(void) {
                "\n"
                "  -c, --config FILE   read FILE instead of the default configuration files\n"
                "                      (repeatable; later files override earlier ones)\n"
-               "      --check-config  print the effective configuration and exit 0 or 1\n"
+               "      --check-config  print the effective configuration and exit 0, or its\n"
+               "                      errors and exit 1\n"
+               "      --list-keys     print every configuration key as a markdown table\n"
                "      --version       print the version and exit\n"
-               "  -h, --help          print this help and exit\n");
+               "  -h, --help          print this help and exit\n"
+               "\n"
+               "Default files: /etc/ecs/ecs.config, then /etc/ecs/ecs-hostd.conf (missing ones\n"
+               "are skipped); the environment overrides them.\n");
 }
 
-int main(int argc, char *argv[]) {
+/* Returns 1 to go on, 0 to exit successfully (help, version), or a negative
+ * errno for a usage error (already reported). */
+static int parse_argv(int argc, char *argv[], struct args *a) {
+        enum { ARG_CHECK_CONFIG = 0x100, ARG_LIST_KEYS, ARG_VERSION };
         static const struct option options[] = {
+                {"config", required_argument, NULL, 'c'},
+                {"check-config", no_argument, NULL, ARG_CHECK_CONFIG},
+                {"list-keys", no_argument, NULL, ARG_LIST_KEYS},
                 {"help", no_argument, NULL, 'h'},
-                {"version", no_argument, NULL, 'V'},
+                {"version", no_argument, NULL, ARG_VERSION},
                 {},
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0) {
                 switch (c) {
+                case 'c':
+                        /* at most argc files: the array never needs to grow */
+                        if (!a->config_files) {
+                                a->config_files = calloc((size_t)argc, sizeof(char *));
+                                if (!a->config_files)
+                                        return -ENOMEM;
+                        }
+                        a->config_files[a->n_config_files++] = optarg;
+                        break;
+                case ARG_CHECK_CONFIG:
+                        a->check_config = true;
+                        break;
+                case ARG_LIST_KEYS:
+                        a->list_keys = true;
+                        break;
                 case 'h':
                         help();
-                        return EXIT_SUCCESS;
-                case 'V':
+                        return 0;
+                case ARG_VERSION:
                         printf("ecs-hostd %s (%s)\n", HOSTD_VERSION, HOSTD_GIT_HASH);
-                        return EXIT_SUCCESS;
+                        return 0;
                 default:
-                        return EXIT_FAILURE;
+                        return -EINVAL; /* getopt printed why */
                 }
         }
+        if (optind < argc) {
+                fprintf(stderr, "ecs-hostd: unexpected argument '%s' (see --help)\n", argv[optind]);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+int main(int argc, char *argv[]) {
+        struct config_errors errs = {};
+        struct config *cfg = NULL;
+        struct args a = {};
+        int r;
+
+        r = parse_argv(argc, argv, &a);
+        if (r <= 0) {
+                free(a.config_files);
+                return r == 0 ? EXIT_SUCCESS : EXIT_USAGE;
+        }
+        if (a.list_keys) {
+                config_list_keys(stdout);
+                free(a.config_files);
+                return EXIT_SUCCESS;
+        }
         log_open();
-        log_error("the daemon is not built yet");
-        return EXIT_FAILURE;
+
+        r = config_load_files(&cfg, a.config_files, a.n_config_files, environ, &errs);
+        if (r < 0) {
+                if (a.check_config)
+                        config_errors_print(&errs, stderr);
+                else if (r == -EINVAL)
+                        manager_log_config_errors(&errs);
+                if (r != -EINVAL)
+                        log_error_errno(r, "Failed to load the configuration: %m");
+                config_errors_done(&errs);
+                free(a.config_files);
+                return EXIT_FAILURE;
+        }
+        if (a.check_config) {
+                config_print(cfg, stdout);
+                r = EXIT_SUCCESS;
+        } else {
+                log_set_max_level(log_level_from_string(config_get(cfg, "ECS_LOGLEVEL")));
+                r = manager_run(cfg, a.config_files, a.n_config_files);
+        }
+        config_free(cfg);
+        free(a.config_files);
+        return r;
 }

@@ -46,3 +46,13 @@ static inline void closep(int *fd) {
 static inline int streq_ptr(const char *a, const char *b) {
         return (a && b) ? strcmp(a, b) == 0 : a == b;
 }
+
+/* free() that returns NULL, for `p = mfree(p);` */
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
+/* Accuracy for every sd-event timer: sd-event's default (0 = 250 ms) would
+ * let timers slip by a quarter second, too much for a one-second watcher. */
+#define TIMER_ACCURACY_USEC 1000

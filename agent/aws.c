@@ -1,0 +1,142 @@
+/* aws.c: build the AWS clients from the configuration and settle the region.
+ * The only place that maps configuration keys onto the clients' settings, so
+ * the daemon and the test tools get the same behaviour. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws.h"
+#include "macro.h"
+
+static const char *nonempty(const char *s) {
+        return s && *s ? s : NULL;
+}
+
+int aws_new(struct aws **ret, sd_event *event, const struct config *cfg) {
+        struct aws *a;
+        const char *region;
+        int r;
+
+        if (!ret || !event || !cfg)
+                return -EINVAL;
+        a = calloc(1, sizeof *a);
+        if (!a)
+                return -ENOMEM;
+        a->event = sd_event_ref(event);
+
+        r = http_new(&a->http, event);
+        if (r < 0)
+                goto fail;
+        r = imds_new(&a->imds, event, a->http,
+                     &(struct imds_config){
+                             .endpoint = nonempty(config_get(cfg, "AWS_EC2_METADATA_SERVICE_ENDPOINT")),
+                             .token_ttl = (unsigned)config_get_int(cfg, "ECS_HOSTD_IMDS_TOKEN_TTL"),
+                             .v1_fallback = config_get_bool(cfg, "ECS_HOSTD_IMDS_V1_FALLBACK"),
+                     });
+        if (r < 0)
+                goto fail;
+        r = credentials_new(&a->creds, event, a->imds,
+                            &(struct credentials_config){
+                                    .access_key_id = config_get(cfg, "AWS_ACCESS_KEY_ID"),
+                                    .secret_access_key = config_get(cfg, "AWS_SECRET_ACCESS_KEY"),
+                                    .session_token = config_get(cfg, "AWS_SESSION_TOKEN"),
+                            });
+        if (r < 0)
+                goto fail;
+
+        region = nonempty(config_get(cfg, "AWS_REGION"));
+        if (!region)
+                region = nonempty(config_get(cfg, "AWS_DEFAULT_REGION"));
+        if (region && !(a->region = strdup(region)))
+                goto oom;
+        a->region_configured = region != NULL;
+        if (nonempty(config_get(cfg, "ECS_BACKEND_HOST")) &&
+            !(a->endpoint_override = strdup(config_get(cfg, "ECS_BACKEND_HOST"))))
+                goto oom;
+        *ret = a;
+        return 0;
+oom:
+        r = -ENOMEM;
+fail:
+        aws_free(a);
+        return r;
+}
+
+struct aws *aws_free(struct aws *a) {
+        if (!a)
+                return NULL;
+        imds_request_cancel(a->doc_req);
+        /* Users before what they use. */
+        ecs_free(a->ecs);
+        credentials_free(a->creds);
+        imds_free(a->imds);
+        http_free(a->http);
+        identity_done(&a->identity);
+        free(a->region);
+        free(a->endpoint_override);
+        sd_event_unref(a->event);
+        free(a);
+        return NULL;
+}
+
+static void ready(struct aws *a, int error, const char *text) {
+        if (error == 0 && !a->ecs) {
+                int r = ecs_new(&a->ecs, a->event, a->http, a->creds,
+                                &(struct ecs_config){.region = a->region,
+                                                     .endpoint = a->endpoint_override});
+                if (r < 0) {
+                        error = r;
+                        text = "cannot create the ECS client (bad ECS_BACKEND_HOST?)";
+                }
+        }
+        a->ready_cb(a, error, text, a->ready_userdata);
+}
+
+static void on_document(const struct imds_result *res, void *userdata) {
+        struct aws *a = userdata;
+        _cleanup_free_ char *why = NULL;
+        char text[512];
+        int r;
+
+        a->doc_req = NULL;
+        if (res->error) {
+                /* Off EC2 (or IMDS blocked) a configured region is enough. */
+                if (a->region) {
+                        ready(a, 0, NULL);
+                        return;
+                }
+                snprintf(text, sizeof text,
+                         "cannot read the instance identity document (%s) and no AWS_REGION is set",
+                         res->error_text);
+                ready(a, res->error, text);
+                return;
+        }
+        identity_done(&a->identity);
+        r = identity_parse(res->body, res->body_len, &a->identity, &why);
+        if (r < 0) {
+                snprintf(text, sizeof text, "%s", why ? why : "bad identity document");
+                ready(a, r, text);
+                return;
+        }
+        a->have_identity = true;
+        if (!a->region && !(a->region = strdup(a->identity.region))) {
+                ready(a, -ENOMEM, "out of memory");
+                return;
+        }
+        ready(a, 0, NULL);
+}
+
+int aws_start(struct aws *a, aws_ready_t cb, void *userdata) {
+        if (!a || !cb)
+                return -EINVAL;
+        a->ready_cb = cb;
+        a->ready_userdata = userdata;
+        imds_request_cancel(a->doc_req);
+        a->doc_req = NULL;
+        return imds_get(a->imds, IDENTITY_DOCUMENT_PATH, on_document, a, &a->doc_req);
+}
+
+const char *aws_region_source(const struct aws *a) {
+        return a && a->region_configured ? "the configuration" : "the instance identity document";
+}

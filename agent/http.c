@@ -1,0 +1,435 @@
+/* http.c: libcurl multi interface joined to sd-event.  One io source per
+ * socket curl asks us to watch, one timer for curl's timeouts; finished
+ * transfers are drained after every curl_multi_socket_action() and their
+ * callbacks run there, outside any curl callback, so they may submit or
+ * cancel calls freely.  Connections are reused through the multi handle's
+ * connection cache. */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http.h"
+#include "macro.h"
+
+struct http_call {
+        struct http *http;
+        CURL *easy;
+        struct curl_slist *headers;
+        char *req_body;
+        char *buf;
+        size_t len, cap, max;
+        bool too_big;
+        bool in_callback; /* cancel is a no-op while its own callback runs */
+        http_callback_t cb;
+        void *userdata;
+        uint64_t started;
+        char errbuf[CURL_ERROR_SIZE];
+        struct http_call *prev, *next;
+};
+
+struct http {
+        sd_event *event;
+        CURLM *multi;
+        sd_event_source *timer;
+        struct http_call *calls;
+        unsigned n_calls;
+};
+
+static uint64_t now_usec(sd_event *e) {
+        uint64_t t = 0;
+        sd_event_now(e, CLOCK_MONOTONIC, &t);
+        return t;
+}
+
+static void call_unlink_free(struct http_call *c) {
+        struct http *h = c->http;
+
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                h->calls = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        h->n_calls--;
+        curl_multi_remove_handle(h->multi, c->easy);
+        curl_easy_cleanup(c->easy);
+        curl_slist_free_all(c->headers);
+        free(c->req_body);
+        free(c->buf);
+        free(c);
+}
+
+static int map_curl_error(CURLcode code, bool too_big) {
+        if (too_big)
+                return -EMSGSIZE;
+        switch (code) {
+        case CURLE_OPERATION_TIMEDOUT:
+                return -ETIMEDOUT;
+        case CURLE_COULDNT_CONNECT:
+                return -ECONNREFUSED;
+        case CURLE_COULDNT_RESOLVE_HOST:
+        case CURLE_COULDNT_RESOLVE_PROXY:
+                return -EHOSTUNREACH;
+        case CURLE_GOT_NOTHING:
+        case CURLE_RECV_ERROR:
+        case CURLE_SEND_ERROR:
+        case CURLE_PARTIAL_FILE:
+                return -ECONNRESET;
+        case CURLE_FILESIZE_EXCEEDED:
+                return -EMSGSIZE;
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_WEIRD_SERVER_REPLY:
+        case CURLE_UNSUPPORTED_PROTOCOL:
+                return -EPROTO;
+        default:
+                return -EIO;
+        }
+}
+
+/* Drain finished transfers and run their callbacks. */
+static void check_finished(struct http *h) {
+        CURLMsg *msg;
+        int left;
+
+        while ((msg = curl_multi_info_read(h->multi, &left))) {
+                struct http_call *c = NULL;
+                struct http_response r = {};
+                long connects = 0;
+
+                if (msg->msg != CURLMSG_DONE)
+                        continue;
+                curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+                if (!c)
+                        continue;
+
+                r.call = c;
+                r.body = c->buf ? c->buf : "";
+                r.body_len = c->len;
+                r.elapsed_usec = now_usec(h->event) - c->started;
+                if (msg->data.result == CURLE_OK && !c->too_big) {
+                        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &r.status);
+                } else {
+                        r.error = map_curl_error(msg->data.result, c->too_big);
+                        r.error_text = c->too_big     ? "response body exceeds the size limit"
+                                       : c->errbuf[0] ? c->errbuf
+                                                      : curl_easy_strerror(msg->data.result);
+                }
+                curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &connects);
+                r.connection_reused = connects == 0;
+
+                /* Detach before the callback so it may cancel or submit freely. */
+                curl_multi_remove_handle(h->multi, c->easy);
+                c->in_callback = true;
+                c->cb(&r, c->userdata);
+                call_unlink_free(c);
+        }
+}
+
+static int on_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct http *h = userdata;
+        int action = 0, running;
+
+        (void)s;
+        if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                action |= CURL_CSELECT_IN;
+        if (revents & EPOLLOUT)
+                action |= CURL_CSELECT_OUT;
+        if (revents & EPOLLERR)
+                action |= CURL_CSELECT_ERR;
+        curl_multi_socket_action(h->multi, fd, action, &running);
+        check_finished(h);
+        return 0;
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct http *h = userdata;
+        int running;
+
+        (void)s, (void)usec;
+        curl_multi_socket_action(h->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        check_finished(h);
+        return 0;
+}
+
+/* CURLMOPT_SOCKETFUNCTION: keep one io source per socket, stored with
+ * curl_multi_assign(). */
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+        struct http *h = userp;
+        sd_event_source *s = socketp;
+        uint32_t events = 0;
+
+        (void)easy;
+        if (what == CURL_POLL_REMOVE) {
+                if (s) {
+                        sd_event_source_disable_unref(s);
+                        curl_multi_assign(h->multi, fd, NULL);
+                }
+                return 0;
+        }
+        if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+                events |= EPOLLIN;
+        if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+                events |= EPOLLOUT;
+
+        if (s) {
+                if (sd_event_source_set_io_events(s, events) < 0)
+                        return -1;
+                return sd_event_source_set_enabled(s, SD_EVENT_ON) < 0 ? -1 : 0;
+        }
+        if (sd_event_add_io(h->event, &s, fd, events, on_io, h) < 0)
+                return -1;
+        sd_event_source_set_description(s, "http-io");
+        if (curl_multi_assign(h->multi, fd, s) != CURLM_OK) {
+                sd_event_source_disable_unref(s);
+                return -1;
+        }
+        return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: -1 stops the timer, 0 means "as soon as possible". */
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
+        struct http *h = userp;
+        uint64_t when;
+
+        (void)multi;
+        if (timeout_ms < 0)
+                return sd_event_source_set_enabled(h->timer, SD_EVENT_OFF) < 0 ? -1 : 0;
+        when = now_usec(h->event) + (uint64_t)timeout_ms * 1000;
+        if (sd_event_source_set_time(h->timer, when) < 0)
+                return -1;
+        return sd_event_source_set_enabled(h->timer, SD_EVENT_ONESHOT) < 0 ? -1 : 0;
+}
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata) {
+        struct http_call *c = userdata;
+        size_t n = size * nmemb;
+
+        if (c->len + n > c->max) {
+                c->too_big = true;
+                return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+        }
+        if (c->len + n + 1 > c->cap) {
+                size_t cap = c->cap ? c->cap : 1024;
+                char *p;
+
+                while (cap < c->len + n + 1)
+                        cap *= 2;
+                p = realloc(c->buf, cap);
+                if (!p)
+                        return 0;
+                c->buf = p;
+                c->cap = cap;
+        }
+        memcpy(c->buf + c->len, data, n);
+        c->len += n;
+        c->buf[c->len] = 0;
+        return n;
+}
+
+int http_new(struct http **ret, sd_event *event) {
+        struct http *h;
+        int r;
+
+        if (!ret || !event)
+                return -EINVAL;
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+                return -EIO;
+        h = calloc(1, sizeof *h);
+        if (!h)
+                return -ENOMEM;
+        h->event = sd_event_ref(event);
+        h->multi = curl_multi_init();
+        if (!h->multi) {
+                http_free(h);
+                return -ENOMEM;
+        }
+        r = sd_event_add_time(event, &h->timer, CLOCK_MONOTONIC, UINT64_MAX, TIMER_ACCURACY_USEC, on_timer, h);
+        if (r < 0) {
+                http_free(h);
+                return r;
+        }
+        sd_event_source_set_description(h->timer, "http-timer");
+        sd_event_source_set_enabled(h->timer, SD_EVENT_OFF);
+        curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+        curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
+        curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+        curl_multi_setopt(h->multi, CURLMOPT_TIMERDATA, h);
+        *ret = h;
+        return 0;
+}
+
+struct http *http_free(struct http *h) {
+        if (!h)
+                return NULL;
+        while (h->calls)
+                call_unlink_free(h->calls);
+        if (h->multi)
+                curl_multi_cleanup(h->multi); /* removes remaining io sources via the callback */
+        sd_event_source_disable_unref(h->timer);
+        sd_event_unref(h->event);
+        free(h);
+        return NULL;
+}
+
+/* Literal addresses only: a name that resolves to loopback is not trusted. */
+static bool host_is_local(const char *host) {
+        struct in_addr a4;
+        struct in6_addr a6;
+        char buf[INET6_ADDRSTRLEN + 2];
+        size_t n = strlen(host);
+
+        if (strcasecmp(host, "localhost") == 0)
+                return true;
+        if (inet_pton(AF_INET, host, &a4) == 1) {
+                uint32_t a = ntohl(a4.s_addr);
+                return (a >> 24) == 127 || (a >> 16) == 0xa9fe; /* 127/8, 169.254/16 */
+        }
+        if (n >= 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof buf) {
+                memcpy(buf, host + 1, n - 2);
+                buf[n - 2] = 0;
+                host = buf;
+        }
+        if (inet_pton(AF_INET6, host, &a6) == 1) {
+                static const struct in6_addr imds6 = {
+                        {{0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54}}};
+                return IN6_IS_ADDR_LOOPBACK(&a6) || IN6_IS_ADDR_LINKLOCAL(&a6) ||
+                       memcmp(&a6, &imds6, sizeof a6) == 0;
+        }
+        return false;
+}
+
+bool http_url_plain_allowed(const char *url) {
+        CURLU *u = curl_url();
+        char *scheme = NULL, *host = NULL;
+        bool ok = false;
+
+        if (!u)
+                return false;
+        if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+                ok = strcasecmp(scheme, "https") == 0 ||
+                     (strcasecmp(scheme, "http") == 0 && host_is_local(host));
+        curl_free(scheme);
+        curl_free(host);
+        curl_url_cleanup(u);
+        return ok;
+}
+
+int http_submit(struct http *h, const struct http_request *req, http_callback_t cb, void *userdata,
+                struct http_call **ret_call, const char **err_text) {
+        struct http_call *c;
+        CURL *e;
+
+        if (!h || !req || !req->url || !req->method || !cb)
+                return -EINVAL;
+        if (strncasecmp(req->url, "http://", 7) != 0 && strncasecmp(req->url, "https://", 8) != 0) {
+                if (err_text)
+                        *err_text = "only http:// and https:// URLs are supported";
+                return -EINVAL;
+        }
+        if (!http_url_plain_allowed(req->url)) {
+                if (err_text)
+                        *err_text = "refusing plain http to a non-local address: use https "
+                                    "(plain http is allowed only to loopback and link-local "
+                                    "addresses such as IMDS)";
+                return -EPERM;
+        }
+
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        c->http = h;
+        c->cb = cb;
+        c->userdata = userdata;
+        c->max = req->max_body ? req->max_body : HTTP_DEFAULT_MAX_BODY;
+        c->easy = e = curl_easy_init();
+        if (!e) {
+                free(c);
+                return -ENOMEM;
+        }
+        for (const char *const *p = req->headers; p && *p; p++) {
+                struct curl_slist *l = curl_slist_append(c->headers, *p);
+                if (!l)
+                        goto oom;
+                c->headers = l;
+        }
+        /* curl adds "Expect: 100-continue" to larger POSTs; AWS does not need
+         * the extra round trip. */
+        if (req->body) {
+                struct curl_slist *l = curl_slist_append(c->headers, "Expect:");
+                if (!l)
+                        goto oom;
+                c->headers = l;
+                c->req_body = malloc(req->body_len ? req->body_len : 1);
+                if (!c->req_body)
+                        goto oom;
+                memcpy(c->req_body, req->body, req->body_len);
+                curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->req_body);
+                curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        }
+        curl_easy_setopt(e, CURLOPT_URL, req->url);
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+        if (strcmp(req->method, "GET") == 0)
+                curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_NOPROXY, "*"); /* IMDS and signed AWS calls go direct */
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                         (long)(req->timeout_ms ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS));
+        curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                         (long)(req->connect_timeout_ms ? req->connect_timeout_ms
+                                                        : HTTP_DEFAULT_CONNECT_TIMEOUT_MS));
+        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)c->max);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
+        curl_easy_setopt(e, CURLOPT_PRIVATE, c);
+
+        c->started = now_usec(h->event);
+        if (curl_multi_add_handle(h->multi, e) != CURLM_OK)
+                goto oom;
+        c->next = h->calls;
+        if (h->calls)
+                h->calls->prev = c;
+        h->calls = c;
+        h->n_calls++;
+        if (ret_call)
+                *ret_call = c;
+        return 0;
+oom:
+        curl_slist_free_all(c->headers);
+        curl_easy_cleanup(e);
+        free(c->req_body);
+        free(c);
+        return -ENOMEM;
+}
+
+void http_call_cancel(struct http_call *c) {
+        if (c && !c->in_callback)
+                call_unlink_free(c);
+}
+
+const char *http_response_header(const struct http_response *r, const char *name) {
+        struct curl_header *hdr;
+
+        if (!r || !r->call || r->error)
+                return NULL;
+        if (curl_easy_header(r->call->easy, name, 0, CURLH_HEADER, -1, &hdr) != CURLHE_OK)
+                return NULL;
+        return hdr->value;
+}
+
+unsigned http_in_flight(const struct http *h) {
+        return h ? h->n_calls : 0;
+}

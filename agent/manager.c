@@ -1,0 +1,241 @@
+/* manager.c: the daemon's one sd-event loop.  Signals are event sources
+ * (SIGTERM/SIGINT stop, SIGHUP reloads), the systemd watchdog is a timer, and
+ * every AWS conversation is asynchronous on this loop.  Startup never gives
+ * up on a transient failure: it retries with capped backoff and says in
+ * STATUS= what it is waiting for. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include "aws.h"
+#include "log.h"
+#include "manager.h"
+
+#define RETRY_FIRST_USEC (1ULL * 1000000) /* first retry of a failed startup step */
+#define RETRY_MAX_USEC (60ULL * 1000000)  /* backoff cap while waiting for IMDS or ECS */
+
+extern char **environ;
+
+struct manager {
+        sd_event *event;
+        struct config *cfg;       /* current configuration */
+        struct config *owned_cfg; /* set after a reload: ours to free */
+        const char *const *files;
+        size_t n_files;
+        struct aws *aws;
+        struct ecs_call *check;
+        sd_event_source *retry;
+        uint64_t retry_usec;
+        char status[512];
+};
+
+static void set_status(struct manager *m, const char *fmt, ...) _printf_(2, 3);
+static void set_status(struct manager *m, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(m->status, sizeof m->status, fmt, ap);
+        va_end(ap);
+        sd_notifyf(false, "STATUS=%s", m->status);
+}
+
+void manager_log_config_errors(const struct config_errors *errs) {
+        for (size_t i = 0; i < errs->n; i++) {
+                if (errs->v[i].line > 0)
+                        log_error("%s:%u: %s", errs->v[i].file, errs->v[i].line,
+                                  errs->v[i].message);
+                else
+                        log_error("%s: %s", errs->v[i].file, errs->v[i].message);
+        }
+}
+
+static void start_aws(struct manager *m);
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct manager *m = userdata;
+        (void)s, (void)usec;
+        m->retry = sd_event_source_disable_unref(m->retry);
+        start_aws(m);
+        return 0;
+}
+
+/* Try the startup again later, backing off to RETRY_MAX_USEC. */
+static void schedule_retry(struct manager *m) {
+        int r;
+
+        m->retry_usec = m->retry_usec ? m->retry_usec * 2 : RETRY_FIRST_USEC;
+        if (m->retry_usec > RETRY_MAX_USEC)
+                m->retry_usec = RETRY_MAX_USEC;
+        r = sd_event_add_time_relative(m->event, &m->retry, CLOCK_MONOTONIC, m->retry_usec,
+                                       TIMER_ACCURACY_USEC, on_retry, m);
+        if (r < 0) {
+                log_crit_errno(r, "Failed to schedule a retry: %m");
+                sd_event_exit(m->event, EXIT_FAILURE);
+        }
+}
+
+static void on_cluster(const struct ecs_result *res, void *userdata) {
+        struct manager *m = userdata;
+        const char *cluster = config_get(m->cfg, "ECS_CLUSTER");
+        const cJSON *list, *c;
+
+        m->check = NULL;
+        if (res->error) {
+                log_warn("%s; retrying", res->message);
+                set_status(m, "Waiting for ECS: %s", res->message);
+                schedule_retry(m);
+                return;
+        }
+        m->retry_usec = 0;
+        list = cJSON_GetObjectItemCaseSensitive(res->response, "clusters");
+        c = cJSON_GetArrayItem(list, 0);
+        if (!c) {
+                log_warn("ECS cluster %s does not exist in %s", cluster, m->aws->region);
+                set_status(m, "Connected to ECS in %s; cluster %s does not exist", m->aws->region,
+                           cluster);
+                return;
+        }
+        log_info("ECS cluster %s in %s is %s with %d registered container instances", cluster,
+                 m->aws->region,
+                 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "status")) ?: "?",
+                 (int)cJSON_GetNumberValue(
+                         cJSON_GetObjectItemCaseSensitive(c, "registeredContainerInstancesCount")));
+        set_status(m, "Connected to ECS cluster %s in %s", cluster, m->aws->region);
+}
+
+static void on_aws_ready(struct aws *a, int error, const char *text, void *userdata) {
+        struct manager *m = userdata;
+        const char *cluster = config_get(m->cfg, "ECS_CLUSTER");
+        cJSON *req;
+        int r;
+
+        if (error < 0) {
+                log_warn("%s; retrying", text);
+                set_status(m, "Waiting for IMDS: %s", text);
+                schedule_retry(m);
+                return;
+        }
+        if (a->have_identity)
+                log_info("EC2 instance %s (%s) in %s, account %s", a->identity.instance_id,
+                         a->identity.instance_type ?: "?", a->identity.availability_zone ?: "?",
+                         a->identity.account_id ?: "?");
+        log_info("Region %s (from %s), ECS endpoint %s, credentials from %s", a->region,
+                 aws_region_source(a), ecs_endpoint(a->ecs), credentials_source(a->creds));
+        set_status(m, "Checking ECS cluster %s in %s", cluster, a->region);
+
+        req = cJSON_CreateObject();
+        cJSON_AddItemToObject(req, "clusters", cJSON_CreateStringArray(&cluster, 1));
+        r = ecs_call(a->ecs, "DescribeClusters", req, on_cluster, m, &m->check);
+        cJSON_Delete(req);
+        if (r < 0) {
+                log_error_errno(r, "Failed to call ECS: %m");
+                schedule_retry(m);
+        }
+}
+
+static void start_aws(struct manager *m) {
+        int r = aws_start(m->aws, on_aws_ready, m);
+        if (r < 0) {
+                log_error_errno(r, "Failed to read the instance identity: %m");
+                schedule_retry(m);
+        }
+}
+
+/* (Re)build the AWS clients from the current configuration and start. */
+static int setup_aws(struct manager *m) {
+        int r;
+
+        ecs_call_cancel(m->check);
+        m->check = NULL;
+        m->retry = sd_event_source_disable_unref(m->retry);
+        m->retry_usec = 0;
+        m->aws = aws_free(m->aws);
+        r = aws_new(&m->aws, m->event, m->cfg);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the AWS clients: %m");
+        set_status(m, "Reading the instance identity document");
+        start_aws(m);
+        return 0;
+}
+
+static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        struct manager *m = userdata;
+        struct config_errors errs = {};
+        struct config *n = NULL;
+        int r, level;
+
+        (void)s, (void)si;
+        sd_notify(false, "RELOADING=1");
+        r = config_load_files(&n, m->files, m->n_files, environ, &errs);
+        if (r < 0) {
+                manager_log_config_errors(&errs);
+                log_error_errno(r, "Reloading the configuration failed; keeping the previous one");
+                config_errors_done(&errs);
+                sd_notifyf(false, "READY=1\nSTATUS=%s", m->status);
+                return 0;
+        }
+        config_free(m->owned_cfg);
+        m->cfg = m->owned_cfg = n;
+        level = log_level_from_string(config_get(m->cfg, "ECS_LOGLEVEL"));
+        if (level >= 0)
+                log_set_max_level(level);
+        log_info("Configuration reloaded");
+        setup_aws(m);
+        sd_notify(false, "READY=1");
+        return 0;
+}
+
+static int on_stop(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        struct manager *m = userdata;
+
+        (void)s;
+        log_info("Received %s, stopping", strsignal((int)si->ssi_signo));
+        sd_notify(false, "STOPPING=1");
+        sd_event_exit(m->event, EXIT_SUCCESS);
+        return 0;
+}
+
+int manager_run(struct config *cfg, const char *const *config_files, size_t n_config_files) {
+        struct manager m = {.cfg = cfg, .files = config_files, .n_files = n_config_files};
+        sigset_t mask;
+        int r, status = EXIT_FAILURE;
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_crit_errno(errno, "Failed to block signals: %m"), EXIT_FAILURE;
+
+        r = sd_event_default(&m.event);
+        if (r < 0)
+                return log_crit_errno(r, "Failed to create the event loop: %m"), EXIT_FAILURE;
+        if ((r = sd_event_add_signal(m.event, NULL, SIGTERM, on_stop, &m)) < 0 ||
+            (r = sd_event_add_signal(m.event, NULL, SIGINT, on_stop, &m)) < 0 ||
+            (r = sd_event_add_signal(m.event, NULL, SIGHUP, on_reload, &m)) < 0) {
+                log_crit_errno(r, "Failed to watch signals: %m");
+                goto out;
+        }
+        /* WATCHDOG=1 at half of WATCHDOG_USEC, when systemd asks for it. */
+        r = sd_event_set_watchdog(m.event, true);
+        if (r < 0)
+                log_warn_errno(r, "Failed to enable the watchdog: %m");
+
+        log_info("ecs-hostd %s (%s) starting", HOSTD_VERSION, HOSTD_GIT_HASH);
+        if (setup_aws(&m) < 0)
+                goto out;
+        sd_notify(false, "READY=1");
+
+        r = sd_event_loop(m.event);
+        status = r < 0 ? EXIT_FAILURE : r;
+out:
+        ecs_call_cancel(m.check);
+        sd_event_source_disable_unref(m.retry);
+        aws_free(m.aws);
+        config_free(m.owned_cfg);
+        sd_event_unref(m.event);
+        return status;
+}

@@ -1,0 +1,549 @@
+/* test-config.c: the configuration module.  Every error class with its exact
+ * message, the systemd-compatible syntax, precedence, defaults and masking.
+ * Most cases are data: a file's text and the exact error output it gives. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "macro.h"
+#include "test.h"
+
+/* Parse text as file "t.conf"; returns the printed errors (malloc'ed, "" when
+ * none) and, when ret is given, the config. */
+static char *parse(const char *text, size_t len, struct config **ret) {
+        struct config_errors errs = {};
+        struct config *c = NULL;
+        char *out = NULL;
+        size_t n = 0;
+        FILE *f;
+
+        if (config_new_empty(&c) < 0)
+                abort();
+        (void)config_parse_text(c, "t.conf", text, len, &errs);
+        f = open_memstream(&out, &n);
+        config_errors_print(&errs, f);
+        fclose(f);
+        config_errors_done(&errs);
+        if (ret)
+                *ret = c;
+        else
+                config_free(c);
+        return out;
+}
+
+static void check_errors(const char *name, const char *text, const char *want) {
+        _cleanup_free_ char *got = parse(text, strlen(text), NULL);
+        CHECK_STREQ(name, got, want);
+}
+
+/* The value text gives key, or NULL (with the errors shown) on any error. */
+static void check_value(const char *name, const char *text, const char *key, const char *want) {
+        struct config *c = NULL;
+        _cleanup_free_ char *errs = parse(text, strlen(text), &c);
+
+        if (errs[0]) {
+                printf("# unexpected errors: %s", errs);
+                CHECK(name, false);
+        } else
+                CHECK_STREQ(name, config_get(c, key), want);
+        config_free(c);
+}
+
+static void test_error_classes(void) {
+        static const struct {
+                const char *name, *text, *want;
+        } cases[] = {
+                {"line without '='", "ECS_CLUSTER\n",
+                 "t.conf:1: missing '=' (expected KEY=VALUE)\n"},
+                {"empty key", "  =x\n", "t.conf:1: missing key before '='\n"},
+                {"invalid key characters", "ECS-CLUSTER=x\n",
+                 "t.conf:1: invalid key \"ECS-CLUSTER\": a key is letters, digits and '_', not "
+                 "starting with a digit\n"},
+                {"key starting with a digit", "1ABC=x\n",
+                 "t.conf:1: invalid key \"1ABC\": a key is letters, digits and '_', not starting "
+                 "with a digit\n"},
+                {"key with a blank inside", "ECS CLUSTER=x\n",
+                 "t.conf:1: invalid key \"ECS CLUSTER\": a key is letters, digits and '_', not "
+                 "starting with a digit\n"},
+                {"unterminated double quote", "ECS_CLUSTER=\"prod\n",
+                 "t.conf:1: ECS_CLUSTER: unterminated quote: the \" at column 13 is never "
+                 "closed\n"},
+                {"unterminated single quote", "ECS_CLUSTER = 'prod\nECS_LOGLEVEL=info\n",
+                 "t.conf:1: ECS_CLUSTER: unterminated quote: the ' at column 15 is never "
+                 "closed\n"},
+                {"unterminated quote at end of file", "ECS_CLUSTER='x",
+                 "t.conf:1: ECS_CLUSTER: unterminated quote: the ' at column 13 is never "
+                 "closed\n"},
+                {"text after the closing quote", "ECS_CLUSTER='a' b\n",
+                 "t.conf:1: ECS_CLUSTER: unexpected text after the closing quote at column 17\n"},
+                {"unknown ECS_HOSTD_ key with a suggestion", "ECS_HOSTD_POLL_INTERVAL=200\n",
+                 "t.conf:1: unknown key ECS_HOSTD_POLL_INTERVAL (did you mean "
+                 "ECS_HOSTD_POLL_INTERVAL_MS?)\n"},
+                {"unknown key suggests a shared key", "ECS_HOSTD_CLUSTER=x\n",
+                 "t.conf:1: unknown key ECS_HOSTD_CLUSTER (did you mean ECS_CLUSTER?)\n"},
+                {"lowercase key suggests its uppercase", "ecs_hostd_dry_run=true\n",
+                 "t.conf:1: unknown key ecs_hostd_dry_run (did you mean ECS_HOSTD_DRY_RUN?)\n"},
+                {"transposed letters", "ECS_HOSTD_UNDRIAN=true\n",
+                 "t.conf:1: unknown key ECS_HOSTD_UNDRIAN (did you mean ECS_HOSTD_UNDRAIN?)\n"},
+                {"unknown ECS_HOSTD_ key, nothing close", "ECS_HOSTD_FOO=1\n",
+                 "t.conf:1: unknown key ECS_HOSTD_FOO\n"},
+                {"other unknown keys are the official agent's",
+                 "ECS_ENABLE_TASK_IAM_ROLE=true\n"
+                 "SOMETHING_ELSE=1\n",
+                 ""},
+                {"bool", "ECS_HOSTD_DRY_RUN=yes\n",
+                 "t.conf:1: ECS_HOSTD_DRY_RUN: \"yes\" is not a boolean (use true or false)\n"},
+                {"integer", "ECS_HOSTD_POLL_INTERVAL_MS=fast\n",
+                 "t.conf:1: ECS_HOSTD_POLL_INTERVAL_MS: \"fast\" is not an integer\n"},
+                {"integer with a unit", "ECS_HOSTD_POLL_INTERVAL_MS=500ms\n",
+                 "t.conf:1: ECS_HOSTD_POLL_INTERVAL_MS: \"500ms\" is not an integer\n"},
+                {"integer below the minimum", "\n\n\n\n\n\nECS_HOSTD_POLL_INTERVAL_MS=50\n",
+                 "t.conf:7: ECS_HOSTD_POLL_INTERVAL_MS: 50 is below the minimum 100\n"},
+                {"integer above the maximum", "ECS_HOSTD_IMDS_TOKEN_TTL=21601\n",
+                 "t.conf:1: ECS_HOSTD_IMDS_TOKEN_TTL: 21601 is above the maximum 21600\n"},
+                {"negative integer", "ECS_RESERVED_MEMORY=-1\n",
+                 "t.conf:1: ECS_RESERVED_MEMORY: -1 is below the minimum 0\n"},
+                {"integer overflow", "ECS_RESERVED_MEMORY=99999999999999999999\n",
+                 "t.conf:1: ECS_RESERVED_MEMORY: 99999999999999999999 is above the maximum "
+                 "2147483647\n"},
+                {"enum", "ECS_HOSTD_MODE=standalone\n",
+                 "t.conf:1: ECS_HOSTD_MODE: \"standalone\" is not one of auto, register, "
+                 "companion\n"},
+                {"log level", "ECS_LOGLEVEL=verbose\n",
+                 "t.conf:1: ECS_LOGLEVEL: \"verbose\" is not one of debug, info, warn, error, "
+                 "crit\n"},
+                {"URL scheme", "AWS_EC2_METADATA_SERVICE_ENDPOINT=ftp://169.254.169.254\n",
+                 "t.conf:1: AWS_EC2_METADATA_SERVICE_ENDPOINT: \"ftp://169.254.169.254\" is not "
+                 "an http:// or https:// URL\n"},
+                {"URL without scheme", "ECS_AGENT_INTROSPECTION_URL=127.0.0.1:51678\n",
+                 "t.conf:1: ECS_AGENT_INTROSPECTION_URL: \"127.0.0.1:51678\" is not an http:// or "
+                 "https:// URL\n"},
+                {"duration", "ECS_HOSTD_MAINTENANCE_LEAD=2 hours\n",
+                 "t.conf:1: ECS_HOSTD_MAINTENANCE_LEAD: \"2 hours\" is not a duration (e.g. "
+                 "500ms, 90s, 5m, 1h30m)\n"},
+                {"duration above the maximum", "ECS_HOSTD_DRAIN_HOOK_TIMEOUT=2h\n",
+                 "t.conf:1: ECS_HOSTD_DRAIN_HOOK_TIMEOUT: 2h is above the maximum 1h\n"},
+                {"duration below the minimum", "ECS_HOSTD_DRAIN_HOOK_TIMEOUT=500ms\n",
+                 "t.conf:1: ECS_HOSTD_DRAIN_HOOK_TIMEOUT: 500ms is below the minimum 1s\n"},
+                {"list item", "ECS_HOSTD_DRAIN_ON=spot,termination\n",
+                 "t.conf:1: ECS_HOSTD_DRAIN_ON: \"termination\" is not one of spot, rebalance, "
+                 "asg, maintenance\n"},
+                {"list empty item", "ECS_HOSTD_DRAIN_ON=spot,,asg\n",
+                 "t.conf:1: ECS_HOSTD_DRAIN_ON: empty item in the list \"spot,,asg\"\n"},
+                {"maintenance code", "ECS_HOSTD_DRAIN_MAINTENANCE_CODES=instance_stop\n",
+                 "t.conf:1: ECS_HOSTD_DRAIN_MAINTENANCE_CODES: \"instance_stop\" is not one of "
+                 "instance-stop, instance-retirement, instance-reboot, system-reboot, "
+                 "system-maintenance\n"},
+                {"ports", "ECS_RESERVED_PORTS=22,80\n",
+                 "t.conf:1: ECS_RESERVED_PORTS: \"22,80\" is not a JSON array of port numbers "
+                 "(e.g. [22, 2375])\n"},
+                {"port out of range", "ECS_RESERVED_PORTS_UDP=[53, 65536]\n",
+                 "t.conf:1: ECS_RESERVED_PORTS_UDP: \"[53, 65536]\" is not a JSON array of port "
+                 "numbers (e.g. [22, 2375])\n"},
+                {"JSON syntax", "ECS_INSTANCE_ATTRIBUTES={\"a\": \"b\",}\n",
+                 "t.conf:1: ECS_INSTANCE_ATTRIBUTES: invalid JSON near character 12\n"},
+                {"JSON trailing garbage", "ECS_INSTANCE_ATTRIBUTES={} x\n",
+                 "t.conf:1: ECS_INSTANCE_ATTRIBUTES: invalid JSON near character 4\n"},
+                {"JSON not an object", "ECS_CONTAINER_INSTANCE_TAGS=[\"a\"]\n",
+                 "t.conf:1: ECS_CONTAINER_INSTANCE_TAGS: must be a JSON object of strings, e.g. "
+                 "{\"name\": \"value\"}\n"},
+                {"JSON value not a string", "ECS_INSTANCE_ATTRIBUTES={\"a\": \"b\", \"n\": 1}\n",
+                 "t.conf:1: ECS_INSTANCE_ATTRIBUTES: the value of \"n\" is not a string\n"},
+                {"relative path", "ECS_HOSTD_DATADIR=var/lib/ecs-hostd\n",
+                 "t.conf:1: ECS_HOSTD_DATADIR: \"var/lib/ecs-hostd\" is not an absolute path\n"},
+                {"listen address", "ECS_HOSTD_METRICS_LISTEN=9466\n",
+                 "t.conf:1: ECS_HOSTD_METRICS_LISTEN: \"9466\" is not HOST:PORT (e.g. "
+                 "127.0.0.1:9466)\n"},
+                {"listen port range", "ECS_HOSTD_METRICS_LISTEN=127.0.0.1:0\n",
+                 "t.conf:1: ECS_HOSTD_METRICS_LISTEN: \"127.0.0.1:0\" is not HOST:PORT (e.g. "
+                 "127.0.0.1:9466)\n"},
+                {"region", "AWS_REGION=US East\n",
+                 "t.conf:1: AWS_REGION: \"US East\" is not a region name (e.g. us-east-1)\n"},
+                {"invalid UTF-8", "ECS_CLUSTER=caf\xe9\n",
+                 "t.conf:1: ECS_CLUSTER: the value is not valid UTF-8\n"},
+                {"control characters are escaped", "ECS_HOSTD_MODE=a\x01z\n",
+                 "t.conf:1: ECS_HOSTD_MODE: \"a\\x01z\" is not one of auto, register, "
+                 "companion\n"},
+                {"a trailing # comment is part of the value",
+                 "ECS_HOSTD_POLL_INTERVAL_MS=500 # half a second\n",
+                 "t.conf:1: ECS_HOSTD_POLL_INTERVAL_MS: \"500 # half a second\" is not an integer "
+                 "(a '#' after a value is part of the value, not a comment)\n"},
+                {"every error is reported, in order",
+                 "# ecs.config\n"
+                 "ECS_CLUSTER=prod\n"
+                 "ECS_HOSTD_POLL_INTERVAL_MS=50\n"
+                 "garbage\n"
+                 "ECS_HOSTD_MODE='x\n"
+                 "ECS_HOSTD_DRYRUN=true\n"
+                 "ECS_LOGLEVEL=info\n",
+                 "t.conf:3: ECS_HOSTD_POLL_INTERVAL_MS: 50 is below the minimum 100\n"
+                 "t.conf:4: missing '=' (expected KEY=VALUE)\n"
+                 "t.conf:5: ECS_HOSTD_MODE: unterminated quote: the ' at column 16 is never "
+                 "closed\n"
+                 "t.conf:6: unknown key ECS_HOSTD_DRYRUN (did you mean ECS_HOSTD_DRY_RUN?)\n"},
+                {"line numbers count continued lines", "ECS_CLUSTER=a\\\nb\nECS_HOSTD_MODE=x\n",
+                 "t.conf:3: ECS_HOSTD_MODE: \"x\" is not one of auto, register, companion\n"},
+                {"CRLF line ends", "ECS_CLUSTER=a\r\nECS_HOSTD_MODE=x\r\n",
+                 "t.conf:2: ECS_HOSTD_MODE: \"x\" is not one of auto, register, companion\n"},
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                check_errors(cases[i].name, cases[i].text, cases[i].want);
+
+        /* NUL bytes: text with an explicit length, as the fuzzer gives it. */
+        {
+                static const char t[] = "ECS_CLUSTER=a\0b\nECS_LOG\0LEVEL=info\nNO\0EQUALS\n";
+                _cleanup_free_ char *got = parse(t, sizeof t - 1, NULL);
+                CHECK_STREQ("NUL bytes", got,
+                            "t.conf:1: the line contains a NUL byte\n"
+                            "t.conf:2: the line contains a NUL byte\n"
+                            "t.conf:3: the line contains a NUL byte\n");
+        }
+        /* A value too long to be a config value. */
+        {
+                size_t n = 70 * 1024;
+                _cleanup_free_ char *t = malloc(n + 32), *got = NULL;
+                int off = snprintf(t, 32, "ECS_CLUSTER=");
+                memset(t + off, 'a', n);
+                t[off + n] = 0;
+                got = parse(t, strlen(t), NULL);
+                CHECK_STREQ("value too long", got,
+                            "t.conf:1: ECS_CLUSTER: the value is longer than 65536 bytes\n");
+        }
+}
+
+static void test_syntax(void) {
+        check_value("plain", "ECS_CLUSTER=prod\n", "ECS_CLUSTER", "prod");
+        check_value("no final newline", "ECS_CLUSTER=prod", "ECS_CLUSTER", "prod");
+        check_value("blanks around '=' and the value", "  ECS_CLUSTER \t=  prod  \n", "ECS_CLUSTER",
+                    "prod");
+        check_value("export prefix", "export ECS_CLUSTER=prod\n", "ECS_CLUSTER", "prod");
+        check_value(
+                "comments and blank lines",
+                "# a comment\n; another\n   # indented\n\n\t\nECS_CLUSTER=prod\n# ECS_CLUSTER=x\n",
+                "ECS_CLUSTER", "prod");
+        check_value("'#' inside a value", "ECS_CLUSTER=a#b # c\n", "ECS_CLUSTER", "a#b # c");
+        check_value("double quotes keep blanks", "ECS_CLUSTER=\" a b \"\n", "ECS_CLUSTER", " a b ");
+        check_value("single quotes are literal", "ECS_CLUSTER='a\\\"$b'\n", "ECS_CLUSTER",
+                    "a\\\"$b");
+        check_value("double-quote escapes as the shell", "ECS_CLUSTER=\"a\\\"b\\\\c\\d\\$\"\n",
+                    "ECS_CLUSTER", "a\"b\\c\\d$");
+        check_value("quoted '#'", "ECS_CLUSTER=\"a # b\" \n", "ECS_CLUSTER", "a # b");
+        check_value("unquoted backslash escapes", "ECS_CLUSTER=a\\ b\\\\c\n", "ECS_CLUSTER",
+                    "a b\\c");
+        check_value("escaped trailing blank kept", "ECS_CLUSTER=a\\ \n", "ECS_CLUSTER", "a ");
+        check_value("continuation line", "ECS_CLUSTER=ab\\\ncd\n", "ECS_CLUSTER", "abcd");
+        check_value("continuation inside double quotes", "ECS_CLUSTER=\"ab\\\ncd\"\n",
+                    "ECS_CLUSTER", "abcd");
+        check_value("CRLF", "ECS_CLUSTER=prod\r\nECS_LOGLEVEL='warn'\r\n", "ECS_CLUSTER", "prod");
+        check_value("CRLF after a quote", "ECS_LOGLEVEL='warn'\r\n", "ECS_LOGLEVEL", "warn");
+        check_value("byte order mark",
+                    "\xef\xbb\xbf"
+                    "ECS_CLUSTER=prod\n",
+                    "ECS_CLUSTER", "prod");
+        check_value("unquoted JSON", "ECS_INSTANCE_ATTRIBUTES={\"stack\": \"prod\"}\n",
+                    "ECS_INSTANCE_ATTRIBUTES", "{\"stack\": \"prod\"}");
+        check_value("single-quoted JSON", "ECS_CONTAINER_INSTANCE_TAGS='{\"team\": \"a b\"}'\n",
+                    "ECS_CONTAINER_INSTANCE_TAGS", "{\"team\": \"a b\"}");
+        check_value("duplicate key: last wins", "ECS_CLUSTER=a\nECS_CLUSTER=b\n", "ECS_CLUSTER",
+                    "b");
+        check_value("empty value means the default", "ECS_CLUSTER=prod\nECS_CLUSTER=\n",
+                    "ECS_CLUSTER", "default");
+        check_value("empty list is the empty list", "ECS_HOSTD_DRAIN_ON=\n", "ECS_HOSTD_DRAIN_ON",
+                    "");
+        check_value("bool normalised", "ECS_HOSTD_DRY_RUN=TRUE\n", "ECS_HOSTD_DRY_RUN", "true");
+        check_value("bool 0", "ECS_HOSTD_UNDRAIN=0\n", "ECS_HOSTD_UNDRAIN", "false");
+        check_value("bool as Go's ParseBool", "ECS_ENABLE_SPOT_INSTANCE_DRAINING=F\n",
+                    "ECS_ENABLE_SPOT_INSTANCE_DRAINING", "false");
+        check_value("enum normalised", "ECS_LOGLEVEL=DEBUG\n", "ECS_LOGLEVEL", "debug");
+        check_value("list normalised", "ECS_HOSTD_DRAIN_ON= spot , ASG,rebalance \n",
+                    "ECS_HOSTD_DRAIN_ON", "spot,asg,rebalance");
+        check_value("bare backend host", "ECS_BACKEND_HOST=ecs.us-west-2.amazonaws.com\n",
+                    "ECS_BACKEND_HOST", "https://ecs.us-west-2.amazonaws.com");
+        check_value("backend URL", "ECS_BACKEND_HOST=http://127.0.0.1:5000\n", "ECS_BACKEND_HOST",
+                    "http://127.0.0.1:5000");
+        check_value("IPv6 listen", "ECS_HOSTD_METRICS_LISTEN=[::1]:9466\n",
+                    "ECS_HOSTD_METRICS_LISTEN", "[::1]:9466");
+        check_value("listen on all addresses", "ECS_HOSTD_METRICS_LISTEN=:9466\n",
+                    "ECS_HOSTD_METRICS_LISTEN", ":9466");
+        check_value("ports", "ECS_RESERVED_PORTS=[22, 80]\n", "ECS_RESERVED_PORTS", "[22, 80]");
+        check_value("minimum accepted", "ECS_HOSTD_POLL_INTERVAL_MS=100\n",
+                    "ECS_HOSTD_POLL_INTERVAL_MS", "100");
+}
+
+static void test_getters(void) {
+        struct config *c = NULL;
+        _cleanup_free_ char *errs = NULL;
+        _cleanup_free_ uint16_t *ports = NULL;
+        size_t n = 0;
+        static const char text[] = "ECS_HOSTD_MAINTENANCE_LEAD=1h30m\n"
+                                   "ECS_HOSTD_DRAIN_HOOK_TIMEOUT=1500ms\n"
+                                   "ECS_HOSTD_POLL_INTERVAL_MS=250\n"
+                                   "ECS_HOSTD_DRAIN_ON=rebalance,spot\n"
+                                   "ECS_RESERVED_PORTS_UDP=[53, 123]\n"
+                                   "ECS_HOSTD_DRY_RUN=1\n";
+
+        errs = parse(text, strlen(text), &c);
+        CHECK_STREQ("getters: no errors", errs, "");
+        CHECK_INTEQ("duration in ms", config_get_int(c, "ECS_HOSTD_MAINTENANCE_LEAD"), 5400000);
+        CHECK_INTEQ("duration ms unit", config_get_int(c, "ECS_HOSTD_DRAIN_HOOK_TIMEOUT"), 1500);
+        CHECK_INTEQ("integer", config_get_int(c, "ECS_HOSTD_POLL_INTERVAL_MS"), 250);
+        CHECK_INTEQ("integer default", config_get_int(c, "ECS_HOSTD_IMDS_TOKEN_TTL"), 21600);
+        CHECK("bool", config_get_bool(c, "ECS_HOSTD_DRY_RUN"));
+        CHECK("bool default true", config_get_bool(c, "ECS_HOSTD_UNDRAIN"));
+        CHECK("unset bool without default is false and NULL",
+              !config_get_bool(c, "ECS_ENABLE_SPOT_INSTANCE_DRAINING") &&
+                      !config_get(c, "ECS_ENABLE_SPOT_INSTANCE_DRAINING"));
+        CHECK("list contains", config_list_contains(c, "ECS_HOSTD_DRAIN_ON", "spot") &&
+                                       config_list_contains(c, "ECS_HOSTD_DRAIN_ON", "rebalance"));
+        CHECK("list does not contain",
+              !config_list_contains(c, "ECS_HOSTD_DRAIN_ON", "asg") &&
+                      !config_list_contains(c, "ECS_HOSTD_DRAIN_ON", "spo"));
+        CHECK("default list",
+              config_list_contains(c, "ECS_HOSTD_DRAIN_MAINTENANCE_CODES", "instance-retirement"));
+        CHECK_INTEQ("ports parse", config_get_ports(c, "ECS_RESERVED_PORTS_UDP", &ports, &n), 0);
+        CHECK("ports values", n == 2 && ports[0] == 53 && ports[1] == 123);
+        free(ports);
+        ports = NULL;
+        CHECK_INTEQ("default ports", config_get_ports(c, "ECS_RESERVED_PORTS", &ports, &n), 0);
+        CHECK("default ports values",
+              n == 5 && ports[0] == 22 && ports[1] == 2375 && ports[4] == 51679);
+        CHECK_STREQ("source file:line", config_source(c, "ECS_HOSTD_POLL_INTERVAL_MS"), "t.conf:3");
+        CHECK_STREQ("source default", config_source(c, "ECS_CLUSTER"), "default");
+        CHECK_STREQ("source unset", config_source(c, "AWS_REGION"), "unset");
+        CHECK("unknown key reads NULL", !config_get(c, "NOT_A_KEY"));
+        config_free(c);
+}
+
+static void test_defaults(void) {
+        static const struct {
+                const char *key, *value;
+        } defaults[] = {
+                {"ECS_CLUSTER", "default"},
+                {"ECS_LOGLEVEL", "info"},
+                {"AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://169.254.169.254"},
+                {"ECS_HOSTD_IMDS_TOKEN_TTL", "21600"},
+                {"ECS_HOSTD_IMDS_V1_FALLBACK", "true"},
+                {"ECS_HOSTD_MODE", "auto"},
+                {"ECS_HOSTD_DATADIR", "/var/lib/ecs-hostd"},
+                {"ECS_HOSTD_ATTRIBUTES_DIR", "/etc/ecs/attributes.d"},
+                {"ECS_RESERVED_MEMORY", "0"},
+                {"ECS_AGENT_INTROSPECTION_URL", "http://127.0.0.1:51678/v1/metadata"},
+                {"ECS_HOSTD_DRAIN_ON", "spot,asg,maintenance"},
+                {"ECS_HOSTD_POLL_INTERVAL_MS", "1000"},
+                {"ECS_HOSTD_DRAIN_MAINTENANCE_CODES", "instance-stop,instance-retirement"},
+                {"ECS_HOSTD_UNDRAIN", "true"},
+                {"ECS_HOSTD_DRY_RUN", "false"},
+        };
+        static const char *const unset[] = {
+                "AWS_REGION",
+                "AWS_DEFAULT_REGION",
+                "ECS_BACKEND_HOST",
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "AWS_SESSION_TOKEN",
+                "ECS_INSTANCE_ATTRIBUTES",
+                "ECS_CONTAINER_INSTANCE_TAGS",
+                "ECS_HOSTD_MAINTENANCE_LEAD",
+                "ECS_ENABLE_SPOT_INSTANCE_DRAINING",
+                "ECS_HOSTD_DRAIN_HOOK",
+                "ECS_HOSTD_METRICS_LISTEN",
+        };
+        struct config *c = NULL;
+
+        CHECK_INTEQ("empty config", config_new_empty(&c), 0);
+        for (size_t i = 0; i < ELEMENTSOF(defaults); i++)
+                CHECK_STREQ(defaults[i].key, config_get(c, defaults[i].key), defaults[i].value);
+        for (size_t i = 0; i < ELEMENTSOF(unset); i++)
+                CHECK(unset[i], config_get(c, unset[i]) == NULL);
+        config_free(c);
+}
+
+static char *write_temp(const char *text) {
+        char *path = strdup("/tmp/test-config-XXXXXX");
+        int fd = mkstemp(path);
+        FILE *f = fdopen(fd, "w");
+
+        fputs(text, f);
+        fclose(f);
+        return path;
+}
+
+static char *load_errors(struct config **ret, const char *const *files, size_t n, bool optional,
+                         char *const *envp, int *ret_r) {
+        struct config_errors errs = {};
+        char *out = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        *ret_r = config_load(ret, files, n, optional, envp, &errs);
+        f = open_memstream(&out, &len);
+        config_errors_print(&errs, f);
+        fclose(f);
+        config_errors_done(&errs);
+        return out;
+}
+
+static void test_precedence(void) {
+        _cleanup_free_ char *a = write_temp("ECS_CLUSTER=from-a\nECS_LOGLEVEL=warn\n"
+                                            "ECS_HOSTD_MODE=register\n");
+        _cleanup_free_ char *b = write_temp("ECS_CLUSTER=from-b\nECS_HOSTD_DRY_RUN=true\n");
+        _cleanup_free_ char *bad = write_temp("ECS_HOSTD_MODE=x\nECS_HOSTD_POLL_INTERVAL_MS=1\n");
+        _cleanup_free_ char *bsrc = NULL, *want = NULL;
+        char *got;
+        const char *files[] = {a, b};
+        char *env[] = {(char *)"ECS_LOGLEVEL=error", (char *)"PATH=/bin",
+                       (char *)"ECS_ENGINE_AUTH_DATA=ignored", (char *)"NO_EQUALS", NULL};
+        struct config *c = NULL, *untouched = (struct config *)&files;
+        int r;
+
+        got = load_errors(&c, files, 2, false, env, &r);
+        CHECK_INTEQ("load two files", r, 0);
+        CHECK_STREQ("load: no errors", got, "");
+        CHECK_STREQ("later file wins", config_get(c, "ECS_CLUSTER"), "from-b");
+        if (asprintf(&bsrc, "%s:1", b) < 0)
+                abort();
+        CHECK_STREQ("later file is the source", config_source(c, "ECS_CLUSTER"), bsrc);
+        CHECK_STREQ("earlier file kept when not overridden", config_get(c, "ECS_HOSTD_MODE"),
+                    "register");
+        CHECK_STREQ("environment beats files", config_get(c, "ECS_LOGLEVEL"), "error");
+        CHECK_STREQ("environment source", config_source(c, "ECS_LOGLEVEL"), "environment");
+        config_free(c);
+        free(got);
+
+        /* The environment only overrides keys in the table. */
+        {
+                char *env2[] = {(char *)"ECS_CLUSTER=", (char *)"ECS_HOSTD_DRY_RUN=false", NULL};
+                c = NULL;
+                got = load_errors(&c, files, 2, false, env2, &r);
+                CHECK_STREQ("empty environment value falls back to the default",
+                            config_get(c, "ECS_CLUSTER"), "default");
+                CHECK_STREQ("environment bool", config_get(c, "ECS_HOSTD_DRY_RUN"), "false");
+                config_free(c);
+                free(got);
+        }
+
+        /* Errors from every file and from the environment, all of them; *ret untouched. */
+        {
+                const char *files3[] = {a, bad, "/nonexistent/ecs.config"};
+                char *env3[] = {(char *)"ECS_HOSTD_POLL_INTERVAL_MS=50",
+                                (char *)"ECS_HOSTD_MODEE=auto", NULL};
+                c = untouched;
+                got = load_errors(&c, files3, 3, false, env3, &r);
+                CHECK_INTEQ("errors: -EINVAL", r, -EINVAL);
+                CHECK("errors: *ret untouched", c == untouched);
+                if (asprintf(
+                            &want,
+                            "%s:1: ECS_HOSTD_MODE: \"x\" is not one of auto, register, companion\n"
+                            "%s:2: ECS_HOSTD_POLL_INTERVAL_MS: 1 is below the minimum 100\n"
+                            "/nonexistent/ecs.config: cannot read the file: No such file or "
+                            "directory\n"
+                            "environment: ECS_HOSTD_POLL_INTERVAL_MS: 50 is below the minimum 100\n"
+                            "environment: unknown key ECS_HOSTD_MODEE (did you mean "
+                            "ECS_HOSTD_MODE?)\n",
+                            bad, bad) < 0)
+                        abort();
+                CHECK_STREQ("errors from files, missing file and environment", got, want);
+                free(got);
+        }
+
+        /* The defaults may be missing. */
+        {
+                const char *files4[] = {"/nonexistent/ecs.config", a};
+                c = NULL;
+                got = load_errors(&c, files4, 2, true, NULL, &r);
+                CHECK_INTEQ("optional missing file skipped", r, 0);
+                CHECK_STREQ("optional: next file read", config_get(c, "ECS_CLUSTER"), "from-a");
+                config_free(c);
+                free(got);
+        }
+        unlink(a);
+        unlink(b);
+        unlink(bad);
+}
+
+static void test_masking(void) {
+        static const char secret[] = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRET";
+        static const char token[] = "IQoJb3JpZ2luX2VjEXAMPLETOKENvalue";
+        static const char key_id[] = "AKIAIOSFODNN7EXAMPLE";
+        char *env[5];
+        _cleanup_free_ char *e1 = NULL, *e2 = NULL, *e3 = NULL, *out = NULL, *errs = NULL;
+        struct config *c = NULL;
+        size_t len = 0;
+        FILE *f;
+        int r;
+
+        if (asprintf(&e1, "AWS_SECRET_ACCESS_KEY=%s", secret) < 0 ||
+            asprintf(&e2, "AWS_SESSION_TOKEN=%s", token) < 0 ||
+            asprintf(&e3, "AWS_ACCESS_KEY_ID=%s", key_id) < 0)
+                abort();
+        env[0] = e1;
+        env[1] = e2;
+        env[2] = e3;
+        env[3] = (char *)"ECS_CLUSTER=prod";
+        env[4] = NULL;
+        errs = load_errors(&c, NULL, 0, true, env, &r);
+        CHECK_INTEQ("masking: loads", r, 0);
+        CHECK_STREQ("secret is readable by the daemon", config_get(c, "AWS_SECRET_ACCESS_KEY"),
+                    secret);
+        f = open_memstream(&out, &len);
+        config_print(c, f);
+        fclose(f);
+        CHECK("secret access key not printed", !strstr(out, secret) && !strstr(out, "SECRET\n"));
+        CHECK("session token not printed", !strstr(out, token) && !strstr(out, "value"));
+        CHECK("access key id not printed whole", !strstr(out, key_id));
+        CHECK("secret shown as stars", strstr(out, "AWS_SECRET_ACCESS_KEY=********  ") != NULL);
+        CHECK("token shown as stars", strstr(out, "AWS_SESSION_TOKEN=********  ") != NULL);
+        CHECK("access key id keeps its last 4",
+              strstr(out, "AWS_ACCESS_KEY_ID=****************MPLE  ") != NULL);
+        CHECK("print shows values with sources",
+              strncmp(out, "ECS_CLUSTER=prod ", 17) == 0 && strstr(out, "# environment\n") &&
+                      strstr(out, "ECS_HOSTD_MODE=auto ") && strstr(out, "# default\n") &&
+                      strstr(out, "AWS_REGION= ") && strstr(out, "# unset\n"));
+        config_free(c);
+}
+
+static void test_print_quoting(void) {
+        static const char text[] = "ECS_INSTANCE_ATTRIBUTES={\"a\": \"it's\"}\n"
+                                   "ECS_CONTAINER_INSTANCE_TAGS={\"team\": \"x\"}\n";
+        _cleanup_free_ char *errs = NULL, *out = NULL, *again = NULL;
+        struct config *c = NULL, *c2 = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        errs = parse(text, strlen(text), &c);
+        f = open_memstream(&out, &len);
+        config_print(c, f);
+        fclose(f);
+        CHECK("print single-quotes JSON",
+              strstr(out, "ECS_CONTAINER_INSTANCE_TAGS='{\"team\": \"x\"}'") != NULL);
+        CHECK("print double-quotes a value with a single quote",
+              strstr(out, "ECS_INSTANCE_ATTRIBUTES=\"{\\\"a\\\": \\\"it's\\\"}\"") != NULL);
+        /* What --check-config prints, without its source comments, reads back
+         * as the same configuration. */
+        for (char *line = out, *nl; *line; line = nl + 1) {
+                char *src;
+                nl = strchr(line, '\n');
+                *nl = 0;
+                src = strstr(line, "  # ");
+                if (src)
+                        memset(src, ' ', strlen(src));
+                *nl = '\n';
+        }
+        again = parse(out, strlen(out), &c2);
+        CHECK_STREQ("printed config parses", again, "");
+        CHECK_STREQ("round trip", config_get(c2, "ECS_INSTANCE_ATTRIBUTES"), "{\"a\": \"it's\"}");
+        config_free(c);
+        config_free(c2);
+}
+
+int main(void) {
+        test_error_classes();
+        test_syntax();
+        test_getters();
+        test_defaults();
+        test_precedence();
+        test_masking();
+        test_print_quoting();
+        return test_done();
+}

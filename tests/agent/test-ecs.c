@@ -1,0 +1,99 @@
+/* test-ecs.c: the ECS client's pure parts: error answers in JSON and XML,
+ * and which failures are retried.  Calls against moto are in test_ecs.py. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ecs.h"
+#include "identity.h"
+#include "test.h"
+
+static void parse(const char *name, const char *body, const char *code, const char *message) {
+        char *c = NULL, *m = NULL;
+        int r = ecs_parse_error(body, strlen(body), &c, &m);
+
+        if (!code) {
+                CHECK_INTEQ(name, r, -EINVAL);
+                return;
+        }
+        CHECK_INTEQ(name, r, 0);
+        CHECK_STREQ(name, c, code);
+        if (message)
+                CHECK_STREQ(name, m, message);
+        else
+                CHECK(name, m == NULL);
+        free(c);
+        free(m);
+}
+
+int main(void) {
+        parse("JSON __type with prefix",
+              "{\"__type\":\"com.amazonaws.ecs#ClientException\",\"message\":\"Cluster not "
+              "found.\"}",
+              "ClientException", "Cluster not found.");
+        parse("JSON Message key",
+              "{\"__type\":\"ThrottlingException\",\"Message\":\"Rate exceeded\"}",
+              "ThrottlingException", "Rate exceeded");
+        parse("JSON type with :suffix",
+              "{\"__type\":\"AccessDeniedException:http://internal\",\"message\":\"no\"}",
+              "AccessDeniedException", "no");
+        parse("JSON without message", "{\"__type\":\"ServerException\"}", "ServerException", NULL);
+        parse("XML error (emulators)",
+              "<?xml version=\"1.0\"?><ErrorResponse><Error><Code>InvalidClientTokenId</Code>"
+              "<Message>The security token included in the request is invalid.</Message></Error>"
+              "</ErrorResponse>",
+              "InvalidClientTokenId", "The security token included in the request is invalid.");
+        parse("control characters are neutralised",
+              "{\"__type\":\"X\",\"message\":\"line1\\nFAKE LOG LINE\"}", "X",
+              "line1 FAKE LOG LINE");
+        parse("garbage has no code", "<html>502 Bad Gateway</html>", NULL, NULL);
+        parse("empty body has no code", "", NULL, NULL);
+        parse("unterminated XML", "<Error><Code>Throttling", NULL, NULL);
+
+        CHECK_INTEQ("throttling", ecs_classify(400, "ThrottlingException"), ECS_ERR_THROTTLED);
+        CHECK_INTEQ("429", ecs_classify(429, NULL), ECS_ERR_THROTTLED);
+        CHECK_INTEQ("503", ecs_classify(503, NULL), ECS_ERR_SERVER);
+        CHECK_INTEQ("ServerException", ecs_classify(500, "ServerException"), ECS_ERR_SERVER);
+        CHECK_INTEQ("access denied", ecs_classify(400, "AccessDeniedException"), ECS_ERR_ACCESS);
+        CHECK_INTEQ("bad signature", ecs_classify(403, "SignatureDoesNotMatch"), ECS_ERR_AUTH);
+        CHECK_INTEQ("unknown token", ecs_classify(403, "InvalidClientTokenId"), ECS_ERR_AUTH);
+        CHECK_INTEQ("client exception", ecs_classify(400, "ClientException"), ECS_ERR_CLIENT);
+        CHECK_INTEQ("invalid parameter", ecs_classify(400, "InvalidParameterException"),
+                    ECS_ERR_CLIENT);
+        CHECK("throttling is retried", ecs_kind_retryable(ECS_ERR_THROTTLED));
+        CHECK("5xx is retried", ecs_kind_retryable(ECS_ERR_SERVER));
+        CHECK("transport errors are retried", ecs_kind_retryable(ECS_ERR_TRANSPORT));
+        CHECK("access denied is not retried", !ecs_kind_retryable(ECS_ERR_ACCESS));
+        CHECK("client errors are not retried", !ecs_kind_retryable(ECS_ERR_CLIENT));
+        CHECK("auth errors are not retried blindly", !ecs_kind_retryable(ECS_ERR_AUTH));
+
+        {
+                struct identity id = {};
+                char *err = NULL;
+                const char *doc =
+                        "{\"accountId\":\"123456789012\",\"architecture\":\"x86_64\","
+                        "\"availabilityZone\":\"us-east-1a\",\"imageId\":\"ami-12c6146b\","
+                        "\"instanceId\":\"i-1234567890abcdef0\",\"instanceType\":\"m4.xlarge\","
+                        "\"privateIp\":\"172.31.0.1\",\"region\":\"us-east-1\",\"version\":\"2017-"
+                        "09-30\"}";
+                CHECK_INTEQ("identity document parses", identity_parse(doc, strlen(doc), &id, &err),
+                            0);
+                CHECK_STREQ("instance id", id.instance_id, "i-1234567890abcdef0");
+                CHECK_STREQ("region", id.region, "us-east-1");
+                CHECK_STREQ("AZ", id.availability_zone, "us-east-1a");
+                identity_done(&id);
+                CHECK_INTEQ("identity without region",
+                            identity_parse("{\"instanceId\":\"i-1\"}", 20, &id, &err), -EINVAL);
+                CHECK_STREQ("names the missing field", err,
+                            "the instance identity document has no region");
+                free(err);
+                const char *bad = "{\"instanceId\":\"i-1\\nx\",\"region\":\"r\"}";
+                CHECK_INTEQ("identity with a newline in a value",
+                            identity_parse(bad, strlen(bad), &id, &err), -EINVAL);
+                CHECK_STREQ(
+                        "names the bad field", err,
+                        "the instance identity document's instanceId is not a printable string");
+                free(err);
+        }
+        return test_done();
+}

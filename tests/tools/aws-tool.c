@@ -1,0 +1,192 @@
+/* aws-tool: drive the daemon's AWS clients from the command line, so the
+ * scenario tests can check them against the emulators.  Configuration comes
+ * from the environment exactly as for ecs-hostd (config_load_files with no
+ * files and no defaults).  Prints one JSON object per result on stdout;
+ * secrets are never printed.  Exit 0 when every step succeeded.
+ *
+ *   aws-tool imds PATH...          GET each path in turn ("sleep:MS" waits on a timer)
+ *   aws-tool creds                 fetch credentials (prints the key id only)
+ *   aws-tool ecs OPERATION JSON    one ECS call
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws.h"
+#include "log.h"
+
+extern char **environ;
+
+struct tool {
+        sd_event *event;
+        struct aws *aws;
+        char **args;
+        int n_args, next;
+        const char *op;
+        int failures;
+};
+
+static void print_json(cJSON *o) {
+        char *s = cJSON_PrintUnformatted(o);
+        printf("%s\n", s);
+        fflush(stdout);
+        free(s);
+        cJSON_Delete(o);
+}
+
+static void imds_next(struct tool *t);
+
+static void on_imds(const struct imds_result *r, void *userdata) {
+        struct tool *t = userdata;
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(o, "path", t->args[t->next - 1]);
+        cJSON_AddNumberToObject(o, "error", r->error);
+        cJSON_AddNumberToObject(o, "status", (double)r->status);
+        cJSON_AddNumberToObject(o, "attempts", r->attempts);
+        if (r->error) {
+                cJSON_AddStringToObject(o, "error_text", r->error_text);
+                t->failures++;
+        } else
+                cJSON_AddStringToObject(o, "body", r->body);
+        cJSON_AddBoolToObject(o, "v1", imds_using_v1(t->aws->imds));
+        print_json(o);
+        imds_next(t);
+}
+
+static int on_sleep(sd_event_source *s, uint64_t usec, void *userdata) {
+        (void)s, (void)usec; /* a floating one-shot source: the loop owns it */
+        imds_next(userdata);
+        return 0;
+}
+
+static void imds_next(struct tool *t) {
+        if (t->next >= t->n_args) {
+                sd_event_exit(t->event, 0);
+                return;
+        }
+        if (strncmp(t->args[t->next], "sleep:", 6) == 0) {
+                uint64_t ms = strtoull(t->args[t->next++] + 6, NULL, 10);
+                if (sd_event_add_time_relative(t->event, NULL, CLOCK_MONOTONIC, ms * 1000,
+                                               TIMER_ACCURACY_USEC, on_sleep, t) < 0)
+                        sd_event_exit(t->event, 1);
+                return;
+        }
+        if (imds_get(t->aws->imds, t->args[t->next++], on_imds, t, NULL) < 0) {
+                t->failures++;
+                sd_event_exit(t->event, 0);
+        }
+}
+
+static void on_creds(const struct aws_credentials *c, int error, const char *text, void *userdata) {
+        struct tool *t = userdata;
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddNumberToObject(o, "error", error);
+        cJSON_AddStringToObject(o, "source", credentials_source(t->aws->creds));
+        if (c) {
+                cJSON_AddStringToObject(o, "access_key_id", c->access_key_id);
+                cJSON_AddBoolToObject(o, "has_session_token", c->session_token != NULL);
+                cJSON_AddNumberToObject(o, "expiration", (double)c->expiration);
+        } else {
+                cJSON_AddStringToObject(o, "error_text", text ? text : "");
+                t->failures++;
+        }
+        print_json(o);
+        sd_event_exit(t->event, 0);
+}
+
+static void on_ecs(const struct ecs_result *r, void *userdata) {
+        struct tool *t = userdata;
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddNumberToObject(o, "error", r->error);
+        cJSON_AddNumberToObject(o, "kind", r->kind);
+        cJSON_AddNumberToObject(o, "status", (double)r->status);
+        cJSON_AddNumberToObject(o, "attempts", r->attempts);
+        if (r->code)
+                cJSON_AddStringToObject(o, "code", r->code);
+        if (r->message)
+                cJSON_AddStringToObject(o, "message", r->message);
+        if (r->response)
+                cJSON_AddItemToObject(o, "response", cJSON_Duplicate(r->response, 1));
+        if (r->error)
+                t->failures++;
+        print_json(o);
+        sd_event_exit(t->event, 0);
+}
+
+static void on_ready(struct aws *a, int error, const char *text, void *userdata) {
+        struct tool *t = userdata;
+        cJSON *req;
+        int r;
+
+        if (error < 0) {
+                fprintf(stderr, "aws-tool: %s\n", text);
+                t->failures++;
+                sd_event_exit(t->event, 0);
+                return;
+        }
+        req = cJSON_Parse(t->args[1]);
+        if (!req) {
+                fprintf(stderr, "aws-tool: the request is not JSON\n");
+                t->failures++;
+                sd_event_exit(t->event, 0);
+                return;
+        }
+        r = ecs_call(a->ecs, t->args[0], req, on_ecs, t, NULL);
+        cJSON_Delete(req);
+        if (r < 0) {
+                t->failures++;
+                sd_event_exit(t->event, 0);
+        }
+}
+
+int main(int argc, char *argv[]) {
+        struct config_errors errs = {};
+        struct config *cfg = NULL;
+        struct tool t = {};
+        int r;
+
+        if (argc < 2) {
+                fprintf(stderr, "usage: aws-tool imds PATH... | creds | ecs OPERATION JSON\n");
+                return 2;
+        }
+        log_force_stderr(1);
+        r = config_load(&cfg, NULL, 0, true, environ, &errs);
+        if (r < 0) {
+                config_errors_print(&errs, stderr);
+                config_errors_done(&errs);
+                return 2;
+        }
+        r = log_level_from_string(config_get(cfg, "ECS_LOGLEVEL"));
+        if (r >= 0)
+                log_set_max_level(r);
+        sd_event_default(&t.event);
+        r = aws_new(&t.aws, t.event, cfg);
+        if (r < 0) {
+                fprintf(stderr, "aws-tool: %s\n", strerror(-r));
+                return 2;
+        }
+        t.op = argv[1];
+        t.args = argv + 2;
+        t.n_args = argc - 2;
+
+        if (strcmp(t.op, "imds") == 0)
+                imds_next(&t);
+        else if (strcmp(t.op, "creds") == 0)
+                r = credentials_get(t.aws->creds, on_creds, &t, NULL);
+        else if (strcmp(t.op, "ecs") == 0 && t.n_args == 2)
+                r = aws_start(t.aws, on_ready, &t);
+        else {
+                fprintf(stderr, "aws-tool: unknown command %s\n", t.op);
+                return 2;
+        }
+        if (r >= 0)
+                sd_event_loop(t.event);
+        aws_free(t.aws);
+        sd_event_unref(t.event);
+        config_free(cfg);
+        return t.failures || r < 0 ? 1 : 0;
+}

@@ -167,7 +167,13 @@ def main(tap):
     proxy.stop()
 
     # A Stack on the shared moto: instance role with the host policy, served by IMDS.
-    with harness.Stack(moto=moto, cluster="stacked") as s:
+    pol_file = os.path.join(harness.TOP, "packaging", "iam-policy.json")
+    if os.path.exists(pol_file):
+        with open(pol_file) as f:
+            tap.eq(harness.host_policy(), json.load(f), "host_policy() is packaging/iam-policy.json")
+    else:
+        tap.eq(harness.host_policy(), harness.ECS_HOST_POLICY, "host_policy() falls back to ECS_HOST_POLICY")
+    with harness.Stack(moto=moto, cluster="stacked", policy=harness.ECS_HOST_POLICY) as s:
         role, sc = harness.instance_role_credentials(s.imds.url)
         env = s.daemon_env(ECS_LOGLEVEL="info", ECS_CLUSTER=None)
         r = moto.aws_run("ecs", "list-container-instances", "--cluster", "stacked", creds=sc, endpoint=env["ECS_BACKEND_HOST"])

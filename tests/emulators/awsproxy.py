@@ -162,10 +162,18 @@ class Handler(BaseHTTPRequestHandler):
             "fault": None,
             "status": None,
             "response": None,
+            "duration_ms": None,
+            "done": False,  # logged on arrival, completed when answered
+            "seq": None,
         }
         with st.lock:
             down = st.down
             fault = None if down else st.take_fault(op, parsed)
+            st.log_seq += 1
+            entry["seq"] = st.log_seq
+            st.log.append(entry)
+            if len(st.log) > 100000:
+                del st.log[: len(st.log) - 100000]
         if down:
             entry["fault"] = "down"
             self.drop(reset=False)
@@ -179,13 +187,9 @@ class Handler(BaseHTTPRequestHandler):
                 entry["fault"] = fault["id"]
                 time.sleep(fault["delay_ms"] / 1000.0)
             self.forward(body, entry)
-        entry["duration_ms"] = round((time.time() - t0) * 1000.0, 3)
         with st.lock:
-            st.log_seq += 1
-            entry["seq"] = st.log_seq
-            st.log.append(entry)
-            if len(st.log) > 100000:
-                del st.log[: len(st.log) - 100000]
+            entry["duration_ms"] = round((time.time() - t0) * 1000.0, 3)
+            entry["done"] = True
 
     def forward(self, body, entry):
         up = self.server.state.upstream
@@ -359,12 +363,13 @@ class AwsProxyControl:
     def log_mark(self):
         return self.state()["log_seq"]
 
-    def wait_request(self, operation=None, since=0, status=None, count=1, timeout=10.0, interval=0.02):
+    def wait_request(self, operation=None, since=0, status=None, count=1, timeout=10.0, interval=0.02, done=True):
         """Wait until `count` requests for `operation` (answered `status`) are
-        logged after `since`; returns those entries.  TimeoutError otherwise."""
+        logged after `since`; returns those entries.  done=False also counts
+        requests still in progress.  TimeoutError otherwise."""
         deadline = time.monotonic() + timeout
         while True:
-            got = [e for e in self.log(since, operation) if status is None or e["status"] == status]
+            got = [e for e in self.log(since, operation) if (status is None or e["status"] == status) and (e["done"] or not done)]
             if len(got) >= count:
                 return got
             if time.monotonic() >= deadline:

@@ -38,6 +38,7 @@ sys.path.insert(0, EMULATORS)
 
 from awsproxy import AwsProxyControl  # noqa: E402  (path set just above)
 from imds import ImdsControl, iso8601  # noqa: E402
+from introspection import IntrospectionControl  # noqa: E402
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -834,6 +835,41 @@ class AwsProxy:
         self.stop()
 
 
+class AgentIntrospection:
+    """The official ECS agent's introspection endpoint, faked
+    (tests/emulators/introspection.py): /v1/metadata answers Cluster,
+    ContainerInstanceArn and Version.  stop() then start() reuses the port, so
+    "agent not started yet" (connection refused) can turn into "agent up"."""
+
+    def __init__(self, cluster=None, arn=None, port=0):
+        self.cluster, self.arn, self.port = cluster, arn, port
+        self.proc = self.url = self.control = None
+
+    def start(self, timeout=10.0):
+        args = ["--port", str(self.port or 0)]
+        if self.cluster:
+            args += ["--cluster", self.cluster]
+        if self.arn:
+            args += ["--arn", self.arn]
+        self.proc, self.port = _start_emulator("introspection.py", args, "introspection", timeout)
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.control = IntrospectionControl(self.url)
+        return self
+
+    @property
+    def metadata_url(self):
+        return "http://127.0.0.1:%d/v1/metadata" % self.port
+
+    def stop(self):
+        return self.proc.stop() if self.proc else None
+
+    def __enter__(self):
+        return self if self.proc else self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
 # --------------------------------------------------------------------------
 # reading IMDS the way an instance does (for tests of the harness itself)
 
@@ -942,6 +978,7 @@ class Stack:
         self.instance = None
         self.tmpdir = None
         self.daemons = []
+        self.agent = None  # AgentIntrospection once official_agent() ran
 
     def start(self):
         if self.own_moto:
@@ -981,7 +1018,9 @@ class Stack:
             "ECS_CLUSTER": self.cluster,
             "ECS_HOSTD_DATADIR": self.datadir,
             "ECS_HOSTD_ATTRIBUTES_DIR": self.attributes_dir,
-            "ECS_AGENT_INTROSPECTION_URL": "http://127.0.0.1:%d/v1/metadata" % self.closed_port,
+            "ECS_AGENT_INTROSPECTION_URL": (
+                self.agent.metadata_url if self.agent else "http://127.0.0.1:%d/v1/metadata" % self.closed_port
+            ),
             "ECS_LOGLEVEL": "debug",
             "AWS_ACCESS_KEY_ID": None,
             "AWS_SECRET_ACCESS_KEY": None,
@@ -999,6 +1038,26 @@ class Stack:
         p.start()
         self.daemons.append(p)
         return p
+
+    def official_agent(self, register=True, available=True):
+        """Act as the official ECS agent on this host: register the instance
+        (as the admin, with the identity document IMDS serves) and start its
+        fake introspection endpoint, which daemon_env() then points at.
+        Returns the container instance ARN (None when register=False)."""
+        arn = None
+        if register:
+            doc = imds_fetch(self.imds.url, "/latest/dynamic/instance-identity/document")[1]
+            sig = imds_fetch(self.imds.url, "/latest/dynamic/instance-identity/signature")[1]
+            out = self.moto.ecs(
+                "RegisterContainerInstance", cluster=self.cluster, instanceIdentityDocument=doc, instanceIdentityDocumentSignature=sig
+            )
+            arn = out["containerInstance"]["containerInstanceArn"]
+        if self.agent:
+            self.agent.stop()
+        self.agent = AgentIntrospection(self.cluster, arn).start()
+        if not available:
+            self.agent.control.set_available(False)
+        return arn
 
     def serve_credentials(self, creds):
         """Serve other credentials as the instance role's (e.g. broken ones)."""
@@ -1045,7 +1104,7 @@ class Stack:
     def stop(self):
         for p in reversed(self.daemons):
             p.stop()
-        for part in (self.proxy, self.imds):
+        for part in (self.agent, self.proxy, self.imds):
             if part:
                 part.stop()
         if self.own_moto and self.moto:

@@ -216,7 +216,37 @@ def main(tap):
             tap.ok(False, "a misspelt scenario key is an error", "accepted")
         except ValueError as e:
             tap.match("spto", str(e), "a misspelt scenario key is an error")
-        stack_groups = [s.imds.proc.pgid, s.proxy.proc.pgid]
+        arn = s.official_agent()
+        st, _, body = harness.http_get(s.daemon_env()["ECS_AGENT_INTROSPECTION_URL"])
+        md = json.loads(body)
+        seen = s.container_instances()
+        tap.ok(
+            st == 200 and md["Cluster"] == "stacked" and md["ContainerInstanceArn"] == arn and md["Version"].startswith("Amazon ECS Agent")
+            and [c["ec2InstanceId"] for c in seen] == [s.instance.instance_id],
+            "official_agent(): registered in moto, fake introspection answers Cluster/ARN/Version",
+            (st, md, seen),
+        )
+        s.agent.control.set_available(False)
+        try:
+            harness.http_get(s.agent.metadata_url)
+            starting = False
+        except OSError:
+            starting = True
+        s.agent.control.set_available(True, status=503)
+        st503 = harness.http_get(s.agent.metadata_url)[0]
+        port = s.agent.port
+        s.agent.stop()
+        try:
+            harness.http_get(s.agent.metadata_url)
+            refused = False
+        except OSError:
+            refused = True
+        s.agent.start()
+        tap.ok(
+            starting and st503 == 503 and refused and s.agent.port == port and harness.http_get(s.agent.metadata_url)[0] == 200,
+            "fake agent: starting (no answer), 503, stopped (refused), restarted on the same port",
+        )
+        stack_groups = [s.imds.proc.pgid, s.proxy.proc.pgid, s.agent.proc.pgid]
     tap.ok(not any(harness.group_alive(g) for g in stack_groups) and moto.proc.alive(), "Stack stop: its emulators gone, shared moto kept")
 
     # Clean environments for children: only what is passed (None removes).

@@ -130,8 +130,14 @@ def free_port():
         return s.getsockname()[1]
 
 
+class WaitAbort(RuntimeError):
+    """Raised by a wait_until predicate to stop waiting at once (e.g. the
+    process it waits for has exited)."""
+
+
 def wait_until(pred, timeout=10.0, interval=0.02, what="condition"):
-    """Poll pred() until it returns a true value (returned); TimeoutError after timeout s."""
+    """Poll pred() until it returns a true value (returned); TimeoutError after
+    timeout s.  Exceptions from pred are retried, except WaitAbort."""
     deadline = time.monotonic() + timeout
     last_exc = None
     while True:
@@ -139,6 +145,8 @@ def wait_until(pred, timeout=10.0, interval=0.02, what="condition"):
             v = pred()
             if v:
                 return v
+        except WaitAbort:
+            raise
         except Exception as e:  # noqa: BLE001 -- retried until the deadline
             last_exc = e
         if time.monotonic() >= deadline:
@@ -227,16 +235,14 @@ class Process:
             if m:
                 return m
             if not self.alive():
-                raise RuntimeError("%s exited (%s) before printing %r" % (self.name, self.proc.returncode, pattern))
+                # It may have printed the line just before exiting.
+                m = rx.search(self.output(), start)
+                if m:
+                    return m
+                raise WaitAbort("%s exited (%s) before printing %r:\n%s" % (self.name, self.proc.returncode, pattern, self.output()[-2000:]))
             return None
 
-        try:
-            return wait_until(found, timeout, what="%r from %s" % (pattern, self.name))
-        except RuntimeError:
-            m = rx.search(self.output(), start)
-            if m:
-                return m
-            raise
+        return wait_until(found, timeout, what="%r from %s" % (pattern, self.name))
 
     def wait(self, timeout=10.0):
         """Wait for the process to exit on its own; returns its exit status."""
@@ -571,7 +577,7 @@ class MotoServer:
             try:
                 wait_until(lambda: self._ready(), timeout, interval=0.05, what="moto_server on port %d" % self.port)
                 break
-            except TimeoutError:
+            except (TimeoutError, WaitAbort):
                 out = self.proc.output()
                 self.proc.stop()
                 if "Address already in use" not in out or attempt == 2:
@@ -581,7 +587,7 @@ class MotoServer:
 
     def _ready(self):
         if not self.proc.alive():
-            raise RuntimeError("moto_server exited:\n" + self.proc.output()[-2000:])
+            raise WaitAbort("moto_server exited:\n" + self.proc.output()[-2000:])
         try:
             status, _, _ = http_get(self.endpoint + "/moto-api/data.json", timeout=1.0)
             return status == 200
@@ -741,7 +747,7 @@ def _start_emulator(script, args, name, timeout):
 
     def port():
         if not proc.alive():
-            raise RuntimeError("%s exited:\n%s" % (script, proc.output()))
+            raise WaitAbort("%s exited:\n%s" % (script, proc.output()))
         try:
             with open(port_file) as f:
                 return int(f.read())

@@ -274,6 +274,15 @@ def main(tap):
     p = harness.Process(["sh", "-c", "exit 5"], name="exit5").start()
     tap.eq(p.wait(5), 5, "Process.wait returns the exit status")
     p.stop()
+    p = harness.Process(["sh", "-c", "echo bye; exit 3"], name="early-exit").start()
+    t = time.monotonic()
+    try:
+        p.wait_output("never printed", timeout=20)
+        tap.ok(False, "wait_output on a process that exits fails at once", "matched")
+    except harness.WaitAbort as e:
+        tap.ok(time.monotonic() - t < 5 and "bye" in str(e), "wait_output on a process that exits fails at once, with its output", str(e))
+    tap.ok(p.wait_output("bye", timeout=1) is not None, "wait_output finds a line printed just before exit")
+    p.stop()
 
     imds.stop()
     moto.stop()

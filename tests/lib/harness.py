@@ -165,6 +165,7 @@ def http_get(url, headers=None, timeout=2.0, method="GET", data=None):
 
 
 _processes = []
+_log_files = []  # removed at exit unless HOSTD_KEEP_LOGS is set
 
 
 class Process:
@@ -195,6 +196,7 @@ class Process:
 
     def start(self):
         fd, self.log_path = tempfile.mkstemp(prefix="hostd-%s-" % re.sub(r"[^\w.-]", "_", self.name), suffix=".log")
+        _log_files.append(self.log_path)
         self.proc = subprocess.Popen(
             self.argv,
             stdin=subprocess.DEVNULL,
@@ -348,6 +350,17 @@ def _on_signal(sig, frame):
     sys.exit(128 + sig)
 
 
+def _remove_logs():
+    if os.environ.get("HOSTD_KEEP_LOGS"):
+        return
+    for path in _log_files:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+atexit.register(_remove_logs)  # atexit runs in reverse: processes stop first
 atexit.register(stop_all)
 for _sig in (signal.SIGTERM, signal.SIGHUP):
     if signal.getsignal(_sig) in (signal.SIG_DFL, None):

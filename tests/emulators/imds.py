@@ -483,11 +483,20 @@ class Handler(BaseHTTPRequestHandler):
             "client_port": self.client_address[1],
             "conn": self.conn_id,
             "fault": None,
-            "status": None,
+            "status": None,  # set when answered; stays None when dropped
             "bytes": 0,
+            "dropped": False,
+            "duration_ms": None,
+            "done": False,  # the request is logged on arrival, completed later
+            "seq": None,
         }
         with st.lock:
             fault = st.take_fault(self.command, path)
+            st.log_seq += 1
+            entry["seq"] = st.log_seq
+            st.log.append(entry)
+            if len(st.log) > 100000:  # bound memory in long benchmarks
+                del st.log[: len(st.log) - 100000]
         if fault:
             entry["fault"] = fault["id"]
             if fault["delay_ms"]:
@@ -591,14 +600,9 @@ class Handler(BaseHTTPRequestHandler):
         entry["dropped"] = True
 
     def finish_log(self, entry, t0):
-        entry["duration_ms"] = round((time.time() - t0) * 1000.0, 3)
-        st = self.server.state
-        with st.lock:
-            st.log_seq += 1
-            entry["seq"] = st.log_seq
-            st.log.append(entry)
-            if len(st.log) > 100000:  # bound memory in long benchmarks
-                del st.log[: len(st.log) - 100000]
+        with self.server.state.lock:
+            entry["duration_ms"] = round((time.time() - t0) * 1000.0, 3)
+            entry["done"] = True
 
     # --- the control side -------------------------------------------------
     def control(self, url, body):
@@ -959,6 +963,19 @@ class ImdsControl:
     def log_mark(self):
         """The current last sequence number: pass it to log(since=...) later."""
         return self.state()["log_seq"]
+
+    def wait_request(self, path=None, since=0, status=None, count=1, timeout=10.0, interval=0.02, done=True):
+        """Wait until `count` requests (for `path`, answered `status`) are logged
+        after `since`; returns those entries.  done=False also counts requests
+        still in progress (e.g. held by a delay fault).  TimeoutError otherwise."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = [e for e in self.log(since, path) if (status is None or e["status"] == status) and (e["done"] or not done)]
+            if len(got) >= count:
+                return got
+            if time.monotonic() >= deadline:
+                raise TimeoutError("IMDS emulator: %d of %d requests for %s (status %s) after %.1f s" % (len(got), count, path or "any path", status, timeout))
+            time.sleep(interval)
 
     def clear_log(self):
         return self._call("DELETE", "/log")

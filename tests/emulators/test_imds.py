@@ -10,6 +10,7 @@ import os
 import re
 import socket
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -310,6 +311,21 @@ def main(tap):
         and log[1]["headers"].get(TOK.lower()) == tk
         and log[0]["headers"].get(TTL.lower()) == "60",
         "log entries are timestamped, ordered, carry headers and the fault id",
+    )
+    mark = ctl.log_mark()
+    ctl.fault("delay", MD + "instance-type", delay_ms=800)
+    th = threading.Thread(target=get, args=(MD + "instance-type",))
+    th.start()
+    inflight = ctl.wait_request(MD + "instance-type", since=mark, done=False, timeout=2)[0]
+    get(MD + "mac")
+    th.join()
+    log = ctl.log(since=mark)
+    tap.ok(
+        (inflight["done"], inflight["status"]) == (False, None)
+        and [(e["path"], e["status"], e["done"]) for e in log] == [(MD + "instance-type", 200, True), (MD + "mac", 200, True)]
+        and log[0]["duration_ms"] >= 790,
+        "log: a held request is visible on arrival, completed later; order is arrival order",
+        (inflight, log),
     )
     mark = ctl.log_mark()
     c = http.client.HTTPConnection("127.0.0.1", imds.port, timeout=2)

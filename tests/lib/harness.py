@@ -36,7 +36,9 @@ BUILD = os.environ.get("HOSTD_BUILD") or os.path.join(TOP, "build")
 EMULATORS = os.path.join(TOP, "tests", "emulators")
 sys.path.insert(0, EMULATORS)
 
-from imds import ImdsControl, iso8601  # noqa: E402  (path set just above)
+from awsproxy import AwsProxyControl  # noqa: E402  (path set just above)
+from imds import ImdsControl, iso8601  # noqa: E402
+from introspection import IntrospectionControl  # noqa: E402
 
 REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -128,8 +130,14 @@ def free_port():
         return s.getsockname()[1]
 
 
+class WaitAbort(RuntimeError):
+    """Raised by a wait_until predicate to stop waiting at once (e.g. the
+    process it waits for has exited)."""
+
+
 def wait_until(pred, timeout=10.0, interval=0.02, what="condition"):
-    """Poll pred() until it returns a true value (returned); TimeoutError after timeout s."""
+    """Poll pred() until it returns a true value (returned); TimeoutError after
+    timeout s.  Exceptions from pred are retried, except WaitAbort."""
     deadline = time.monotonic() + timeout
     last_exc = None
     while True:
@@ -137,6 +145,8 @@ def wait_until(pred, timeout=10.0, interval=0.02, what="condition"):
             v = pred()
             if v:
                 return v
+        except WaitAbort:
+            raise
         except Exception as e:  # noqa: BLE001 -- retried until the deadline
             last_exc = e
         if time.monotonic() >= deadline:
@@ -155,6 +165,7 @@ def http_get(url, headers=None, timeout=2.0, method="GET", data=None):
 
 
 _processes = []
+_log_files = []  # removed at exit unless HOSTD_KEEP_LOGS is set
 
 
 class Process:
@@ -185,6 +196,7 @@ class Process:
 
     def start(self):
         fd, self.log_path = tempfile.mkstemp(prefix="hostd-%s-" % re.sub(r"[^\w.-]", "_", self.name), suffix=".log")
+        _log_files.append(self.log_path)
         self.proc = subprocess.Popen(
             self.argv,
             stdin=subprocess.DEVNULL,
@@ -225,16 +237,14 @@ class Process:
             if m:
                 return m
             if not self.alive():
-                raise RuntimeError("%s exited (%s) before printing %r" % (self.name, self.proc.returncode, pattern))
+                # It may have printed the line just before exiting.
+                m = rx.search(self.output(), start)
+                if m:
+                    return m
+                raise WaitAbort("%s exited (%s) before printing %r:\n%s" % (self.name, self.proc.returncode, pattern, self.output()[-2000:]))
             return None
 
-        try:
-            return wait_until(found, timeout, what="%r from %s" % (pattern, self.name))
-        except RuntimeError:
-            m = rx.search(self.output(), start)
-            if m:
-                return m
-            raise
+        return wait_until(found, timeout, what="%r from %s" % (pattern, self.name))
 
     def wait(self, timeout=10.0):
         """Wait for the process to exit on its own; returns its exit status."""
@@ -264,6 +274,10 @@ class Process:
         except (ProcessLookupError, PermissionError):
             pass
         self.returncode = self.proc.wait()
+        # SIGKILL is delivered asynchronously: make sure the group is gone.
+        deadline = time.monotonic() + 2.0
+        while group_alive(self.pgid) and time.monotonic() < deadline:
+            time.sleep(0.01)
         if self in _processes:
             _processes.remove(self)
         return self.returncode
@@ -291,14 +305,25 @@ def stop_all():
             pass
 
 
+def group_members(pgid):
+    """Live (non-zombie) PIDs in process group pgid (zombies wait for init to reap them)."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            pids.append(int(d))
+    return pids
+
+
 def group_alive(pgid):
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
+    return bool(group_members(pgid))
 
 
 def children_left():
@@ -325,6 +350,17 @@ def _on_signal(sig, frame):
     sys.exit(128 + sig)
 
 
+def _remove_logs():
+    if os.environ.get("HOSTD_KEEP_LOGS"):
+        return
+    for path in _log_files:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+atexit.register(_remove_logs)  # atexit runs in reverse: processes stop first
 atexit.register(stop_all)
 for _sig in (signal.SIGTERM, signal.SIGHUP):
     if signal.getsignal(_sig) in (signal.SIG_DFL, None):
@@ -554,7 +590,7 @@ class MotoServer:
             try:
                 wait_until(lambda: self._ready(), timeout, interval=0.05, what="moto_server on port %d" % self.port)
                 break
-            except TimeoutError:
+            except (TimeoutError, WaitAbort):
                 out = self.proc.output()
                 self.proc.stop()
                 if "Address already in use" not in out or attempt == 2:
@@ -564,7 +600,7 @@ class MotoServer:
 
     def _ready(self):
         if not self.proc.alive():
-            raise RuntimeError("moto_server exited:\n" + self.proc.output()[-2000:])
+            raise WaitAbort("moto_server exited:\n" + self.proc.output()[-2000:])
         try:
             status, _, _ = http_get(self.endpoint + "/moto-api/data.json", timeout=1.0)
             return status == 200
@@ -679,14 +715,19 @@ class MotoServer:
         env.update((creds or self.admin).env())
         return env
 
-    def aws_run(self, *args, creds=None, timeout=60):
-        """Run `aws --endpoint-url <moto> ARGS...`; returns CompletedProcess (text)."""
-        argv = [resolve_tool("aws", "HOSTD_AWS_CLI"), "--endpoint-url", self.endpoint, "--output", "json"] + [str(a) for a in args]
-        return subprocess.run(argv, env=self.aws_env(creds), capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    def aws_run(self, *args, creds=None, timeout=60, endpoint=None, env=None):
+        """Run `aws --endpoint-url <moto> ARGS...` (admin credentials unless
+        creds; one attempt unless env sets AWS_MAX_ATTEMPTS); returns
+        CompletedProcess with text stdout/stderr."""
+        argv = [resolve_tool("aws", "HOSTD_AWS_CLI"), "--endpoint-url", endpoint or self.endpoint, "--output", "json"]
+        argv += [str(a) for a in args]
+        e = self.aws_env(creds)
+        e.update(env or {})
+        return subprocess.run(argv, env=e, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
-    def aws(self, *args, creds=None, timeout=60):
+    def aws(self, *args, creds=None, timeout=60, endpoint=None, env=None):
         """Run the aws CLI and return its parsed JSON output; AwsCliError on failure."""
-        r = self.aws_run(*args, creds=creds, timeout=timeout)
+        r = self.aws_run(*args, creds=creds, timeout=timeout, endpoint=endpoint, env=env)
         if r.returncode != 0:
             raise AwsCliError(args, r.returncode, r.stderr)
         return json.loads(r.stdout) if r.stdout.strip() else {}
@@ -711,6 +752,27 @@ class AwsCliError(Exception):
 # the IMDS emulator as a subprocess
 
 
+def _start_emulator(script, args, name, timeout):
+    """Start tests/emulators/SCRIPT with --port-file; returns (Process, port)."""
+    d = tempfile.mkdtemp(prefix="hostd-%s-" % name)
+    port_file = os.path.join(d, "port")
+    proc = Process([sys.executable, os.path.join(EMULATORS, script), "--port-file", port_file] + args, name=name).start()
+
+    def port():
+        if not proc.alive():
+            raise WaitAbort("%s exited:\n%s" % (script, proc.output()))
+        try:
+            with open(port_file) as f:
+                return int(f.read())
+        except (OSError, ValueError):
+            return None
+
+    try:
+        return proc, wait_until(port, timeout, what="the port file of " + script)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 class ImdsEmulator:
     """tests/emulators/imds.py in its own process; .control is an ImdsControl.
 
@@ -728,26 +790,8 @@ class ImdsEmulator:
         self.control = None
 
     def start(self, timeout=10.0):
-        d = tempfile.mkdtemp(prefix="hostd-imds-")
-        port_file = os.path.join(d, "port")
-        argv = [sys.executable, os.path.join(EMULATORS, "imds.py"), "--port-file", port_file]
-        if self.require_v2:
-            argv.append("--require-v2")
-        if self.verbose:
-            argv.append("--verbose")
-        self.proc = Process(argv, name="imds").start()
-
-        def port():
-            if not self.proc.alive():
-                raise RuntimeError("imds emulator exited:\n" + self.proc.output())
-            try:
-                with open(port_file) as f:
-                    return int(f.read())
-            except (OSError, ValueError):
-                return None
-
-        self.port = wait_until(port, timeout, what="the IMDS emulator's port file")
-        shutil.rmtree(d, ignore_errors=True)
+        args = (["--require-v2"] if self.require_v2 else []) + (["--verbose"] if self.verbose else [])
+        self.proc, self.port = _start_emulator("imds.py", args, "imds", timeout)
         self.url = "http://127.0.0.1:%d" % self.port
         self.control = ImdsControl(self.url)
         return self
@@ -772,6 +816,71 @@ class ImdsEmulator:
 
     def serve_credentials(self, role, creds):
         self.control._call("POST", "/credentials", {"role": role, "credentials": creds.imds_json()})
+
+    def __enter__(self):
+        return self if self.proc else self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class AwsProxy:
+    """tests/emulators/awsproxy.py in its own process, in front of `upstream`
+    (e.g. MotoServer.endpoint); .control is an AwsProxyControl.  Point the
+    daemon's ECS_BACKEND_HOST at .url to record its requests and inject faults."""
+
+    def __init__(self, upstream, verbose=False):
+        self.upstream = upstream
+        self.verbose = verbose
+        self.proc = None
+        self.url = None
+        self.port = None
+        self.control = None
+
+    def start(self, timeout=10.0):
+        args = ["--upstream", self.upstream] + (["--verbose"] if self.verbose else [])
+        self.proc, self.port = _start_emulator("awsproxy.py", args, "awsproxy", timeout)
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.control = AwsProxyControl(self.url)
+        return self
+
+    def stop(self):
+        return self.proc.stop() if self.proc else None
+
+    def __enter__(self):
+        return self if self.proc else self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class AgentIntrospection:
+    """The official ECS agent's introspection endpoint, faked
+    (tests/emulators/introspection.py): /v1/metadata answers Cluster,
+    ContainerInstanceArn and Version.  stop() then start() reuses the port, so
+    "agent not started yet" (connection refused) can turn into "agent up"."""
+
+    def __init__(self, cluster=None, arn=None, port=0):
+        self.cluster, self.arn, self.port = cluster, arn, port
+        self.proc = self.url = self.control = None
+
+    def start(self, timeout=10.0):
+        args = ["--port", str(self.port or 0)]
+        if self.cluster:
+            args += ["--cluster", self.cluster]
+        if self.arn:
+            args += ["--arn", self.arn]
+        self.proc, self.port = _start_emulator("introspection.py", args, "introspection", timeout)
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.control = IntrospectionControl(self.url)
+        return self
+
+    @property
+    def metadata_url(self):
+        return "http://127.0.0.1:%d/v1/metadata" % self.port
+
+    def stop(self):
+        return self.proc.stop() if self.proc else None
 
     def __enter__(self):
         return self if self.proc else self.start()
@@ -807,3 +916,344 @@ def instance_role_credentials(url, timeout=2.0):
         raise RuntimeError("role %s: HTTP %d" % (role, st))
     doc = json.loads(text)
     return role, Credentials(doc["AccessKeyId"], doc["SecretAccessKey"], doc.get("Token"), doc.get("Expiration"))
+
+
+# --------------------------------------------------------------------------
+# a whole host: moto + IMDS emulator + proxy + EC2 instance + instance role
+
+# Used when packaging/iam-policy.json (the least-privilege policy) is absent.
+ECS_HOST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "ecs:CreateCluster",
+                "ecs:RegisterContainerInstance",
+                "ecs:DeregisterContainerInstance",
+                "ecs:DescribeContainerInstances",
+                "ecs:ListContainerInstances",
+                "ecs:PutAttributes",
+                "ecs:DeleteAttributes",
+                "ecs:ListAttributes",
+                "ecs:UpdateContainerInstancesState",
+            ],
+            "Resource": "*",
+        }
+    ],
+}
+
+
+def binary(name):
+    """Path of a built program (HOSTD_BUILD/NAME, or HOSTD_BUILD/tests/NAME)."""
+    for p in (os.path.join(BUILD, name), os.path.join(BUILD, "tests", name)):
+        if os.path.isfile(p) and os.access(p, os.X_OK):
+            return p
+    raise FileNotFoundError("%s not built in %s (run make)" % (name, BUILD))
+
+
+def host_policy():
+    """packaging/iam-policy.json when it exists, else ECS_HOST_POLICY."""
+    path = os.path.join(TOP, "packaging", "iam-policy.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            return json.load(f)
+    return ECS_HOST_POLICY
+
+
+_stack_seq = [0]
+
+
+class Stack:
+    """Everything an ecs-hostd host talks to, on loopback.
+
+    moto (IAM enforced; shared when `moto` is given), the IMDS emulator
+    serving a moto EC2 instance and STS credentials of an instance role with
+    `policy`, and the recording proxy as the ECS endpoint.
+
+    with Stack(cluster="lab") as s:
+        d = s.start_daemon(env={"ECS_HOSTD_MODE": "register"})
+        s.proxy.control.wait_request("RegisterContainerInstance")
+        print(s.container_instances())
+    """
+
+    def __init__(self, policy=None, require_v2=True, cluster="default", create_cluster=True,
+                 instance_type="m5.large", az=None, role="ecs-hostd-instance", moto=None, proxy=True):
+        self.policy = policy if policy is not None else host_policy()
+        self.require_v2 = require_v2
+        self.cluster = cluster
+        self.create_cluster = create_cluster
+        self.instance_type = instance_type
+        self.az = az
+        _stack_seq[0] += 1
+        self.role = "%s-%d" % (role, _stack_seq[0])  # unique on a shared moto
+        self.moto = moto
+        self.own_moto = moto is None
+        self.use_proxy = proxy
+        self.imds = None
+        self.proxy = None
+        self.role_arn = None
+        self.creds = None
+        self.instance = None
+        self.tmpdir = None
+        self.daemons = []
+        self.agent = None  # AgentIntrospection once official_agent() ran
+
+    def start(self):
+        if self.own_moto:
+            self.moto = MotoServer().start()
+        self.imds = ImdsEmulator(require_v2=self.require_v2).start()
+        if self.use_proxy:
+            self.proxy = AwsProxy(self.moto.endpoint).start()
+        self.role_arn, self.creds = self.moto.role_credentials(self.role, self.policy)
+        self.instance = self.moto.run_instance(self.instance_type, self.az)
+        self.imds.serve_instance(self.instance, role=self.role, creds=self.creds)
+        if self.create_cluster and self.cluster:
+            self.moto.create_cluster(self.cluster)
+        self.tmpdir = tempfile.mkdtemp(prefix="hostd-stack-")
+        os.makedirs(os.path.join(self.tmpdir, "data"))
+        os.makedirs(os.path.join(self.tmpdir, "attributes.d"))
+        self.closed_port = free_port()  # nothing listens here
+        return self
+
+    @property
+    def ecs_endpoint(self):
+        return self.proxy.url if self.proxy else self.moto.endpoint
+
+    @property
+    def datadir(self):
+        return os.path.join(self.tmpdir, "data")
+
+    @property
+    def attributes_dir(self):
+        return os.path.join(self.tmpdir, "attributes.d")
+
+    def daemon_env(self, **extra):
+        """Environment for ecs-hostd on this host; credentials come from IMDS.
+        A None value removes a variable."""
+        env = {
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.imds.url,
+            "ECS_BACKEND_HOST": self.ecs_endpoint,
+            "ECS_CLUSTER": self.cluster,
+            "ECS_HOSTD_DATADIR": self.datadir,
+            "ECS_HOSTD_ATTRIBUTES_DIR": self.attributes_dir,
+            "ECS_AGENT_INTROSPECTION_URL": (
+                self.agent.metadata_url if self.agent else "http://127.0.0.1:%d/v1/metadata" % self.closed_port
+            ),
+            "ECS_LOGLEVEL": "debug",
+            "AWS_ACCESS_KEY_ID": None,
+            "AWS_SECRET_ACCESS_KEY": None,
+            "AWS_SESSION_TOKEN": None,
+            "AWS_REGION": None,
+            "AWS_DEFAULT_REGION": None,
+        }
+        env.update(extra)
+        return env
+
+    def start_daemon(self, *args, env=None, name="ecs-hostd", program="ecs-hostd"):
+        """Start the daemon (clean environment + daemon_env + env); returns its Process."""
+        e = self.daemon_env(**(env or {}))
+        p = Process([binary(program)] + list(args), env={k: v for k, v in e.items() if v is not None}, name=name, clean_env=True)
+        p.start()
+        self.daemons.append(p)
+        return p
+
+    def official_agent(self, register=True, available=True):
+        """Act as the official ECS agent on this host: register the instance
+        (as the admin, with the identity document IMDS serves) and start its
+        fake introspection endpoint, which daemon_env() then points at.
+        Returns the container instance ARN (None when register=False)."""
+        arn = None
+        if register:
+            doc = imds_fetch(self.imds.url, "/latest/dynamic/instance-identity/document")[1]
+            sig = imds_fetch(self.imds.url, "/latest/dynamic/instance-identity/signature")[1]
+            out = self.moto.ecs(
+                "RegisterContainerInstance", cluster=self.cluster, instanceIdentityDocument=doc, instanceIdentityDocumentSignature=sig
+            )
+            arn = out["containerInstance"]["containerInstanceArn"]
+        if self.agent:
+            self.agent.stop()
+        self.agent = AgentIntrospection(self.cluster, arn).start()
+        if not available:
+            self.agent.control.set_available(False)
+        return arn
+
+    def serve_credentials(self, creds):
+        """Serve other credentials as the instance role's (e.g. broken ones)."""
+        self.imds.serve_credentials(self.role, creds)
+
+    def rotate_credentials(self):
+        """Fresh STS credentials for the role, served from now on; returns them."""
+        self.creds = self.moto.assume_role(self.role_arn)
+        self.serve_credentials(self.creds)
+        return self.creds
+
+    def set_policy(self, policy):
+        """Replace the instance role's policy (effective on the next request)."""
+        self.policy = policy
+        self.moto.put_role_policy(self.role, policy)
+
+    def container_instances(self, cluster=None):
+        """Observer: describe-container-instances of every instance in the cluster."""
+        return self.moto.describe_container_instances(cluster or self.cluster)
+
+    def aws(self, *args, **kw):
+        return self.moto.aws(*args, **kw)
+
+    def apply(self, scenario):
+        """Set up what IMDS and ECS answer from a scenario dict (tests as data):
+
+        {"imds": {"config": {...}, "metadata": {...}, "spot": {...}|null,
+                  "termination_time": T, "rebalance": T, "asg": "Terminated",
+                  "maintenance": [{"code": ..., "not_before": ...}],
+                  "faults": [{"kind": ..., "path": ..., ...}]},
+         "ecs":  {"down": bool, "faults": [{"kind": ..., "operation": ..., ...}]}}
+        Times: seconds from now (number) or ISO 8601.  Returns the created
+        maintenance events (their EventIds cancel them)."""
+        unknown = set(scenario) - {"imds", "ecs", "expect", "description", "daemon"}
+        if unknown:
+            raise ValueError("unknown scenario keys: %s" % ", ".join(sorted(unknown)))
+        if scenario.get("ecs") and not self.proxy:
+            raise ValueError("ECS faults need the proxy (Stack(proxy=True))")
+        events = apply_imds(self.imds.control, scenario.get("imds", {}))
+        if scenario.get("ecs"):
+            apply_ecs(self.proxy.control, scenario["ecs"])
+        return events
+
+    def stop(self):
+        for p in reversed(self.daemons):
+            p.stop()
+        for part in (self.agent, self.proxy, self.imds):
+            if part:
+                part.stop()
+        if self.own_moto and self.moto:
+            self.moto.stop()
+        if self.tmpdir:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+            self.tmpdir = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def apply_imds(ctl, spec):
+    """Apply the "imds" part of a scenario (see Stack.apply) through an ImdsControl."""
+    known = {"config", "metadata", "identity", "spot", "termination_time", "rebalance", "asg", "maintenance", "faults"}
+    unknown = set(spec) - known
+    if unknown:
+        raise ValueError("unknown imds scenario keys: %s" % ", ".join(sorted(unknown)))
+    events = []
+    if "config" in spec:
+        ctl._call("POST", "/config", spec["config"])
+    if "metadata" in spec:
+        ctl.set_metadata(spec["metadata"])
+    if "identity" in spec:
+        ctl._call("POST", "/identity", spec["identity"])
+    if "spot" in spec:
+        if spec["spot"] is None:
+            ctl.withdraw_spot()
+        else:
+            ctl._call("POST", "/spot", spec["spot"])
+    if "termination_time" in spec:
+        if spec["termination_time"] is None:
+            ctl.clear_termination_time()
+        else:
+            ctl.set_termination_time(spec["termination_time"])
+    if "rebalance" in spec:
+        if spec["rebalance"] is None:
+            ctl.withdraw_rebalance()
+        else:
+            ctl.rebalance(spec["rebalance"] if spec["rebalance"] is not True else None)
+    if "asg" in spec:
+        if spec["asg"] is None:
+            ctl.clear_asg_state()
+        else:
+            ctl.asg_state(spec["asg"])
+    for ev in spec.get("maintenance", []):
+        events.append(ctl._call("POST", "/maintenance", ev))
+    for f in spec.get("faults", []):
+        ctl._call("POST", "/faults", f)
+    return events
+
+
+def apply_ecs(ctl, spec):
+    """Apply the "ecs" part of a scenario (see Stack.apply) through an AwsProxyControl."""
+    unknown = set(spec) - {"down", "faults"}
+    if unknown:
+        raise ValueError("unknown ecs scenario keys: %s" % ", ".join(sorted(unknown)))
+    if "down" in spec:
+        ctl.set_down(spec["down"])
+    for f in spec.get("faults", []):
+        ctl._call("POST", "/faults", f)
+    return []
+
+
+def subset_mismatch(actual, expected, where="$"):
+    """None when `expected` is contained in `actual` (dicts: listed keys only,
+    recursively; lists: same length, element-wise; the string "*" matches
+    anything present), else a message naming the first difference."""
+    if expected == "*":
+        return None
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return "%s: expected an object, got %r" % (where, actual)
+        for k, v in expected.items():
+            if k not in actual:
+                return "%s.%s: missing" % (where, k)
+            m = subset_mismatch(actual[k], v, "%s.%s" % (where, k))
+            if m:
+                return m
+        return None
+    if isinstance(expected, list):
+        if not isinstance(actual, list) or len(actual) != len(expected):
+            return "%s: expected %d items, got %r" % (where, len(expected), actual)
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            m = subset_mismatch(a, e, "%s[%d]" % (where, i))
+            if m:
+                return m
+        return None
+    return None if actual == expected else "%s: expected %r, got %r" % (where, expected, actual)
+
+
+def load_scenario(path):
+    """A scenario file (JSON; '//' comment lines allowed)."""
+    with open(path) as f:
+        text = "".join(line for line in f if not line.lstrip().startswith("//"))
+    return json.loads(text)
+
+
+def _serve_by_hand():
+    """`python3 tests/lib/harness.py`: start a Stack, print how to use it, wait for Ctrl-C."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description="run moto + IMDS emulator + proxy for ecs-hostd by hand")
+    ap.add_argument("--cluster", default="default")
+    ap.add_argument("--v1", action="store_true", help="allow IMDSv1 (default: IMDSv2 required)")
+    args = ap.parse_args()
+    s = Stack(cluster=args.cluster, require_v2=not args.v1).start()
+    admin = s.moto.admin
+    print("# ecs-hostd test stack is up; Ctrl-C stops it.")
+    print("# Daemon environment:")
+    for k, v in sorted(s.daemon_env().items()):
+        if v is not None:
+            print("export %s=%s" % (k, v))
+    print("# Observer (admin) -- aws CLI against moto:")
+    print("export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s AWS_DEFAULT_REGION=%s" % (admin.access_key_id, admin.secret_access_key, REGION))
+    print("#   aws --endpoint-url %s ecs list-container-instances --cluster %s" % (s.moto.endpoint, s.cluster))
+    print("# IMDS emulator %s (control: %s/_control/...); instance %s (%s, %s); role %s"
+          % (s.imds.url, s.imds.url, s.instance.instance_id, s.instance.instance_type, s.instance.availability_zone, s.role))
+    print("#   curl -X POST -d '{\"action\":\"terminate\"}' %s/_control/spot" % s.imds.url)
+    print("# Proxy (ECS endpoint) %s; its log: curl %s/_control/log" % (s.proxy.url, s.proxy.url), flush=True)
+    try:
+        signal.pause()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        s.stop()
+
+
+if __name__ == "__main__":
+    _serve_by_hand()

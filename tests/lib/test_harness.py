@@ -1,0 +1,299 @@
+#!/usr/bin/env python3
+"""The harness is real: moto enforces SigV4, session tokens and IAM policies;
+STS credentials served by the IMDS emulator work with the real AWS CLI exactly
+as far as the role's policy allows; a registered container instance matches
+the EC2 instance the emulator describes; every process is gone at the end."""
+
+import json
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import AwsApi, AwsError, Credentials  # noqa: E402
+
+LIST_ONLY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ecs:ListClusters", "Resource": "*"}]}
+
+
+def flip_last(s):
+    """s with its last character changed (never equal to s)."""
+    return s[:-1] + ("A" if s[-1] != "A" else "B")
+
+
+def main(tap):
+    t = time.monotonic()
+    moto = harness.MotoServer().start()
+    tap.diag("moto_server up and bootstrapped in %.2f s on %s" % (time.monotonic() - t, moto.endpoint))
+    imds = harness.ImdsEmulator(require_v2=True).start()
+
+    # Authentication is on once the bootstrap actions are spent.
+    try:
+        AwsApi(moto.endpoint, Credentials("AKIAUNKNOWNKEY000000", "nope")).query("iam", "ListUsers")
+        tap.ok(False, "an unknown access key is rejected after bootstrap", "accepted")
+    except AwsError as e:
+        tap.eq(e.code, "InvalidClientTokenId", "an unknown access key is rejected after bootstrap")
+    who = moto.api().query("sts", "GetCallerIdentity").findtext(".//Arn")
+    tap.eq(who, "arn:aws:iam::123456789012:user/" + harness.ADMIN_USER, "admin credentials are accepted")
+
+    # A role allowed only ecs:ListClusters; its STS credentials served as the instance role.
+    role_arn, creds = moto.role_credentials("hostd-list-only", LIST_ONLY)
+    tap.ok(creds.access_key_id.startswith("ASIA") and creds.session_token, "STS AssumeRole gives temporary credentials", creds.access_key_id)
+    inst = moto.run_instance(instance_type="c5.xlarge", az="us-east-1b")
+    tap.ok(inst.instance_id.startswith("i-") and inst.availability_zone == "us-east-1b", "run-instances in moto", inst)
+    imds.serve_instance(inst, role="hostd-list-only", creds=creds)
+
+    # Fetch them the way an instance does (IMDSv2 required here).
+    st, _ = harness.imds_fetch(imds.url, "/latest/meta-data/iam/security-credentials/", use_token=False)
+    tap.eq(st, 401, "emulator requires IMDSv2: tokenless GET refused")
+    role, got = harness.instance_role_credentials(imds.url)
+    tap.eq((role, got.access_key_id, got.secret_access_key, got.session_token), ("hostd-list-only", creds.access_key_id, creds.secret_access_key, creds.session_token), "credentials fetched via token, role listing, role JSON")
+    log = imds.control.log()
+    tap.ok(
+        [(e["method"], e["path"].rsplit("/", 1)[-1] or "/", e["token"]) for e in log][-4:]
+        == [("PUT", "token", False), ("GET", "/", True), ("PUT", "token", False), ("GET", "hostd-list-only", True)],
+        "the emulator's log shows the instance-style fetch",
+        log[-4:],
+    )
+    doc = json.loads(harness.imds_fetch(imds.url, "/latest/dynamic/instance-identity/document")[1])
+    tap.eq(
+        (doc["instanceId"], doc["instanceType"], doc["availabilityZone"], doc["imageId"], doc["region"], doc["accountId"]),
+        (inst.instance_id, "c5.xlarge", "us-east-1b", inst.ami, "us-east-1", "123456789012"),
+        "identity document describes the moto instance",
+    )
+
+    # The real AWS CLI with the served credentials.
+    moto.create_cluster("harness")
+    r = moto.aws_run("ecs", "list-clusters", creds=got)
+    clusters = json.loads(r.stdout)["clusterArns"] if r.returncode == 0 else r.stderr
+    tap.eq(clusters, ["arn:aws:ecs:us-east-1:123456789012:cluster/harness"], "aws ecs list-clusters with the role's credentials")
+    r = moto.aws_run("ecs", "create-cluster", "--cluster-name", "nope", creds=got)
+    tap.ok(
+        r.returncode != 0
+        and "AccessDenied" in r.stderr
+        and "assumed-role/hostd-list-only/" in r.stderr
+        and "is not authorized to perform: ecs:CreateCluster" in r.stderr,
+        "ecs:CreateCluster denied by the role's policy, message names role and action",
+        r.stderr,
+    )
+    r = moto.aws_run("ecs", "list-clusters", creds=got.replace(secret_access_key=flip_last(got.secret_access_key)))
+    tap.ok(r.returncode != 0 and "SignatureDoesNotMatch" in r.stderr, "wrong secret key: SignatureDoesNotMatch", r.stderr)
+    r = moto.aws_run("ecs", "list-clusters", creds=got.replace(session_token=flip_last(got.session_token)))
+    tap.ok(
+        r.returncode != 0 and "InvalidClientTokenId" in r.stderr and "security token included in the request is invalid" in r.stderr,
+        "wrong session token: InvalidClientTokenId (moto's answer)",
+        r.stderr,
+    )
+    r = moto.aws_run("ecs", "list-clusters", creds=got.replace(session_token=None))
+    tap.ok(r.returncode != 0, "STS key without its session token is rejected", r.stderr)
+
+    # Policy changes apply on the next request (tests swap policies this way).
+    moto.put_role_policy(
+        "hostd-list-only",
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["ecs:ListClusters", "ecs:CreateCluster"], "Resource": "*"}]},
+    )
+    r = moto.aws_run("ecs", "create-cluster", "--cluster-name", "now-allowed", creds=got)
+    tap.ok(r.returncode == 0 and json.loads(r.stdout)["cluster"]["clusterName"] == "now-allowed", "a widened policy applies at once", r.stderr)
+
+    # RegisterContainerInstance with the emulator's document, signed with the role's STS keys.
+    _, reg_creds = moto.role_credentials(
+        "hostd-register",
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["ecs:RegisterContainerInstance"], "Resource": "*"}]},
+    )
+    sig = harness.imds_fetch(imds.url, "/latest/dynamic/instance-identity/signature")[1]
+    out = AwsApi(moto.endpoint, reg_creds).ecs(
+        "RegisterContainerInstance",
+        cluster="harness",
+        instanceIdentityDocument=json.dumps(doc),
+        instanceIdentityDocumentSignature=sig,
+    )
+    ci_arn = out["containerInstance"]["containerInstanceArn"]
+    seen = moto.describe_container_instances("harness")
+    tap.ok(
+        [c["containerInstanceArn"] for c in seen] == [ci_arn] and seen[0]["ec2InstanceId"] == inst.instance_id,
+        "registered instance visible to the aws CLI observer with the right ec2InstanceId",
+        seen,
+    )
+    attrs = {a["name"]: a.get("value") for a in seen[0]["attributes"]}
+    tap.eq(
+        (attrs.get("ecs.instance-type"), attrs.get("ecs.availability-zone"), attrs.get("ecs.ami-id")),
+        ("c5.xlarge", "us-east-1b", inst.ami),
+        "moto derives instance-type, AZ and AMI attributes from the EC2 instance",
+    )
+
+    # The recording proxy in front of moto: signatures still verify, requests
+    # are recorded, faults are answered in ECS's shape.
+    proxy = harness.AwsProxy(moto.endpoint).start()
+    r = moto.aws_run("ecs", "list-clusters", creds=got, endpoint=proxy.url)
+    log = proxy.control.log(operation="ListClusters")
+    tap.ok(
+        r.returncode == 0 and len(log) == 1 and log[0]["status"] == 200 and log[0]["json"] == {}
+        and log[0]["headers"].get("x-amz-security-token") == got.session_token,
+        "through the proxy: signed request verified upstream and recorded",
+        (r.stderr, log),
+    )
+    proxy.control.throttle("ListClusters", count=2)
+    mark = proxy.control.log_mark()
+    r = moto.aws_run("ecs", "list-clusters", creds=got, endpoint=proxy.url, env={"AWS_MAX_ATTEMPTS": "3"})
+    tap.ok(
+        r.returncode == 0 and [e["status"] for e in proxy.control.log(mark)] == [400, 400, 200],
+        "two injected ThrottlingExceptions, retried by the real SDK, then success",
+        (r.stderr, [e["status"] for e in proxy.control.log(mark)]),
+    )
+    proxy.control.error("ListClusters", code="AccessDeniedException", message="injected denial", status=400)
+    r = moto.aws_run("ecs", "list-clusters", creds=got, endpoint=proxy.url)
+    tap.ok(r.returncode != 0 and "AccessDeniedException" in r.stderr and "injected denial" in r.stderr, "injected JSON error reaches the client", r.stderr)
+    proxy.control.set_down(True)
+    r = moto.aws_run("ecs", "list-clusters", creds=got, endpoint=proxy.url)
+    proxy.control.set_down(False)
+    r2 = moto.aws_run("ecs", "list-clusters", creds=got, endpoint=proxy.url)
+    tap.ok(r.returncode != 0 and r2.returncode == 0, "proxy down: connection errors; up again: success", r.stderr[-300:])
+    AwsApi(proxy.url, reg_creds).ecs(
+        "RegisterContainerInstance",
+        cluster="harness",
+        instanceIdentityDocument=json.dumps(doc),
+        instanceIdentityDocumentSignature=sig,
+        totalResources=[{"name": "CPU", "type": "INTEGER", "integerValue": 8192}],
+    )
+    proxy.control.error("RegisterContainerInstance", code="ClientException", message="Cluster not found.", status=400, count=None, match={"cluster": "missing"})
+    try:
+        AwsApi(proxy.url, reg_creds).ecs("RegisterContainerInstance", cluster="missing", instanceIdentityDocument=json.dumps(doc))
+        tap.ok(False, "fault with a body match answers ECS's missing-cluster error", "accepted")
+    except AwsError as e:
+        tap.eq((e.status, e.code, e.message), (400, "ClientException", "Cluster not found."), "fault with a body match answers ECS's missing-cluster error")
+    sent = [b for b in proxy.control.requests("RegisterContainerInstance") if b.get("cluster") == "harness"]
+    tap.eq(sent[-1]["totalResources"][0]["integerValue"], 8192, "the proxy records request bodies moto ignores")
+    proxy.stop()
+
+    # A Stack on the shared moto: instance role with the host policy, served by IMDS.
+    pol_file = os.path.join(harness.TOP, "packaging", "iam-policy.json")
+    if os.path.exists(pol_file):
+        with open(pol_file) as f:
+            tap.eq(harness.host_policy(), json.load(f), "host_policy() is packaging/iam-policy.json")
+    else:
+        tap.eq(harness.host_policy(), harness.ECS_HOST_POLICY, "host_policy() falls back to ECS_HOST_POLICY")
+    with harness.Stack(moto=moto, cluster="stacked", policy=harness.ECS_HOST_POLICY) as s:
+        role, sc = harness.instance_role_credentials(s.imds.url)
+        env = s.daemon_env(ECS_LOGLEVEL="info", ECS_CLUSTER=None)
+        r = moto.aws_run("ecs", "list-container-instances", "--cluster", "stacked", creds=sc, endpoint=env["ECS_BACKEND_HOST"])
+        tap.ok(
+            role == s.role and sc.access_key_id == s.creds.access_key_id and r.returncode == 0
+            and json.loads(r.stdout)["containerInstanceArns"] == []
+            and env["AWS_EC2_METADATA_SERVICE_ENDPOINT"] == s.imds.url and env["ECS_LOGLEVEL"] == "info"
+            and "ECS_CLUSTER" in env and env["ECS_CLUSTER"] is None,
+            "Stack: cluster, role credentials via IMDS, proxy as ECS endpoint, daemon_env overrides",
+            r.stderr,
+        )
+        old = s.creds
+        new_creds = s.rotate_credentials()
+        _, served = harness.instance_role_credentials(s.imds.url)
+        tap.ok(new_creds.access_key_id != old.access_key_id and served.access_key_id == new_creds.access_key_id, "Stack.rotate_credentials serves fresh STS keys")
+        s.set_policy(LIST_ONLY)
+        r = moto.aws_run("ecs", "list-container-instances", "--cluster", "stacked", creds=served)
+        tap.ok(r.returncode != 0 and "ecs:ListContainerInstances" in r.stderr, "Stack.set_policy narrows the role at once", r.stderr)
+        events = s.apply(
+            {
+                "imds": {
+                    "spot": {"action": "stop", "time": 90},
+                    "asg": "Terminated",
+                    "maintenance": [{"code": "instance-retirement", "not_before": 60}],
+                    "faults": [{"kind": "status", "path": "*/rebalance", "status": 500, "count": 1}],
+                },
+                "ecs": {"faults": [{"kind": "throttle", "operation": "ListClusters"}]},
+            }
+        )
+        st = s.imds.control.state()
+        r = moto.aws_run("ecs", "list-clusters", creds=served, endpoint=s.proxy.url)
+        tap.ok(
+            st["spot"]["action"] == "stop" and st["asg_state"] == "Terminated" and events[0]["Code"] == "instance-retirement"
+            and len(st["faults"]) == 1 and r.returncode != 0 and "ThrottlingException" in r.stderr,
+            "Stack.apply sets IMDS answers and ECS faults from a scenario dict",
+            (st["spot"], r.stderr),
+        )
+        try:
+            s.apply({"imds": {"spto": {}}})
+            tap.ok(False, "a misspelt scenario key is an error", "accepted")
+        except ValueError as e:
+            tap.match("spto", str(e), "a misspelt scenario key is an error")
+        arn = s.official_agent()
+        st, _, body = harness.http_get(s.daemon_env()["ECS_AGENT_INTROSPECTION_URL"])
+        md = json.loads(body)
+        seen = s.container_instances()
+        tap.ok(
+            st == 200 and md["Cluster"] == "stacked" and md["ContainerInstanceArn"] == arn and md["Version"].startswith("Amazon ECS Agent")
+            and [c["ec2InstanceId"] for c in seen] == [s.instance.instance_id],
+            "official_agent(): registered in moto, fake introspection answers Cluster/ARN/Version",
+            (st, md, seen),
+        )
+        s.agent.control.set_available(False)
+        try:
+            harness.http_get(s.agent.metadata_url)
+            starting = False
+        except OSError:
+            starting = True
+        s.agent.control.set_available(True, status=503)
+        st503 = harness.http_get(s.agent.metadata_url)[0]
+        port = s.agent.port
+        s.agent.stop()
+        try:
+            harness.http_get(s.agent.metadata_url)
+            refused = False
+        except OSError:
+            refused = True
+        s.agent.start()
+        tap.ok(
+            starting and st503 == 503 and refused and s.agent.port == port and harness.http_get(s.agent.metadata_url)[0] == 200,
+            "fake agent: starting (no answer), 503, stopped (refused), restarted on the same port",
+        )
+        stack_groups = [s.imds.proc.pgid, s.proxy.proc.pgid, s.agent.proc.pgid]
+    tap.ok(not any(harness.group_alive(g) for g in stack_groups) and moto.proc.alive(), "Stack stop: its emulators gone, shared moto kept")
+
+    # Clean environments for children: only what is passed (None removes).
+    os.environ["HOSTD_TEST_LEAK"] = "leaked"
+    p = harness.Process(["sh", "-c", 'echo "[$HOSTD_TEST_LEAK][$FOO][${AWS_REGION-unset}]"'], env={"FOO": "bar", "AWS_REGION": None}, clean_env=True).start()
+    p.wait(5)
+    tap.eq(p.output().strip(), "[][bar][unset]", "Process(clean_env=True) passes only the given environment")
+    p.stop()
+
+    mm = harness.subset_mismatch
+    doc_ = {"cluster": "c", "attributes": [{"name": "a", "value": "1"}], "status": "DRAINING", "x": 1}
+    tap.ok(
+        mm(doc_, {"cluster": "c", "attributes": [{"name": "a"}], "status": "*"}) is None
+        and mm(doc_, {"status": "ACTIVE"}) == "$.status: expected 'ACTIVE', got 'DRAINING'"
+        and mm(doc_, {"attributes": []}) is not None and mm(doc_, {"nope": 1}) == "$.nope: missing",
+        "subset_mismatch matches listed keys and names the first difference",
+    )
+
+    # Process control: TERM ignored, a grandchild in the group -- all killed.
+    stubborn = harness.Process(["sh", "-c", "trap '' TERM; sleep 300 & echo started; wait"], name="stubborn").start()
+    stubborn.wait_output("started", 5)
+    t = time.monotonic()
+    stubborn.stop(timeout=0.5)
+    tap.ok(not harness.group_alive(stubborn.pgid) and time.monotonic() - t < 3, "stop() kills a TERM-ignoring process and its grandchild")
+    p = harness.Process(["sh", "-c", "exit 5"], name="exit5").start()
+    tap.eq(p.wait(5), 5, "Process.wait returns the exit status")
+    p.stop()
+    p = harness.Process(["sh", "-c", "echo bye; exit 3"], name="early-exit").start()
+    t = time.monotonic()
+    try:
+        p.wait_output("never printed", timeout=20)
+        tap.ok(False, "wait_output on a process that exits fails at once", "matched")
+    except harness.WaitAbort as e:
+        tap.ok(time.monotonic() - t < 5 and "bye" in str(e), "wait_output on a process that exits fails at once, with its output", str(e))
+    tap.ok(p.wait_output("bye", timeout=1) is not None, "wait_output finds a line printed just before exit")
+    p.stop()
+
+    imds.stop()
+    moto.stop()
+    tap.ok(
+        not any(harness.group_alive(p.proc.pgid) for p in (moto, imds, proxy)),
+        "moto_server, the IMDS emulator and the proxy stopped",
+    )
+    tap.eq(harness.children_left(), [], "no child process left")
+    tap.eq(harness._processes, [], "harness registry empty")
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    harness.run_tests(main)

@@ -8,47 +8,17 @@ import re
 import signal
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import harness  # noqa: E402
-from ecs_proxy import EcsProxy  # noqa: E402
 
 HOSTD = os.path.join(harness.BUILD, "ecs-hostd")
 POLICY = json.load(open(os.path.join(harness.TOP, "packaging", "iam-policy.json")))
 
 
-class FakeAgent:
-    """The official agent's introspection endpoint (/v1/metadata)."""
-
-    def __init__(self):
-        self.metadata = None
-        agent = self
-
-        class H(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                body = json.dumps(agent.metadata).encode()
-                self.send_response(200 if self.path == "/v1/metadata" and agent.metadata else 404)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = "http://127.0.0.1:%d/v1/metadata" % self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def ops(proxy, name=None):
-    return [e for e in proxy.log() if name is None or e["operation"] == name]
+    return [e for e in proxy.control.log() if name is None or e["operation"] == name]
 
 
 class Host:
@@ -95,7 +65,7 @@ def custom(ci):
 
 
 def main(tap):
-    with harness.MotoServer() as moto, harness.ImdsEmulator(require_v2=True) as imds, EcsProxy(moto.endpoint) as proxy:
+    with harness.MotoServer() as moto, harness.ImdsEmulator(require_v2=True) as imds, harness.AwsProxy(moto.endpoint) as proxy:
         inst = moto.run_instance(instance_type="c5.xlarge", az="us-east-1b")
         _, creds = moto.role_credentials("hostd-role", POLICY)
         imds.serve_instance(inst, role="hostd-role", creds=creds)
@@ -156,7 +126,8 @@ def main(tap):
         h.wait(r"Attribute sync: custom attributes in sync")
         moto.aws("ecs", "put-attributes", "--cluster", "lab", "--attributes",
                  "name=handmade,value=yes,targetId=%s" % arn)
-        proxy.clear()
+        proxy.control.clear_faults()
+        proxy.control.clear_log()
         mark = len(h.proc.output())
         h.attr_file("team.json", {"team": "dogs", "stack": "lab"})
         h.attr_file("more.json", {"color": "blue", "gpu": None})
@@ -165,7 +136,8 @@ def main(tap):
         tap.eq(sorted(puts), ["color", "gpu", "team"], "a change in the directory puts exactly the difference")
         tap.ok(all(a.get("targetId") == arn for e in ops(proxy, "PutAttributes") for a in json.loads(e["body"])["attributes"]),
                "with the full ARN as targetId")
-        proxy.clear()
+        proxy.control.clear_faults()
+        proxy.control.clear_log()
         mark = len(h.proc.output())
         os.unlink(os.path.join(h.attrs, "more.json"))
         h.wait(r"Attribute sync: custom attributes in sync: 0 put, 2 deleted", start=mark)
@@ -183,7 +155,8 @@ def main(tap):
                "the AWS CLI sees the deletion, and an attribute added with the AWS CLI survives")
 
         # ---- invalid attributes ---------------------------------------------
-        proxy.clear()
+        proxy.control.clear_faults()
+        proxy.control.clear_log()
         mark = len(h.proc.output())
         h.attr_file("bad.json", {"bad:name": "x"})
         h.wait(r"the configured attributes are invalid", start=mark)
@@ -257,10 +230,10 @@ def main(tap):
         decoy = moto.ecs("RegisterContainerInstance", cluster="prod", instanceIdentityDocument=doc(other))
         agent_reg = moto.ecs("RegisterContainerInstance", cluster="prod", instanceIdentityDocument=doc(inst))
         agent_arn = agent_reg["containerInstance"]["containerInstanceArn"]
-        agent = FakeAgent()
-        agent.metadata = {"Cluster": "prod", "ContainerInstanceArn": agent_arn, "Version": "Amazon ECS Agent - v1.86.0"}
-        proxy.clear()
-        h5 = Host(moto, imds, proxy, ECS_CLUSTER="prod", ECS_HOSTD_MODE="companion", ECS_AGENT_INTROSPECTION_URL=agent.url,
+        agent = harness.AgentIntrospection(cluster="prod", arn=agent_arn).start()
+        proxy.control.clear_faults()
+        proxy.control.clear_log()
+        h5 = Host(moto, imds, proxy, ECS_CLUSTER="prod", ECS_HOSTD_MODE="companion", ECS_AGENT_INTROSPECTION_URL=agent.metadata_url,
                   ECS_INSTANCE_ATTRIBUTES='{"catslike": "catnip"}')
         h5.start()
         h5.wait(r"Attribute sync: custom attributes in sync")
@@ -272,7 +245,8 @@ def main(tap):
         h5.stop()
 
         # Fallback: the agent does not answer; List + Describe, matched on ec2InstanceId.
-        proxy.clear()
+        proxy.control.clear_faults()
+        proxy.control.clear_log()
         h6 = Host(moto, imds, proxy, ECS_CLUSTER="prod", ECS_HOSTD_MODE="companion")
         h6.start()
         h6.wait(r"Joined ECS cluster prod")
@@ -281,8 +255,26 @@ def main(tap):
         tap.eq(ops(proxy, "RegisterContainerInstance"), [], "still no registration")
         h6.stop()
 
+        # The agent is still starting: companion waits (with backoff) and joins
+        # once the agent has registered and answers.
+        moto.create_cluster("late")
+        agent.control.set_available(False)
+        h9 = Host(moto, imds, proxy, ECS_CLUSTER="late", ECS_HOSTD_MODE="companion",
+                  ECS_AGENT_INTROSPECTION_URL=agent.metadata_url)
+        h9.start()
+        h9.wait(r"the official agent has not registered EC2 instance %s in cluster late yet" % inst.instance_id)
+        tap.ok(h9.proc.alive(), "companion keeps waiting while the official agent starts")
+        late = moto.ecs("RegisterContainerInstance", cluster="late", instanceIdentityDocument=doc(inst))
+        late_arn = late["containerInstance"]["containerInstanceArn"]
+        agent.control.set_metadata(cluster="late", arn=late_arn)
+        agent.control.set_available(True)
+        h9.wait(r"Joined ECS cluster late as %s \(companion mode\)" % re.escape(late_arn), timeout=30)
+        tap.ok(True, "and joins once the agent has registered")
+        h9.stop()
+        agent.control.set_metadata(cluster="prod", arn=agent_arn)
+
         # auto: the agent answers -> companion; it does not -> register.
-        h7 = Host(moto, imds, proxy, ECS_CLUSTER="prod", ECS_AGENT_INTROSPECTION_URL=agent.url)
+        h7 = Host(moto, imds, proxy, ECS_CLUSTER="prod", ECS_AGENT_INTROSPECTION_URL=agent.metadata_url)
         h7.start()
         h7.wait(r"Joined ECS cluster prod")
         tap.match(r"ECS_HOSTD_MODE=auto: the official agent's introspection endpoint answers; using companion mode",

@@ -221,14 +221,15 @@ class Handler(BaseHTTPRequestHandler):
             self.drop(reset=kind == "reset")
 
     def reply(self, status, headers, data, entry):
+        # Recorded before it is sent: a client holding the answer finds it logged.
+        entry["status"] = status
+        entry["response"] = data.decode(errors="replace")
         self.send_response(status)
         for k, v in headers:
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
-        entry["status"] = status
-        entry["response"] = data.decode(errors="replace")
 
     def drop(self, reset):
         self.close_connection = True

@@ -548,6 +548,9 @@ class Handler(BaseHTTPRequestHandler):
         else:
             data = body.encode() if isinstance(body, str) else body
             ctype = "text/plain"
+        # Recorded before it is sent: a client holding the answer finds it logged.
+        entry["status"] = status
+        entry["bytes"] = len(data)
         self.send_response(status, ERROR_TITLES.get(status))
         self.send_header("Content-Type", headers.pop("Content-Type", ctype))
         self.send_header("Content-Length", str(len(data)))
@@ -556,8 +559,6 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
-        entry["status"] = status
-        entry["bytes"] = len(data)
 
     def apply_fault(self, f, entry):
         kind = f["kind"]

@@ -211,18 +211,15 @@ static int write_all(int fd, const char *p, size_t n) {
         return 0;
 }
 
-int state_save(const char *dir, const struct state *s) {
-        _cleanup_free_ char *path = NULL, *tmp = NULL, *text = NULL;
+int state_write_atomic(const char *dir, const char *name, const char *text) {
+        _cleanup_free_ char *path = NULL, *tmp = NULL;
         _cleanup_close_ int fd = -1, dfd = -1;
         int r;
 
         if (mkdir(dir, 0700) < 0 && errno != EEXIST)
                 return -errno;
-        if (asprintf(&path, "%s/" STATE_FILE, dir) < 0 ||
-            asprintf(&tmp, "%s/." STATE_FILE ".tmp-%d", dir, (int)getpid()) < 0)
-                return -ENOMEM;
-        text = state_format(s);
-        if (!text)
+        if (asprintf(&path, "%s/%s", dir, name) < 0 ||
+            asprintf(&tmp, "%s/.%s.tmp-%d", dir, name, (int)getpid()) < 0)
                 return -ENOMEM;
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
         if (fd < 0)
@@ -243,4 +240,12 @@ int state_save(const char *dir, const struct state *s) {
         if (dfd < 0 || fsync(dfd) < 0)
                 return -errno;
         return 0;
+}
+
+int state_save(const char *dir, const struct state *s) {
+        _cleanup_free_ char *text = state_format(s);
+
+        if (!text)
+                return -ENOMEM;
+        return state_write_atomic(dir, STATE_FILE, text);
 }

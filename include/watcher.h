@@ -1,0 +1,36 @@
+/* watcher.h: decides when the host must drain, and drains it.  Polls the
+ * IMDS interruption signals on the daemon's loop (one reused connection and
+ * token), at ECS_HOSTD_POLL_INTERVAL_MS, in a fixed rhythm that nothing else
+ * can delay: ECS calls, retries and the drain hook all run alongside.  Each
+ * notice is handled once (remembered in ECS_HOSTD_DATADIR/notices.json across
+ * restarts); a drain is confirmed only by ECS's answer. */
+#pragma once
+
+#include <stdint.h>
+
+#include "aws.h"
+#include "config.h"
+
+struct watcher;
+
+/* aws and cfg are borrowed.  Polling starts at once; drains wait until
+ * watcher_set_target() names the container instance. */
+int watcher_new(struct watcher **ret, struct aws *aws, const struct config *cfg);
+struct watcher *watcher_free(struct watcher *w);
+
+/* The container instance to drain (after joining; both strings copied). */
+int watcher_set_target(struct watcher *w, const char *cluster, const char *arn);
+
+/* One line for STATUS= while a notice is being handled, else NULL. */
+const char *watcher_status(const struct watcher *w);
+
+/* Counters, for tests and the metrics endpoint. */
+struct watcher_stats {
+        uint64_t polls;          /* ticks that started a poll round */
+        uint64_t polls_skipped;  /* ticks that found the previous round still running */
+        uint64_t imds_errors;    /* signal reads that failed (not 404) */
+        uint64_t notices;        /* distinct notices seen */
+        uint64_t drains_confirmed;
+        uint64_t drain_attempts;
+};
+void watcher_get_stats(const struct watcher *w, struct watcher_stats *ret);

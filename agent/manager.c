@@ -15,6 +15,7 @@
 #include "attrsync.h"
 #include "manager.h"
 #include "registration.h"
+#include "watcher.h"
 
 #define RETRY_FIRST_USEC (1ULL * 1000000) /* first retry of a failed startup step */
 #define RETRY_MAX_USEC (60ULL * 1000000)  /* backoff cap while waiting for IMDS or ECS */
@@ -34,6 +35,7 @@ struct manager {
         struct registration *reg; /* kept while joined: its state is ours to read */
         bool joined;
         struct attrsync *sync;
+        struct watcher *watcher; /* polls from the moment the AWS clients are ready */
         sd_event_source *retry;
         uint64_t retry_usec;
         char status[512];
@@ -112,6 +114,8 @@ static void on_registration(const struct registration_result *res, void *userdat
                 set_status(m, "Joined ECS cluster %s as %s (%s mode%s)", res->cluster, res->arn,
                            res->mode, res->reused ? ", saved identity" : "");
                 log_info("%s", m->status);
+                if (m->watcher)
+                        watcher_set_target(m->watcher, res->cluster, res->arn);
                 m->sync = attrsync_free(m->sync);
                 r = attrsync_new(&m->sync, m->aws, m->cfg, registration_state(m->reg), on_synced,
                                  m);
@@ -152,6 +156,13 @@ static void on_aws_ready(struct aws *a, int error, const char *text, void *userd
         }
         m->aws_ready = true;
         m->retry_usec = 0;
+        if (!m->watcher) {
+                /* Watch at once: a notice that comes before the join is
+                 * remembered and drained as soon as the instance is known. */
+                int r = watcher_new(&m->watcher, a, m->cfg);
+                if (r < 0)
+                        log_error_errno(r, "Failed to start the interruption watcher: %m");
+        }
         if (a->have_identity)
                 log_info("EC2 instance %s (%s) in %s, account %s", a->identity.instance_id,
                          a->identity.instance_type ?: "?", a->identity.availability_zone ?: "?",
@@ -198,6 +209,7 @@ static int setup_aws(struct manager *m) {
         int r;
 
         m->sync = attrsync_free(m->sync);
+        m->watcher = watcher_free(m->watcher);
         m->reg = registration_free(m->reg);
         m->joined = m->aws_ready = false;
         m->retry = sd_event_source_disable_unref(m->retry);
@@ -262,6 +274,7 @@ int manager_run(struct config *cfg, const char *const *config_files, size_t n_co
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGCHLD); /* the drain hook is watched with sd_event_add_child */
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return log_crit_errno(errno, "Failed to block signals: %m"), EXIT_FAILURE;
 
@@ -289,6 +302,7 @@ int manager_run(struct config *cfg, const char *const *config_files, size_t n_co
         status = r < 0 ? EXIT_FAILURE : r;
 out:
         attrsync_free(m.sync);
+        watcher_free(m.watcher);
         registration_free(m.reg);
         sd_event_source_disable_unref(m.retry);
         aws_free(m.aws);

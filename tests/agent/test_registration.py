@@ -5,63 +5,14 @@ proxy, with the IMDS emulator as the instance and the AWS CLI as observer."""
 import json
 import os
 import re
-import signal
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import harness  # noqa: E402
+from hostd import HOSTD, Host, custom, ops  # noqa: E402
 
-HOSTD = os.path.join(harness.BUILD, "ecs-hostd")
 POLICY = json.load(open(os.path.join(harness.TOP, "packaging", "iam-policy.json")))
-
-
-def ops(proxy, name=None):
-    return [e for e in proxy.control.log() if name is None or e["operation"] == name]
-
-
-class Host:
-    """One ecs-hostd configuration (a config file and a state directory)."""
-
-    def __init__(self, moto, imds, proxy, **keys):
-        self.dir = tempfile.mkdtemp(prefix="hostd-reg-")
-        self.attrs = os.path.join(self.dir, "attributes.d")
-        os.mkdir(self.attrs)
-        self.keys = {"ECS_BACKEND_HOST": proxy.url, "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url,
-                     "ECS_HOSTD_DATADIR": os.path.join(self.dir, "state"), "ECS_HOSTD_ATTRIBUTES_DIR": self.attrs,
-                     "ECS_AGENT_INTROSPECTION_URL": "http://127.0.0.1:9/v1/metadata"}
-        self.keys.update(keys)
-        self.proc = None
-
-    def write_conf(self):
-        self.conf = os.path.join(self.dir, "ecs-hostd.conf")
-        with open(self.conf, "w") as f:
-            for k, v in self.keys.items():
-                if v is not None:
-                    f.write("%s=%s\n" % (k, v))
-
-    def start(self):
-        self.write_conf()
-        self.proc = harness.Process([HOSTD, "--config", self.conf], clean_env=True).start()
-        return self.proc
-
-    def wait(self, pattern, timeout=20, start=0):
-        return self.proc.wait_output(pattern, timeout, start=start)
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(10)
-
-    def attr_file(self, name, obj):
-        tmp = os.path.join(self.attrs, "." + name + ".tmp")
-        with open(tmp, "w") as f:
-            f.write(obj if isinstance(obj, str) else json.dumps(obj))
-        os.rename(tmp, os.path.join(self.attrs, name))
-
-
-def custom(ci):
-    return {a["name"]: a.get("value") for a in ci.get("attributes", []) if not a["name"].startswith("ecs.")}
 
 
 def main(tap):
@@ -74,7 +25,7 @@ def main(tap):
         tap.diag("instance %s" % inst.instance_id)
 
         # ---- register mode --------------------------------------------------
-        h = Host(moto, imds, proxy, ECS_CLUSTER="lab", ECS_HOSTD_MODE="register",
+        h = Host(imds, proxy, ECS_CLUSTER="lab", ECS_HOSTD_MODE="register",
                  ECS_INSTANCE_ATTRIBUTES='{"catslike": "catnip", "stack": "prod"}',
                  ECS_CONTAINER_INSTANCE_TAGS='{"owner": "lab5"}', ECS_RESERVED_MEMORY="256")
         h.attr_file("team.json", {"team": "cats", "stack": "lab"})
@@ -196,13 +147,13 @@ def main(tap):
         h.stop()
 
         # ---- a named cluster that does not exist ----------------------------
-        h2 = Host(moto, imds, proxy, ECS_CLUSTER="nosuch", ECS_HOSTD_MODE="register")
+        h2 = Host(imds, proxy, ECS_CLUSTER="nosuch", ECS_HOSTD_MODE="register")
         p = h2.start()
         tap.eq(p.wait(20), 5, "a missing named cluster exits 5")
         tap.match(r"ECS cluster nosuch does not exist in region us-east-1", p.output(), "naming the cluster and region")
 
         # ---- ECS_CLUSTER unset: "default", created --------------------------
-        h3 = Host(moto, imds, proxy, ECS_HOSTD_MODE="register")
+        h3 = Host(imds, proxy, ECS_HOSTD_MODE="register")
         h3.start()
         h3.wait(r"Joined ECS cluster default")
         tap.match(r"Created ECS cluster default", h3.proc.output(), "ECS_CLUSTER unset creates the default cluster")
@@ -215,7 +166,7 @@ def main(tap):
                 [a for a in POLICY["Statement"][0]["Action"] if a != "ecs:PutAttributes"]}]}
         _, wcreds = moto.role_credentials("weak-role", weak)
         imds.serve_credentials("weak-role", wcreds)
-        h4 = Host(moto, imds, proxy, ECS_CLUSTER="lab", ECS_HOSTD_MODE="register", ECS_INSTANCE_ATTRIBUTES='{"newattr": "1"}')
+        h4 = Host(imds, proxy, ECS_CLUSTER="lab", ECS_HOSTD_MODE="register", ECS_INSTANCE_ATTRIBUTES='{"newattr": "1"}')
         h4.start()
         h4.wait(r"Attribute sync: .*PutAttributes")
         tap.match(r"AccessDenied.*the IAM policy must allow ecs:PutAttributes", h4.proc.output(),
@@ -233,7 +184,7 @@ def main(tap):
         agent = harness.AgentIntrospection(cluster="prod", arn=agent_arn).start()
         proxy.control.clear_faults()
         proxy.control.clear_log()
-        h5 = Host(moto, imds, proxy, ECS_CLUSTER="prod", ECS_HOSTD_MODE="companion", ECS_AGENT_INTROSPECTION_URL=agent.metadata_url,
+        h5 = Host(imds, proxy, ECS_CLUSTER="prod", ECS_HOSTD_MODE="companion", ECS_AGENT_INTROSPECTION_URL=agent.metadata_url,
                   ECS_INSTANCE_ATTRIBUTES='{"catslike": "catnip"}')
         h5.start()
         h5.wait(r"Attribute sync: custom attributes in sync")
@@ -247,7 +198,7 @@ def main(tap):
         # Fallback: the agent does not answer; List + Describe, matched on ec2InstanceId.
         proxy.control.clear_faults()
         proxy.control.clear_log()
-        h6 = Host(moto, imds, proxy, ECS_CLUSTER="prod", ECS_HOSTD_MODE="companion")
+        h6 = Host(imds, proxy, ECS_CLUSTER="prod", ECS_HOSTD_MODE="companion")
         h6.start()
         h6.wait(r"Joined ECS cluster prod")
         tap.match(r"Found the official agent's registration of %s in cluster prod: %s" % (inst.instance_id, re.escape(agent_arn)),
@@ -259,7 +210,7 @@ def main(tap):
         # once the agent has registered and answers.
         moto.create_cluster("late")
         agent.control.set_available(False)
-        h9 = Host(moto, imds, proxy, ECS_CLUSTER="late", ECS_HOSTD_MODE="companion",
+        h9 = Host(imds, proxy, ECS_CLUSTER="late", ECS_HOSTD_MODE="companion",
                   ECS_AGENT_INTROSPECTION_URL=agent.metadata_url)
         h9.start()
         h9.wait(r"the official agent has not registered EC2 instance %s in cluster late yet" % inst.instance_id)
@@ -274,14 +225,14 @@ def main(tap):
         agent.control.set_metadata(cluster="prod", arn=agent_arn)
 
         # auto: the agent answers -> companion; it does not -> register.
-        h7 = Host(moto, imds, proxy, ECS_CLUSTER="prod", ECS_AGENT_INTROSPECTION_URL=agent.metadata_url)
+        h7 = Host(imds, proxy, ECS_CLUSTER="prod", ECS_AGENT_INTROSPECTION_URL=agent.metadata_url)
         h7.start()
         h7.wait(r"Joined ECS cluster prod")
         tap.match(r"ECS_HOSTD_MODE=auto: the official agent's introspection endpoint answers; using companion mode",
                   h7.proc.output(), "auto picks companion when the agent answers")
         h7.stop()
         agent.stop()
-        h8 = Host(moto, imds, proxy, ECS_CLUSTER="lab", ECS_HOSTD_DATADIR=h.keys["ECS_HOSTD_DATADIR"] + "-auto")
+        h8 = Host(imds, proxy, ECS_CLUSTER="lab", ECS_HOSTD_DATADIR=h.keys["ECS_HOSTD_DATADIR"] + "-auto")
         h8.start()
         h8.wait(r"Joined ECS cluster lab")
         tap.match(r"ECS_HOSTD_MODE=auto: the official agent's introspection endpoint does not answer; using register mode",

@@ -399,7 +399,7 @@ static void run_hook(struct watcher *w, struct event *e) {
 
 static void set_status(struct watcher *w, struct event *e, const char *what) {
         char t[32];
-        long left = (long)(e->deadline - time(NULL));
+        long left = (long)(e->time - time(NULL));
 
         snprintf(w->status, sizeof w->status, "%s %s at %s (in %ld s): %s",
                  notice_kind_name(e->kind), e->action, fmt_time(e->time, t, sizeof t),
@@ -465,7 +465,7 @@ static void on_update(const struct ecs_result *res, void *userdata) {
                                          notice_kind_name(e->kind));
                                 sd_notifyf(false, "STATUS=%s", w->status);
                         } else {
-                                long left = (long)(e->deadline - time(NULL));
+                                long left = (long)(e->time - time(NULL));
                                 e->drained = true;
                                 e->by_us = true;
                                 w->stats.drains_confirmed++;

@@ -44,7 +44,10 @@ class Host:
         return len(self.proc.output())
 
     def wait(self, pattern, timeout=20, start=0):
-        return self.proc.wait_output(pattern, timeout, start=start)
+        try:
+            return self.proc.wait_output(pattern, timeout, start=start)
+        except TimeoutError as e:
+            raise TimeoutError("%s; the daemon's last lines:\n%s" % (e, self.output()[-1500:])) from None
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)

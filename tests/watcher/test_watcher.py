@@ -65,7 +65,7 @@ def main(tap):
         # ---- Spot terminate: one drain, one hook, many polls -----------------
         mark, since = h.mark(), proxy.control.log_mark()
         ctl.spot_notice("terminate")
-        h.wait(r"spot terminate at \S+ \(in 1[01]\d s\): container instance %s DRAINING after [0-9.]+ s" % re.escape(arn),
+        h.wait(r"spot terminate at \S+ \(in 1[0-2]\d s\): container instance %s DRAINING after [0-9.]+ s" % re.escape(arn),
                start=mark)
         tap.eq(status_of(moto, "spot", arn), "DRAINING", "a Spot notice drains: the AWS CLI sees DRAINING")
         h.wait(r"Drain hook for spot/terminate/\S+ finished", start=mark)
@@ -220,6 +220,7 @@ def main(tap):
         dry = Host(imds, proxy, ECS_CLUSTER="spot", ECS_HOSTD_MODE="register", ECS_HOSTD_POLL_INTERVAL_MS="200",
                    ECS_HOSTD_DRY_RUN="true", ECS_HOSTD_DATADIR=h.keys["ECS_HOSTD_DATADIR"] + "-dry",
                    ECS_HOSTD_DRAIN_HOOK=h.keys["ECS_HOSTD_DRAIN_HOOK"])
+        hook_lines = len(open(hooklog).read().splitlines())
         dry.start()
         dry.wait(r"Joined ECS cluster spot")
         since = proxy.control.log_mark()
@@ -229,7 +230,7 @@ def main(tap):
         time.sleep(0.5)
         tap.ok(updates(proxy, since) == [] and status_of(moto, "spot", arn) == "ACTIVE",
                "dry run: logged, nothing changed in ECS")
-        tap.eq(len(open(hooklog).read().splitlines()), 6 + 3 * 6, "dry run: the hook does not run")
+        tap.eq(len(open(hooklog).read().splitlines()), hook_lines, "dry run: the hook does not run")
         dry.stop()
         ctl.withdraw_spot()
 

@@ -62,13 +62,17 @@ $(B)/tests/%: %.c $(B)/libhostd.a $(B)/libplace.a
 
 tests: all $(TESTS) $(TOOLS)
 
-# libFuzzer targets: built with clang against every library source (not the
-# archives, which may have been built by gcc with other sanitizer runtimes).
-FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE= -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Itests $(PKG_CFLAGS) \
+# libFuzzer targets: clang, with the library sources compiled once more for
+# coverage (fuzzer-no-link) into their own objects, shared by every target.
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE= -g -O1 -fsanitize=address,undefined -Iinclude -Itests $(PKG_CFLAGS) \
               -DHOSTD_VERSION='"$(VERSION)"' -DHOSTD_GIT_HASH='"$(GIT_HASH)"'
-$(B)/fuzz/%: %.c $(HOSTD_SRCS) $(PLACE_SRCS)
+FUZZ_OBJS := $(filter-out %/agent/main.o %/placement/main.o,$(HOSTD_SRCS:%.c=$(B)/fuzzobj/%.o) $(PLACE_SRCS:%.c=$(B)/fuzzobj/%.o))
+$(B)/fuzzobj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(HOSTD_SRCS) $(PLACE_SRCS) $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+$(B)/fuzz/%: %.c $(FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
 fuzz: $(FUZZERS)
 
 deps:

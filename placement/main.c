@@ -208,7 +208,7 @@ static char *cell(const struct placement_instance *ci, const char *subject) {
 }
 
 static int print_table(const struct placement_cluster *c, const struct placement_query *q,
-                       const size_t *sel, size_t n) {
+                       const size_t *sel, size_t n, size_t considered) {
         _cleanup_(placement_query_strv_freep) char **subjects = NULL;
         static const char *const fixed[] = {"CONTAINER INSTANCE", "EC2 INSTANCE", "ZONE", "TYPE"};
         const char **headers;
@@ -266,7 +266,7 @@ static int print_table(const struct placement_cluster *c, const struct placement
                                 printf("%s\n", v ? v : "?");
                 }
         }
-        printf("%zu of %zu container instances match\n", n, c->n_instances);
+        printf("%zu of %zu container instances match\n", n, considered);
         for (size_t i = 0; i < n * ncol; i++)
                 free(cells[i]);
         free(cells);
@@ -289,7 +289,7 @@ static int cmd_filter(int argc, char **argv) {
         _cleanup_free_ size_t *sel = NULL;
         const char *instances = NULL, *tasks = NULL, *status = NULL;
         enum output output = OUTPUT_JSON;
-        size_t n = 0;
+        size_t n = 0, considered = 0;
         int opt, r;
 
         optind = 1;
@@ -364,7 +364,11 @@ static int cmd_filter(int argc, char **argv) {
                         printf("%s\n", c->instances[sel[i]].arn);
                 break;
         case OUTPUT_TABLE:
-                if (print_table(c, q, sel, n) < 0) {
+                for (size_t i = 0; i < c->n_instances; i++)
+                        if (status ? streq(c->instances[i].status, status)
+                                   : !streq(c->instances[i].status, "INACTIVE"))
+                                considered++;
+                if (print_table(c, q, sel, n, considered) < 0) {
                         fprintf(stderr, "error: out of memory\n");
                         return EXIT_INPUT;
                 }

@@ -87,9 +87,16 @@ static int parse_json(const char *text, size_t len, cJSON **ret, struct placemen
                 size_t at = (size_t)((const char *)memchr(text, '\0', len) - text);
                 return placement_error_at(e, text, len, at, "malformed JSON (NUL byte)");
         }
-        j = cJSON_ParseWithLengthOpts(text, len, &end, 1);
+        /* cJSON wants to see the terminating NUL within the length it is given
+         * when asked to reject trailing garbage, and text need not have one. */
+        _cleanup_free_ char *copy = malloc(len + 1);
+        if (!copy)
+                return placement_error_set(e, -ENOMEM, "out of memory");
+        memcpy(copy, text, len);
+        copy[len] = '\0';
+        j = cJSON_ParseWithLengthOpts(copy, len + 1, &end, 1);
         if (!j) {
-                size_t at = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
+                size_t at = end && end >= copy && end <= copy + len ? (size_t)(end - copy) : 0;
                 if (at >= len)
                         return placement_error_at(e, text, len, len,
                                                   "malformed JSON (unexpected end of input)");

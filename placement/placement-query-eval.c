@@ -100,6 +100,21 @@ static int compare(const struct placement_query_node *n, const struct subject_va
         }
 }
 
+/* [doc] == is string equality; [decision] the typed fields (versions, times,
+ * counts) have no canonical text, so they compare by value. */
+static bool equal(const struct placement_query_node *n, const struct subject_values *sv, size_t i,
+                  const struct placement_query_value *v) {
+        switch (n->subject) {
+        case PLACEMENT_SUBJECT_REGISTERED_AT:
+        case PLACEMENT_SUBJECT_RUNNING_TASKS_COUNT:
+        case PLACEMENT_SUBJECT_AGENT_VERSION:
+        case PLACEMENT_SUBJECT_AGENT_CONNECTED:
+                return compare(n, sv, i, v) == 0;
+        default:
+                return streq(value_text(sv, i), v->text);
+        }
+}
+
 static int matches(const struct placement_query_node *n, const char *t) {
         int r = pcre2_match((const pcre2_code *)n->regex, (PCRE2_SPTR)t, strlen(t), 0, 0,
                             (pcre2_match_data *)n->match,
@@ -121,7 +136,7 @@ static int holds(const struct placement_query_node *n, const struct subject_valu
         case PLACEMENT_OP_EQ:
         case PLACEMENT_OP_IN:
                 for (size_t k = 0; k < n->n_values; k++)
-                        if (compare(n, sv, i, &n->values[k]) == 0)
+                        if (equal(n, sv, i, &n->values[k]))
                                 return 1;
                 return 0;
         case PLACEMENT_OP_MATCHES:

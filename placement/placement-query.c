@@ -451,6 +451,12 @@ static int parse_value(struct parser *p, struct placement_query_node *n) {
         const char *opname = op_names[n->op].symbol;
         int r;
 
+        if ((n->op == PLACEMENT_OP_MATCHES || n->op == PLACEMENT_OP_NOT_MATCHES) &&
+            (p->t.type == TK_LBRACKET || p->t.type == TK_LPAREN))
+                return error_at(p, p->t.start,
+                                "value expected (quote a regular expression that starts with "
+                                "'%c')",
+                                p->src[p->t.start]);
         if (p->t.type == TK_LBRACKET)
                 return error_at(p, p->t.start,
                                 "value expected ('%s' takes one value; only in and !in take a "
@@ -551,6 +557,8 @@ static int parse_subject(struct parser *p, struct placement_query_node *n) {
                         n->subject = i;
                         return lex_term(p);
                 }
+        if (token_is_word(p, "and") || token_is_word(p, "or"))
+                return error_at(p, p->t.start, "subject expected");
         if ((len == 10 && strncmp(s, "instanceId", len) == 0) ||
             (len == 4 && strncmp(s, "host", len) == 0))
                 return error_at(p, p->t.start,
@@ -748,10 +756,12 @@ static int parse_query(struct parser *p, struct placement_query_node **ret) {
                 node_free(n);
                 if (type == TK_RPAREN)
                         return error_at(p, at, "unexpected ')' (no '(' to close)");
-                if (p->prev == TK_BARE && type == TK_WORD)
+                if (p->prev == TK_BARE && type != TK_AND && type != TK_OR && type != TK_OP &&
+                    type != TK_BANG)
                         return error_at(p, at,
-                                        "'and', 'or' or end of expression expected (quote values "
-                                        "that contain spaces)");
+                                        "'and', 'or' or end of expression expected (quote a value "
+                                        "that contains spaces, brackets, parentheses, commas or "
+                                        "quotes)");
                 return error_at(p, at, "'and', 'or' or end of expression expected");
         }
         *ret = n;

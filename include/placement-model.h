@@ -18,8 +18,8 @@ struct placement_attribute {
 
 /* One entry of remainingResources / registeredResources that placement uses. */
 struct placement_resources {
-        int64_t cpu;    /* CPU units (1024 per vCPU); -1 when not reported */
-        int64_t memory; /* MiB; -1 when not reported */
+        int64_t cpu;         /* CPU units (1024 per vCPU); -1 when not reported */
+        int64_t memory;      /* MiB; -1 when not reported */
         uint16_t *ports_tcp; /* PORTS: host ports in use, as reported */
         size_t n_ports_tcp;
         uint16_t *ports_udp; /* PORTS_UDP */

@@ -54,7 +54,7 @@ struct placement_query_value {
         char *text;    /* unquoted, unescaped */
         size_t offset; /* where it starts in the source (its quote, if quoted) */
         bool is_number;
-        double number;  /* attribute: values, when is_number */
+        double number; /* attribute: values, when is_number */
         int64_t typed; /* registeredAt: microseconds; runningTasksCount: the count */
 };
 
@@ -64,7 +64,7 @@ struct pcre2_real_match_context_8;
 
 struct placement_query_node {
         enum placement_query_node_type type;
-        size_t offset; /* source offset of the node's first token */
+        size_t offset;                             /* source offset of the node's first token */
         struct placement_query_node *left, *right; /* OR/AND: both; NOT: left */
 
         /* PREDICATE */

@@ -115,8 +115,7 @@ static int load(struct placement_cluster *c, const char *path, bool tasks) {
                   : placement_cluster_load_instances(c, text, len, &e);
         if (r < 0) {
                 if (e.line > 0)
-                        fprintf(stderr, "error: %s:%u:%u: %s\n", path, e.line, e.column,
-                                e.message);
+                        fprintf(stderr, "error: %s:%u:%u: %s\n", path, e.line, e.column, e.message);
                 else
                         fprintf(stderr, "error: %s: %s\n", path, e.message);
         }

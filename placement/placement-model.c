@@ -340,8 +340,8 @@ static int top_array(const cJSON *root, const char *key, const char *command, co
 
         if (!cJSON_IsObject(root))
                 return placement_error_set(e, -EINVAL,
-                                           "expected an object with \"%s\" (the output of %s)",
-                                           key, command);
+                                           "expected an object with \"%s\" (the output of %s)", key,
+                                           command);
         a = cJSON_GetObjectItemCaseSensitive(root, key);
         if (!a)
                 return placement_error_set(e, -EINVAL, "%s: missing (expected the output of %s)",
@@ -357,8 +357,7 @@ static int compare_instance_index(const void *a, const void *b, void *userdata) 
         return strcmp(v[*(const size_t *)a].arn, v[*(const size_t *)b].arn);
 }
 
-static int find_instance(const struct placement_cluster *c, const size_t *sorted,
-                         const char *arn) {
+static int find_instance(const struct placement_cluster *c, const size_t *sorted, const char *arn) {
         size_t lo = 0, hi = c->n_instances;
 
         while (lo < hi) {
@@ -419,7 +418,8 @@ static int count_groups(struct placement_cluster *c) {
                 const struct placement_task *t = &c->tasks[i];
                 int idx;
 
-                if (!t->container_instance_arn || !t->group || !streq_ptr(t->desired_status, "RUNNING"))
+                if (!t->container_instance_arn || !t->group ||
+                    !streq_ptr(t->desired_status, "RUNNING"))
                         continue;
                 idx = find_instance(c, sorted, t->container_instance_arn);
                 if (idx >= 0 && add_group(&c->instances[idx], t->group) < 0)
@@ -491,8 +491,8 @@ static int parse_task(const cJSON *j, const char *path, struct placement_task *t
         if (!cJSON_IsObject(j))
                 return shape_error(e, path, "expected an object");
         for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
-                int r = get_string(j, fields[i].key, path,
-                                   (char **)((char *)t + fields[i].offset), e);
+                int r = get_string(j, fields[i].key, path, (char **)((char *)t + fields[i].offset),
+                                   e);
                 if (r < 0)
                         return r;
         }

@@ -23,8 +23,8 @@ struct subject_values {
         int64_t typed; /* registeredAt, runningTasksCount */
 };
 
-static void read_subject(const struct placement_query_node *n,
-                         const struct placement_instance *ci, struct subject_values *sv) {
+static void read_subject(const struct placement_query_node *n, const struct placement_instance *ci,
+                         struct subject_values *sv) {
         const struct placement_attribute *a;
 
         *sv = (struct subject_values){0};
@@ -73,8 +73,8 @@ static int sign(int64_t a, int64_t b) {
 }
 
 /* Compare the instance's value (i) with argument v; 2 means incomparable. */
-static int compare(const struct placement_query_node *n, const struct subject_values *sv,
-                   size_t i, const struct placement_query_value *v) {
+static int compare(const struct placement_query_node *n, const struct subject_values *sv, size_t i,
+                   const struct placement_query_value *v) {
         const char *t = value_text(sv, i);
         double d;
         int r;
@@ -117,8 +117,7 @@ static bool equal(const struct placement_query_node *n, const struct subject_val
 
 static int matches(const struct placement_query_node *n, const char *t) {
         int r = pcre2_match((const pcre2_code *)n->regex, (PCRE2_SPTR)t, strlen(t), 0, 0,
-                            (pcre2_match_data *)n->match,
-                            (pcre2_match_context *)n->match_context);
+                            (pcre2_match_data *)n->match, (pcre2_match_context *)n->match_context);
         if (r >= 0)
                 return 1;
         if (r == PCRE2_ERROR_NOMATCH)

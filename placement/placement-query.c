@@ -17,9 +17,9 @@
 #include "placement-query.h"
 #include "placement-value.h"
 
-#define ATTRIBUTE_NAME_MAX 128  /* characters, ECS's limit on attribute names */
+#define ATTRIBUTE_NAME_MAX 128    /* characters, ECS's limit on attribute names */
 #define REGEX_MATCH_LIMIT 1000000 /* PCRE2 match() calls per value: bounds backtracking */
-#define REGEX_DEPTH_LIMIT 10000    /* PCRE2 backtracking depth per value */
+#define REGEX_DEPTH_LIMIT 10000   /* PCRE2 backtracking depth per value */
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
 
@@ -391,8 +391,7 @@ static int compile_regex(struct parser *p, struct placement_query_node *n) {
 
         /* Java's Pattern.matches() matches the whole value: anchor both ends. */
         re = pcre2_compile((PCRE2_SPTR)v->text, strlen(v->text),
-                           PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_UTF |
-                                   PCRE2_MATCH_INVALID_UTF,
+                           PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF,
                            &errcode, &erroff, NULL);
         if (!re) {
                 PCRE2_UCHAR msg[256];
@@ -638,6 +637,7 @@ static int parse_predicate(struct parser *p, struct placement_query_node **ret) 
 static int parse_unary(struct parser *p, struct placement_query_node **ret) {
         struct placement_query_node *n = NULL;
         size_t start = p->t.start;
+        bool paren;
         int r;
 
         if (p->t.type != TK_BANG && !token_is_word(p, "not") && p->t.type != TK_LPAREN)
@@ -670,13 +670,20 @@ static int parse_unary(struct parser *p, struct placement_query_node **ret) {
         if (!n)
                 return oom(p);
         r = lex_term(p);
+        /* `not(` is one level, as `!` alone is: the canonical form writes
+         * every negation that way and must stay within the limit.  The
+         * parenthesis counts the level instead of the not. */
+        paren = r >= 0 && p->t.type == TK_LPAREN;
+        if (paren)
+                p->depth--;
         if (r >= 0)
                 r = parse_unary(p, &n->left);
         if (r < 0) {
                 node_free(n);
                 return r;
         }
-        p->depth--;
+        if (!paren)
+                p->depth--;
         *ret = n;
         return 0;
 }
@@ -911,8 +918,7 @@ static int collect_subjects(const struct placement_query_node *n, char ***v, siz
                 int r = collect_subjects(n->left, v, k);
                 return r < 0 ? r : collect_subjects(n->right, v, k);
         }
-        if (asprintf(&s, "%s%s", subject_names[n->subject], n->attribute ? n->attribute : "") <
-            0)
+        if (asprintf(&s, "%s%s", subject_names[n->subject], n->attribute ? n->attribute : "") < 0)
                 return -ENOMEM;
         for (size_t i = 0; i < *k; i++)
                 if (streq((*v)[i], s)) {

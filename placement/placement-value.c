@@ -71,8 +71,8 @@ int placement_value_parse_time(const char *s, int64_t *ret) {
                         p++;
                 else if (*p == '+' || *p == '-') {
                         int sign = *p++ == '-' ? -1 : 1;
-                        if (!digits(&p, 2, &oh) || *p++ != ':' || !digits(&p, 2, &om) ||
-                            oh > 23 || om > 59)
+                        if (!digits(&p, 2, &oh) || *p++ != ':' || !digits(&p, 2, &om) || oh > 23 ||
+                            om > 59)
                                 return -EINVAL;
                         offset = sign * ((int64_t)oh * 3600 + om * 60);
                 }

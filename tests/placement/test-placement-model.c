@@ -136,8 +136,7 @@ static void test_bad_input(void) {
                      "malformed JSON (unexpected end of input)", 1, 25);
         expect_error("malformed: trailing garbage", "{\"containerInstances\": []} x",
                      "malformed JSON", 1, 28);
-        expect_error("malformed: empty file", "", "malformed JSON (unexpected end of input)", 1,
-                     1);
+        expect_error("malformed: empty file", "", "malformed JSON (unexpected end of input)", 1, 1);
         expect_error("not an object", "[]",
                      "expected an object with \"containerInstances\" (the output of aws ecs "
                      "describe-container-instances)",
@@ -254,14 +253,12 @@ static void test_query_api(void) {
         CHECK_INTEQ("2000 characters are fine", placement_query_parse(&q, big, 2000, &e), 0);
         placement_query_free(q);
         q = NULL;
-        CHECK_INTEQ("2001 characters are not", placement_query_parse(&q, big, 2001, &e),
-                    -EINVAL);
+        CHECK_INTEQ("2001 characters are not", placement_query_parse(&q, big, 2001, &e), -EINVAL);
         CHECK_STREQ("2001 characters: ECS's wording", e.message,
                     "The expression can have a maximum length of 2000 characters (it has 2001).");
         CHECK("no query on failure", q == NULL);
 
-        CHECK_INTEQ("NUL byte", placement_query_parse(&q, "attribute:a\0 exists", 19, &e),
-                    -EINVAL);
+        CHECK_INTEQ("NUL byte", placement_query_parse(&q, "attribute:a\0 exists", 19, &e), -EINVAL);
         CHECK_STREQ("NUL byte message", e.message, "NUL byte in expression");
         CHECK_INTEQ("NUL byte column", e.column, 12);
 }

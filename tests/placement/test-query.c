@@ -56,8 +56,8 @@ static char *slurp(const char *path, size_t *len) {
         return buf;
 }
 
-static struct placement_cluster *load_cluster(const char *top, const struct fixture *fx,
-                                              char *why, size_t whylen) {
+static struct placement_cluster *load_cluster(const char *top, const struct fixture *fx, char *why,
+                                              size_t whylen) {
         struct placement_cluster *c = NULL;
         const char *files[2] = {fx->instances, fx->tasks};
 
@@ -81,8 +81,7 @@ static struct placement_cluster *load_cluster(const char *top, const struct fixt
                 r = i == 0 ? placement_cluster_load_instances(c, text, len, &e)
                            : placement_cluster_load_tasks(c, text, len, &e);
                 if (r < 0) {
-                        snprintf(why, whylen, "%s:%u:%u: %s", path, e.line, e.column,
-                                 e.message);
+                        snprintf(why, whylen, "%s:%u:%u: %s", path, e.line, e.column, e.message);
                         return placement_cluster_free(c);
                 }
         }
@@ -113,8 +112,8 @@ static char *actual_result(const char *top, const struct fixture *fx, const char
                 placement_query_format(q, canonical);
                 if (!c)
                         fprintf(f, "fixture: %s", why);
-                else if ((r = placement_query_filter(q, c, fx->status[0] ? fx->status : NULL,
-                                                     &sel, &n)) < 0)
+                else if ((r = placement_query_filter(q, c, fx->status[0] ? fx->status : NULL, &sel,
+                                                     &n)) < 0)
                         fprintf(f, "eval error %d", r);
                 else if (n == 0)
                         fputs("(none)", f);
@@ -156,8 +155,7 @@ static int check_canonical_fixpoint(const char *canonical, char **why) {
 
 static void run_case(const char *top, const struct fixture *fx, const char *file, unsigned line,
                      char **lines, size_t n) {
-        _cleanup_free_ char *want = NULL, *got = NULL, *canonical = NULL, *name = NULL,
-                            *why = NULL;
+        _cleanup_free_ char *want = NULL, *got = NULL, *canonical = NULL, *name = NULL, *why = NULL;
         const char *want_canonical = NULL;
         size_t size = 0, first = 1;
         FILE *f;

@@ -77,6 +77,9 @@ int placement_cluster_load_instances(struct placement_cluster *c, const char *te
 int placement_cluster_load_tasks(struct placement_cluster *c, const char *text, size_t len,
                                  struct placement_error *e);
 
+/* Count one more task of group on ci (desired RUNNING), as a placement does. */
+int placement_instance_add_group(struct placement_instance *ci, const char *group);
+
 /* The attribute named name, or NULL.  Borrowed from ci. */
 const struct placement_attribute *placement_instance_attribute(const struct placement_instance *ci,
                                                                const char *name);

@@ -9,22 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "placement-json.h"
 #include "placement-model.h"
 #include "placement-value.h"
 
-#define PATH_MAX_LEN 256 /* bytes of a field path in an error message */
+#define PATH_MAX_LEN PLACEMENT_JSON_PATH_MAX
 #define streq(a, b) (strcmp((a), (b)) == 0)
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
 
-/* Field paths are for messages only: truncating a very deep one is fine. */
-_printf_(3, 4) static void path_fmt(char *buf, size_t size, const char *fmt, ...) {
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(buf, size, fmt, ap);
-        va_end(ap);
-}
 
 int placement_cluster_new(struct placement_cluster **ret) {
         struct placement_cluster *c = calloc(1, sizeof(*c));
@@ -78,72 +70,6 @@ struct placement_cluster *placement_cluster_free(struct placement_cluster *c) {
         return NULL;
 }
 
-/* Parse the document; malformed JSON gets the position cJSON stopped at. */
-static int parse_json(const char *text, size_t len, cJSON **ret, struct placement_error *e) {
-        const char *end = NULL;
-        cJSON *j;
-
-        if (memchr(text, '\0', len)) {
-                size_t at = (size_t)((const char *)memchr(text, '\0', len) - text);
-                return placement_error_at(e, text, len, at, "malformed JSON (NUL byte)");
-        }
-        /* cJSON wants to see the terminating NUL within the length it is given
-         * when asked to reject trailing garbage, and text need not have one. */
-        _cleanup_free_ char *copy = malloc(len + 1);
-        if (!copy)
-                return placement_error_set(e, -ENOMEM, "out of memory");
-        memcpy(copy, text, len);
-        copy[len] = '\0';
-        j = cJSON_ParseWithLengthOpts(copy, len + 1, &end, 1);
-        if (!j) {
-                size_t at = end && end >= copy && end <= copy + len ? (size_t)(end - copy) : 0;
-                if (at >= len)
-                        return placement_error_at(e, text, len, len,
-                                                  "malformed JSON (unexpected end of input)");
-                return placement_error_at(e, text, len, at, "malformed JSON");
-        }
-        *ret = j;
-        return 0;
-}
-
-_printf_(3, 4) static int shape_error(struct placement_error *e, const char *path, const char *fmt,
-                                      ...) {
-        char what[PLACEMENT_ERROR_MESSAGE_MAX];
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(what, sizeof(what), fmt, ap);
-        va_end(ap);
-        return placement_error_set(e, -EINVAL, "%s: %s", path, what);
-}
-
-/* Copy the optional string member key of obj into *ret (NULL when absent or
- * null).  Any other type is a shape error naming path.key. */
-static int get_string(const cJSON *obj, const char *key, const char *path, char **ret,
-                      struct placement_error *e) {
-        const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
-        char *s;
-
-        *ret = NULL;
-        if (!j || cJSON_IsNull(j))
-                return 0;
-        if (!cJSON_IsString(j))
-                return shape_error(e, path, "%s: expected a string", key);
-        s = strdup(j->valuestring);
-        if (!s)
-                return placement_error_set(e, -ENOMEM, "out of memory");
-        *ret = s;
-        return 0;
-}
-
-static int get_int(const cJSON *j, const char *path, int64_t *ret, struct placement_error *e) {
-        if (!cJSON_IsNumber(j) || j->valuedouble != (double)(int64_t)j->valuedouble ||
-            j->valuedouble < -9e18 || j->valuedouble > 9e18)
-                return shape_error(e, path, "expected an integer");
-        *ret = (int64_t)j->valuedouble;
-        return 0;
-}
-
 static int parse_ports(const cJSON *set, const char *path, uint16_t **ret, size_t *ret_n,
                        struct placement_error *e) {
         const cJSON *p;
@@ -151,7 +77,7 @@ static int parse_ports(const cJSON *set, const char *path, uint16_t **ret, size_
         size_t n = 0;
 
         if (!cJSON_IsArray(set))
-                return shape_error(e, path, "expected an array of port strings");
+                return placement_json_shape_error(e, path, "expected an array of port strings");
         v = calloc((size_t)cJSON_GetArraySize(set) + 1, sizeof(*v));
         if (!v)
                 return placement_error_set(e, -ENOMEM, "out of memory");
@@ -160,7 +86,7 @@ static int parse_ports(const cJSON *set, const char *path, uint16_t **ret, size_
                 if (!cJSON_IsString(p) || !placement_value_parse_integer(p->valuestring, &port) ||
                     port < 0 || port > 65535) {
                         free(v);
-                        return shape_error(e, path, "[%zu]: expected a port number string", n);
+                        return placement_json_shape_error(e, path, "[%zu]: expected a port number string", n);
                 }
                 v[n++] = (uint16_t)port;
         }
@@ -179,17 +105,17 @@ static int parse_resources(const cJSON *arr, const char *path, struct placement_
         if (!arr || cJSON_IsNull(arr))
                 return 0;
         if (!cJSON_IsArray(arr))
-                return shape_error(e, path, "expected an array");
+                return placement_json_shape_error(e, path, "expected an array");
         cJSON_ArrayForEach(res, arr) {
                 char p[PATH_MAX_LEN];
                 const cJSON *name, *num;
 
-                path_fmt(p, sizeof(p), "%s[%zu]", path, i++);
+                placement_json_path(p, sizeof(p), "%s[%zu]", path, i++);
                 if (!cJSON_IsObject(res))
-                        return shape_error(e, p, "expected an object");
+                        return placement_json_shape_error(e, p, "expected an object");
                 name = cJSON_GetObjectItemCaseSensitive(res, "name");
                 if (!cJSON_IsString(name))
-                        return shape_error(e, p, "name: expected a string");
+                        return placement_json_shape_error(e, p, "name: expected a string");
                 if (streq(name->valuestring, "CPU") || streq(name->valuestring, "MEMORY")) {
                         int64_t *dst = streq(name->valuestring, "CPU") ? &r->cpu : &r->memory;
                         char pv[PATH_MAX_LEN];
@@ -200,10 +126,10 @@ static int parse_resources(const cJSON *arr, const char *path, struct placement_
                                 key = "longValue";
                                 num = cJSON_GetObjectItemCaseSensitive(res, key);
                         }
-                        path_fmt(pv, sizeof(pv), "%s.%s", p, key);
+                        placement_json_path(pv, sizeof(pv), "%s.%s", p, key);
                         if (!num)
-                                return shape_error(e, p, "integerValue: missing");
-                        rr = get_int(num, pv, dst, e);
+                                return placement_json_shape_error(e, p, "integerValue: missing");
+                        rr = placement_json_get_int(num, pv, dst, e);
                         if (rr < 0)
                                 return rr;
                 } else if (streq(name->valuestring, "PORTS") ||
@@ -212,7 +138,7 @@ static int parse_resources(const cJSON *arr, const char *path, struct placement_
                         const cJSON *set = cJSON_GetObjectItemCaseSensitive(res, "stringSetValue");
                         char pv[PATH_MAX_LEN];
 
-                        path_fmt(pv, sizeof(pv), "%s.stringSetValue", p);
+                        placement_json_path(pv, sizeof(pv), "%s.stringSetValue", p);
                         if (!set)
                                 continue;
                         rr = tcp ? parse_ports(set, pv, &r->ports_tcp, &r->n_ports_tcp, e)
@@ -233,7 +159,7 @@ static int parse_attributes(const cJSON *arr, const char *path, struct placement
         if (!arr || cJSON_IsNull(arr))
                 return 0;
         if (!cJSON_IsArray(arr))
-                return shape_error(e, path, "expected an array");
+                return placement_json_shape_error(e, path, "expected an array");
         ci->attributes = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*ci->attributes));
         if (!ci->attributes)
                 return placement_error_set(e, -ENOMEM, "out of memory");
@@ -241,16 +167,16 @@ static int parse_attributes(const cJSON *arr, const char *path, struct placement
                 struct placement_attribute *at = &ci->attributes[ci->n_attributes];
                 char p[PATH_MAX_LEN];
 
-                path_fmt(p, sizeof(p), "%s[%zu]", path, i++);
+                placement_json_path(p, sizeof(p), "%s[%zu]", path, i++);
                 if (!cJSON_IsObject(a))
-                        return shape_error(e, p, "expected an object");
-                r = get_string(a, "name", p, &at->name, e);
+                        return placement_json_shape_error(e, p, "expected an object");
+                r = placement_json_get_string(a, "name", p, &at->name, e);
                 if (r < 0)
                         return r;
                 if (!at->name)
-                        return shape_error(e, p, "name: missing");
+                        return placement_json_shape_error(e, p, "name: missing");
                 ci->n_attributes++;
-                r = get_string(a, "value", p, &at->value, e);
+                r = placement_json_get_string(a, "value", p, &at->value, e);
                 if (r < 0)
                         return r;
         }
@@ -264,16 +190,16 @@ static int parse_instance(const cJSON *j, const char *path, struct placement_ins
         int r;
 
         if (!cJSON_IsObject(j))
-                return shape_error(e, path, "expected an object");
-        r = get_string(j, "containerInstanceArn", path, &ci->arn, e);
+                return placement_json_shape_error(e, path, "expected an object");
+        r = placement_json_get_string(j, "containerInstanceArn", path, &ci->arn, e);
         if (r < 0)
                 return r;
         if (!ci->arn)
-                return shape_error(e, path, "containerInstanceArn: missing");
-        r = get_string(j, "ec2InstanceId", path, &ci->ec2_instance_id, e);
+                return placement_json_shape_error(e, path, "containerInstanceArn: missing");
+        r = placement_json_get_string(j, "ec2InstanceId", path, &ci->ec2_instance_id, e);
         if (r < 0)
                 return r;
-        r = get_string(j, "status", path, &ci->status, e);
+        r = placement_json_get_string(j, "status", path, &ci->status, e);
         if (r < 0)
                 return r;
         if (!ci->status && !(ci->status = strdup("ACTIVE")))
@@ -283,16 +209,16 @@ static int parse_instance(const cJSON *j, const char *path, struct placement_ins
         v = cJSON_GetObjectItemCaseSensitive(j, "agentConnected");
         if (v && !cJSON_IsNull(v)) {
                 if (!cJSON_IsBool(v))
-                        return shape_error(e, path, "agentConnected: expected true or false");
+                        return placement_json_shape_error(e, path, "agentConnected: expected true or false");
                 ci->agent_connected = cJSON_IsTrue(v);
         }
 
         v = cJSON_GetObjectItemCaseSensitive(j, "versionInfo");
         if (v && !cJSON_IsNull(v)) {
-                path_fmt(p, sizeof(p), "%s.versionInfo", path);
+                placement_json_path(p, sizeof(p), "%s.versionInfo", path);
                 if (!cJSON_IsObject(v))
-                        return shape_error(e, p, "expected an object");
-                r = get_string(v, "agentVersion", p, &ci->agent_version, e);
+                        return placement_json_shape_error(e, p, "expected an object");
+                r = placement_json_get_string(v, "agentVersion", p, &ci->agent_version, e);
                 if (r < 0)
                         return r;
         }
@@ -304,7 +230,7 @@ static int parse_instance(const cJSON *j, const char *path, struct placement_ins
                         ci->registered_at = (int64_t)(v->valuedouble * 1e6);
                 else if (!cJSON_IsString(v) ||
                          placement_value_parse_time(v->valuestring, &ci->registered_at) < 0)
-                        return shape_error(e, path,
+                        return placement_json_shape_error(e, path,
                                            "registeredAt: expected epoch seconds or an ISO 8601 "
                                            "time");
                 ci->has_registered_at = true;
@@ -312,22 +238,22 @@ static int parse_instance(const cJSON *j, const char *path, struct placement_ins
 
         v = cJSON_GetObjectItemCaseSensitive(j, "runningTasksCount");
         if (v && !cJSON_IsNull(v)) {
-                path_fmt(p, sizeof(p), "%s.runningTasksCount", path);
-                r = get_int(v, p, &ci->running_tasks_count, e);
+                placement_json_path(p, sizeof(p), "%s.runningTasksCount", path);
+                r = placement_json_get_int(v, p, &ci->running_tasks_count, e);
                 if (r < 0)
                         return r;
         }
 
-        path_fmt(p, sizeof(p), "%s.attributes", path);
+        placement_json_path(p, sizeof(p), "%s.attributes", path);
         r = parse_attributes(cJSON_GetObjectItemCaseSensitive(j, "attributes"), p, ci, e);
         if (r < 0)
                 return r;
-        path_fmt(p, sizeof(p), "%s.remainingResources", path);
+        placement_json_path(p, sizeof(p), "%s.remainingResources", path);
         r = parse_resources(cJSON_GetObjectItemCaseSensitive(j, "remainingResources"), p,
                             &ci->remaining, e);
         if (r < 0)
                 return r;
-        path_fmt(p, sizeof(p), "%s.registeredResources", path);
+        placement_json_path(p, sizeof(p), "%s.registeredResources", path);
         return parse_resources(cJSON_GetObjectItemCaseSensitive(j, "registeredResources"), p,
                                &ci->registered, e);
 }
@@ -373,7 +299,7 @@ static int find_instance(const struct placement_cluster *c, const size_t *sorted
         return -1;
 }
 
-static int add_group(struct placement_instance *ci, const char *group) {
+int placement_instance_add_group(struct placement_instance *ci, const char *group) {
         struct placement_group_count *g;
 
         for (size_t i = 0; i < ci->n_groups; i++)
@@ -422,7 +348,7 @@ static int count_groups(struct placement_cluster *c) {
                     !streq_ptr(t->desired_status, "RUNNING"))
                         continue;
                 idx = find_instance(c, sorted, t->container_instance_arn);
-                if (idx >= 0 && add_group(&c->instances[idx], t->group) < 0)
+                if (idx >= 0 && placement_instance_add_group(&c->instances[idx], t->group) < 0)
                         return -ENOMEM;
         }
         return 0;
@@ -436,7 +362,7 @@ int placement_cluster_load_instances(struct placement_cluster *c, const char *te
         size_t n = 0;
         int r;
 
-        r = parse_json(text, len, &root, e);
+        r = placement_json_parse(text, len, &root, e);
         if (r < 0)
                 return r;
         r = top_array(root, "containerInstances", "aws ecs describe-container-instances", &arr, e);
@@ -448,7 +374,7 @@ int placement_cluster_load_instances(struct placement_cluster *c, const char *te
         cJSON_ArrayForEach(j, arr) {
                 char path[PATH_MAX_LEN];
 
-                path_fmt(path, sizeof(path), "containerInstances[%zu]", n);
+                placement_json_path(path, sizeof(path), "containerInstances[%zu]", n);
                 r = parse_instance(j, path, &v[n], e);
                 n++;
                 if (r < 0)
@@ -489,9 +415,9 @@ static int parse_task(const cJSON *j, const char *path, struct placement_task *t
         };
 
         if (!cJSON_IsObject(j))
-                return shape_error(e, path, "expected an object");
+                return placement_json_shape_error(e, path, "expected an object");
         for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
-                int r = get_string(j, fields[i].key, path, (char **)((char *)t + fields[i].offset),
+                int r = placement_json_get_string(j, fields[i].key, path, (char **)((char *)t + fields[i].offset),
                                    e);
                 if (r < 0)
                         return r;
@@ -507,7 +433,7 @@ int placement_cluster_load_tasks(struct placement_cluster *c, const char *text, 
         size_t n = 0;
         int r;
 
-        r = parse_json(text, len, &root, e);
+        r = placement_json_parse(text, len, &root, e);
         if (r < 0)
                 return r;
         r = top_array(root, "tasks", "aws ecs describe-tasks", &arr, e);
@@ -519,7 +445,7 @@ int placement_cluster_load_tasks(struct placement_cluster *c, const char *text, 
         cJSON_ArrayForEach(j, arr) {
                 char path[PATH_MAX_LEN];
 
-                path_fmt(path, sizeof(path), "tasks[%zu]", n);
+                placement_json_path(path, sizeof(path), "tasks[%zu]", n);
                 r = parse_task(j, path, &v[n], e);
                 n++;
                 if (r < 0)

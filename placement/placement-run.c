@@ -321,8 +321,12 @@ int placement_request_add_strategies(struct placement_request *r, const char *te
 int placement_request_validate(struct placement_request *r, const char **ret_expression,
                                struct placement_error *e) {
         const struct placement_taskdef *td = r->taskdef;
+        size_t given = r->n_constraints;
         int k;
 
+        /* The task definition's constraints are appended, then rotated to
+         * the front: they are part of the task, and the first constraint to
+         * empty the candidates names the failure. */
         for (size_t i = 0; i < td->n_constraints; i++) {
                 const struct placement_taskdef_constraint *c = &td->constraints[i];
                 if (strcasecmp(c->type, "distinctInstance") == 0)
@@ -339,6 +343,16 @@ int placement_request_validate(struct placement_request *r, const char **ret_exp
                                    ret_expression, e);
                 if (k < 0)
                         return k;
+        }
+        if (given > 0 && r->n_constraints > given) {
+                size_t added = r->n_constraints - given;
+                struct placement_constraint *tmp = malloc(added * sizeof(*tmp));
+                if (!tmp)
+                        return placement_error_set(e, -ENOMEM, "out of memory");
+                memcpy(tmp, r->constraints + given, added * sizeof(*tmp));
+                memmove(r->constraints + added, r->constraints, given * sizeof(*tmp));
+                memcpy(r->constraints, tmp, added * sizeof(*tmp));
+                free(tmp);
         }
         if (r->fargate && (r->n_constraints > 0 || r->n_strategies > 0))
                 return placement_error_set(

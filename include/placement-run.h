@@ -27,7 +27,7 @@ enum placement_constraint_type {
 
 struct placement_constraint {
         enum placement_constraint_type type;
-        char *expression;             /* memberOf: as written */
+        char *expression;              /* memberOf: as written */
         struct placement_query *query; /* memberOf: parsed */
 };
 

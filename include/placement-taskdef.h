@@ -27,10 +27,10 @@ struct placement_taskdef_constraint {
 
 struct placement_taskdef {
         char *family;
-        char *arn;          /* taskDefinitionArn, or family:revision for register input */
-        char *network_mode; /* "bridge" when absent */
-        int64_t cpu;        /* CPU units charged per task */
-        int64_t memory;     /* MiB charged per task */
+        char *arn;                    /* taskDefinitionArn, or family:revision for register input */
+        char *network_mode;           /* "bridge" when absent */
+        int64_t cpu;                  /* CPU units charged per task */
+        int64_t memory;               /* MiB charged per task */
         struct placement_port *ports; /* fixed host ports the task takes */
         size_t n_ports;
         struct placement_required_attribute *requires_attributes;

@@ -392,7 +392,6 @@ static int cmd_filter(int argc, char **argv) {
         return 0;
 }
 
-
 /* JSON as the AWS CLI prints it (Python's json.dumps with indent=4). */
 static void print_json(const cJSON *j, int indent) {
         const cJSON *c;
@@ -646,7 +645,7 @@ static int cmd_run(int argc, char **argv, bool service) {
 #define NEED_VALUE()                                                                               \
         do {                                                                                       \
                 if (!val) {                                                                        \
-                        fprintf(stderr, "error: %s needs a value\n", a);                          \
+                        fprintf(stderr, "error: %s needs a value\n", a);                           \
                         goto done;                                                                 \
                 }                                                                                  \
                 i++;                                                                               \
@@ -693,8 +692,8 @@ static int cmd_run(int argc, char **argv, bool service) {
                 } else if (streq(a, "--launch-type")) {
                         NEED_VALUE();
                         if (!streq(val, "EC2") && !streq(val, "FARGATE")) {
-                                fprintf(stderr, "error: --launch-type: '%s' is not EC2 or FARGATE\n",
-                                        val);
+                                fprintf(stderr,
+                                        "error: --launch-type: '%s' is not EC2 or FARGATE\n", val);
                                 goto done;
                         }
                         req.fargate = streq(val, "FARGATE");
@@ -716,10 +715,10 @@ static int cmd_run(int argc, char **argv, bool service) {
                         while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
                                 i++;
                                 n++;
-                                r = constraints ? placement_request_add_constraints(
-                                                          &req, argv[i], &expression, &e)
-                                                : placement_request_add_strategies(&req, argv[i],
-                                                                                   &e);
+                                r = constraints
+                                            ? placement_request_add_constraints(&req, argv[i],
+                                                                                &expression, &e)
+                                            : placement_request_add_strategies(&req, argv[i], &e);
                                 if (r < 0) {
                                         ret = request_error(&e, expression);
                                         goto done;

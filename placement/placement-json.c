@@ -45,8 +45,7 @@ int placement_json_parse(const char *text, size_t len, cJSON **ret, struct place
         return 0;
 }
 
-int placement_json_shape_error(struct placement_error *e, const char *path, const char *fmt,
-                                      ...) {
+int placement_json_shape_error(struct placement_error *e, const char *path, const char *fmt, ...) {
         char what[PLACEMENT_ERROR_MESSAGE_MAX];
         va_list ap;
 
@@ -59,7 +58,7 @@ int placement_json_shape_error(struct placement_error *e, const char *path, cons
 /* Copy the optional string member key of obj into *ret (NULL when absent or
  * null).  Any other type is a shape error naming path.key. */
 int placement_json_get_string(const cJSON *obj, const char *key, const char *path, char **ret,
-                      struct placement_error *e) {
+                              struct placement_error *e) {
         const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
         char *s;
 
@@ -75,11 +74,12 @@ int placement_json_get_string(const cJSON *obj, const char *key, const char *pat
         return 0;
 }
 
-int placement_json_get_int(const cJSON *j, const char *path, int64_t *ret, struct placement_error *e) {
-        if (!cJSON_IsNumber(j) || j->valuedouble != (double)(int64_t)j->valuedouble ||
-            j->valuedouble < -9e18 || j->valuedouble > 9e18)
+int placement_json_get_int(const cJSON *j, const char *path, int64_t *ret,
+                           struct placement_error *e) {
+        /* Range first: converting an out-of-range double is undefined. */
+        if (!cJSON_IsNumber(j) || !(j->valuedouble >= -9e18 && j->valuedouble <= 9e18) ||
+            j->valuedouble != (double)(int64_t)j->valuedouble)
                 return placement_json_shape_error(e, path, "expected an integer");
         *ret = (int64_t)j->valuedouble;
         return 0;
 }
-

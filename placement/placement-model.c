@@ -16,8 +16,6 @@
 #define PATH_MAX_LEN PLACEMENT_JSON_PATH_MAX
 #define streq(a, b) (strcmp((a), (b)) == 0)
 
-
-
 int placement_cluster_new(struct placement_cluster **ret) {
         struct placement_cluster *c = calloc(1, sizeof(*c));
         if (!c)
@@ -86,7 +84,8 @@ static int parse_ports(const cJSON *set, const char *path, uint16_t **ret, size_
                 if (!cJSON_IsString(p) || !placement_value_parse_integer(p->valuestring, &port) ||
                     port < 0 || port > 65535) {
                         free(v);
-                        return placement_json_shape_error(e, path, "[%zu]: expected a port number string", n);
+                        return placement_json_shape_error(
+                                e, path, "[%zu]: expected a port number string", n);
                 }
                 v[n++] = (uint16_t)port;
         }
@@ -209,7 +208,8 @@ static int parse_instance(const cJSON *j, const char *path, struct placement_ins
         v = cJSON_GetObjectItemCaseSensitive(j, "agentConnected");
         if (v && !cJSON_IsNull(v)) {
                 if (!cJSON_IsBool(v))
-                        return placement_json_shape_error(e, path, "agentConnected: expected true or false");
+                        return placement_json_shape_error(e, path,
+                                                          "agentConnected: expected true or false");
                 ci->agent_connected = cJSON_IsTrue(v);
         }
 
@@ -230,9 +230,10 @@ static int parse_instance(const cJSON *j, const char *path, struct placement_ins
                         ci->registered_at = (int64_t)(v->valuedouble * 1e6);
                 else if (!cJSON_IsString(v) ||
                          placement_value_parse_time(v->valuestring, &ci->registered_at) < 0)
-                        return placement_json_shape_error(e, path,
-                                           "registeredAt: expected epoch seconds or an ISO 8601 "
-                                           "time");
+                        return placement_json_shape_error(
+                                e, path,
+                                "registeredAt: expected epoch seconds or an ISO 8601 "
+                                "time");
                 ci->has_registered_at = true;
         }
 
@@ -417,8 +418,8 @@ static int parse_task(const cJSON *j, const char *path, struct placement_task *t
         if (!cJSON_IsObject(j))
                 return placement_json_shape_error(e, path, "expected an object");
         for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
-                int r = placement_json_get_string(j, fields[i].key, path, (char **)((char *)t + fields[i].offset),
-                                   e);
+                int r = placement_json_get_string(j, fields[i].key, path,
+                                                  (char **)((char *)t + fields[i].offset), e);
                 if (r < 0)
                         return r;
         }

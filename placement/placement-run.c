@@ -17,8 +17,8 @@
 #define streq(a, b) (strcmp((a), (b)) == 0)
 
 static const char *const step_names[] = {
-        "AGENT", "RESOURCE:CPU", "RESOURCE:MEMORY", "RESOURCE:PORTS", "RESOURCE:PORTS_UDP",
-        "ATTRIBUTE",
+        "AGENT",          "RESOURCE:CPU",       "RESOURCE:MEMORY",
+        "RESOURCE:PORTS", "RESOURCE:PORTS_UDP", "ATTRIBUTE",
 };
 #define REASON_MEMBER_OF "MemberOf placement constraint unsatisfied."
 #define REASON_DISTINCT_INSTANCE "DistinctInstance placement constraint unsatisfied."
@@ -93,8 +93,8 @@ static int parse_shorthand(const char *s, struct item *it, struct placement_erro
                 if (*v == '"' || *v == '\'') {
                         const char *close = strchr(v + 1, *v);
                         if (!close)
-                                return placement_error_set(e, -EINVAL,
-                                                           "unterminated %c in '%s'", *v, s);
+                                return placement_error_set(e, -EINVAL, "unterminated %c in '%s'",
+                                                           *v, s);
                         vlen = (size_t)(close - v - 1);
                         v++;
                         s = close + 1;
@@ -170,8 +170,7 @@ static int parse_items(const char *text, struct item **ret, size_t *ret_n,
                         r = placement_json_shape_error(e, path, "expected an object");
                 else if ((r = placement_json_get_string(o, "type", path, &v[n].type, e)) >= 0 &&
                          (r = placement_json_get_string(o, "field", path, &v[n].field, e)) >= 0)
-                        r = placement_json_get_string(o, "expression", path, &v[n].expression,
-                                                      e);
+                        r = placement_json_get_string(o, "expression", path, &v[n].expression, e);
                 v[n].has_expression = v[n].expression != NULL;
                 n++;
                 if (r < 0) {
@@ -234,8 +233,8 @@ int placement_request_add_constraints(struct placement_request *r, const char *t
                                         e, -EINVAL,
                                         "distinctInstance expression should not be specified.");
                         else
-                                k = add_constraint(r, PLACEMENT_CONSTRAINT_DISTINCT_INSTANCE,
-                                                   NULL, ret_expression, e);
+                                k = add_constraint(r, PLACEMENT_CONSTRAINT_DISTINCT_INSTANCE, NULL,
+                                                   ret_expression, e);
                 } else if (strcasecmp(it->type, "memberOf") == 0) {
                         if (!it->expression)
                                 k = placement_error_set(
@@ -276,8 +275,8 @@ static int add_strategy(struct placement_request *r, const struct item *it,
                 field = strcasecmp(field, "cpu") == 0 ? "cpu" : "memory";
         } else if (strcasecmp(it->type, "spread") == 0) {
                 s.type = PLACEMENT_STRATEGY_SPREAD;
-                if (field && (strcasecmp(field, "instanceId") == 0 ||
-                              strcasecmp(field, "host") == 0))
+                if (field &&
+                    (strcasecmp(field, "instanceId") == 0 || strcasecmp(field, "host") == 0))
                         field = "instanceId";
                 else if (!field || strncmp(field, "attribute:", 10) != 0 || !field[10])
                         return placement_error_set(e, -EINVAL,
@@ -333,14 +332,13 @@ int placement_request_validate(struct placement_request *r, const char **ret_exp
                         return placement_error_set(
                                 e, -EINVAL, "constraint.type 'distinctInstance' is not supported.");
                 if (strcasecmp(c->type, "memberOf") != 0)
-                        return placement_error_set(e, -EINVAL,
-                                                   "constraint.type '%s' is not supported.",
-                                                   c->type);
+                        return placement_error_set(
+                                e, -EINVAL, "constraint.type '%s' is not supported.", c->type);
                 if (!c->expression)
                         return placement_error_set(e, -EINVAL,
                                                    "memberOf constraint requires an expression.");
-                k = add_constraint(r, PLACEMENT_CONSTRAINT_MEMBER_OF, c->expression,
-                                   ret_expression, e);
+                k = add_constraint(r, PLACEMENT_CONSTRAINT_MEMBER_OF, c->expression, ret_expression,
+                                   e);
                 if (k < 0)
                         return k;
         }
@@ -356,7 +354,8 @@ int placement_request_validate(struct placement_request *r, const char **ret_exp
         }
         if (r->fargate && (r->n_constraints > 0 || r->n_strategies > 0))
                 return placement_error_set(
-                        e, -EINVAL, "Placement constraints are not supported with FARGATE launch type.");
+                        e, -EINVAL,
+                        "Placement constraints are not supported with FARGATE launch type.");
         if (r->n_constraints > PLACEMENT_MAX_CONSTRAINTS)
                 return placement_error_set(e, -EINVAL,
                                            "Too many placement constraints: %zu (at most %d, task "
@@ -420,8 +419,7 @@ static int passes(const struct placement_request *r, const struct placement_inst
                 return 1;
         case 5:
                 for (size_t i = 0; i < td->n_requires_attributes; i++) {
-                        const struct placement_required_attribute *ra =
-                                &td->requires_attributes[i];
+                        const struct placement_required_attribute *ra = &td->requires_attributes[i];
                         const struct placement_attribute *a =
                                 placement_instance_attribute(ci, ra->name);
                         if (!a || (ra->value && !streq_ptr(a->value, ra->value)))
@@ -507,8 +505,8 @@ static void apply_strategy(const struct placement_cluster *c, const struct place
         for (size_t i = 0; i < *n; i++) {
                 const struct placement_instance *ci = &c->instances[cand[i]];
                 if (s->type == PLACEMENT_STRATEGY_BINPACK)
-                        score[i] = streq(s->field, "cpu") ? ci->remaining.cpu
-                                                          : ci->remaining.memory;
+                        score[i] =
+                                streq(s->field, "cpu") ? ci->remaining.cpu : ci->remaining.memory;
                 else
                         score[i] = bucket_count(c, s, ci, group);
                 if (score[i] < best) {
@@ -536,10 +534,10 @@ static int place(struct placement_instance *ci, const struct placement_taskdef *
         if (ci->remaining.memory >= 0)
                 ci->remaining.memory -= td->memory;
         for (size_t i = 0; i < td->n_ports; i++) {
-                uint16_t **v = td->ports[i].udp ? &ci->remaining.ports_udp
-                                                : &ci->remaining.ports_tcp;
-                size_t *n = td->ports[i].udp ? &ci->remaining.n_ports_udp
-                                             : &ci->remaining.n_ports_tcp;
+                uint16_t **v =
+                        td->ports[i].udp ? &ci->remaining.ports_udp : &ci->remaining.ports_tcp;
+                size_t *n =
+                        td->ports[i].udp ? &ci->remaining.n_ports_udp : &ci->remaining.n_ports_tcp;
                 uint16_t *grown = realloc(*v, (*n + 1) * sizeof(**v));
                 if (!grown)
                         return -ENOMEM;

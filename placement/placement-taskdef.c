@@ -14,6 +14,8 @@
 #include "placement-value.h"
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
+/* CPU units or MiB per container: sums over any file we read stay in int64_t */
+#define CONTAINER_SIZE_MAX (INT64_C(1) << 32)
 
 struct placement_taskdef *placement_taskdef_free(struct placement_taskdef *td) {
         if (!td)
@@ -59,6 +61,8 @@ static int parse_size(const cJSON *j, const char *path, const char *unit, int64_
         v = strtod(s, &end);
         while (*end == ' ')
                 end++;
+        if (!(v <= 1e15))
+                return placement_json_shape_error(e, path, "too large");
         if (*end == '\0') {
                 if (v != (double)(int64_t)v)
                         return placement_json_shape_error(e, path, "expected an integer");
@@ -66,8 +70,7 @@ static int parse_size(const cJSON *j, const char *path, const char *unit, int64_
                 return 0;
         }
         if (strcasecmp(end, unit) != 0 || v > 1e9)
-                return placement_json_shape_error(e, path, "expected a number or \"N %s\"",
-                                                  unit);
+                return placement_json_shape_error(e, path, "expected a number or \"N %s\"", unit);
         *ret = (int64_t)(v * 1024);
         return 0;
 }
@@ -97,6 +100,8 @@ static int parse_container(struct placement_taskdef *td, const cJSON *c, const c
                 r = placement_json_get_int(v, p, &x, e);
                 if (r < 0)
                         return r;
+                if (x < 0 || x > CONTAINER_SIZE_MAX)
+                        return placement_json_shape_error(e, p, "out of range");
                 *cpu += x;
         }
         /* The soft limit is what ECS reserves when it is set. */
@@ -110,6 +115,8 @@ static int parse_container(struct placement_taskdef *td, const cJSON *c, const c
                 r = placement_json_get_int(v, p, &x, e);
                 if (r < 0)
                         return r;
+                if (x < 0 || x > CONTAINER_SIZE_MAX)
+                        return placement_json_shape_error(e, p, "out of range");
                 *memory += x;
         }
 
@@ -160,8 +167,8 @@ static int parse_requires(struct placement_taskdef *td, const cJSON *arr,
                 return 0;
         if (!cJSON_IsArray(arr))
                 return placement_json_shape_error(e, "requiresAttributes", "expected an array");
-        td->requires_attributes = calloc((size_t)cJSON_GetArraySize(arr) + 1,
-                                         sizeof(*td->requires_attributes));
+        td->requires_attributes =
+                calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*td->requires_attributes));
         if (!td->requires_attributes)
                 return placement_error_set(e, -ENOMEM, "out of memory");
         cJSON_ArrayForEach(a, arr) {
@@ -283,8 +290,8 @@ int placement_taskdef_parse(struct placement_taskdef **ret, const char *text, si
                        &task_cpu, e);
         if (r < 0)
                 return r;
-        r = parse_size(cJSON_GetObjectItemCaseSensitive(j, "memory"), "taskDefinition.memory",
-                       "GB", &task_memory, e);
+        r = parse_size(cJSON_GetObjectItemCaseSensitive(j, "memory"), "taskDefinition.memory", "GB",
+                       &task_memory, e);
         if (r < 0)
                 return r;
         td->cpu = task_cpu >= 0 ? task_cpu : cpu;
@@ -293,8 +300,7 @@ int placement_taskdef_parse(struct placement_taskdef **ret, const char *text, si
         r = parse_requires(td, cJSON_GetObjectItemCaseSensitive(j, "requiresAttributes"), e);
         if (r < 0)
                 return r;
-        r = parse_constraints(td, cJSON_GetObjectItemCaseSensitive(j, "placementConstraints"),
-                              e);
+        r = parse_constraints(td, cJSON_GetObjectItemCaseSensitive(j, "placementConstraints"), e);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(td);

@@ -148,7 +148,13 @@ def main():
     expect("filter: --instances is required", ["filter", "agentConnected == true"], 2,
            err="error: filter needs --instances FILE\n")
     expect("unknown command", ["frobnicate"], 2)
-    expect("run is not there yet", ["run"], 2, err="error: 'run' is not implemented yet\n")
+    expect("run needs its inputs", ["run"], 2, err="error: run needs --instances FILE and --task-definition FILE\n")
+    expect("service needs its name and count", ["service", "--instances", INSTANCES, "--task-definition",
+                                                 os.path.join(FIX, "taskdef-small.json")], 2,
+           err="error: service needs --service-name S and --desired-count N\n")
+    expect("run: unknown option", ["run", "--frobnicate"], 2, err="error: unknown option '--frobnicate'\n")
+    expect("run: --count must be positive", ["run", "--count", "0"], 2, err="error: --count: '0' is not 1..100000\n")
+    expect("run: --seed must be a number", ["run", "--seed", "-1"], 2, err="error: --seed: '-1' is not a number\n")
     out, _ = expect("--help", ["--help"], 0)
     report("ecs-place filter" in out, "--help shows filter usage")
 

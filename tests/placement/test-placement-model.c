@@ -8,6 +8,7 @@
 #include "placement-error.h"
 #include "placement-model.h"
 #include "placement-query.h"
+#include "placement-taskdef.h"
 #include "placement-value.h"
 #include "test.h"
 
@@ -263,6 +264,70 @@ static void test_query_api(void) {
         CHECK_INTEQ("NUL byte column", e.column, 12);
 }
 
+static struct placement_taskdef *taskdef(const char *json, struct placement_error *e) {
+        struct placement_taskdef *td = NULL;
+        if (placement_taskdef_parse(&td, json, strlen(json), e) < 0)
+                return NULL;
+        return td;
+}
+
+static void test_taskdef(void) {
+        struct placement_error e = {};
+        struct placement_taskdef *td;
+
+        td = taskdef("{\"taskDefinition\": {\"family\": \"f\", \"revision\": 3, "
+                     "\"containerDefinitions\": ["
+                     "{\"cpu\": 100, \"memory\": 512, \"memoryReservation\": 128,"
+                     " \"portMappings\": [{\"containerPort\": 80, \"hostPort\": 8080},"
+                     "  {\"containerPort\": 81, \"hostPort\": 0},"
+                     "  {\"containerPort\": 53, \"hostPort\": 53, \"protocol\": \"udp\"}]},"
+                     "{\"cpu\": 28, \"memory\": 256}]}}",
+                     &e);
+        if (CHECK("describe-task-definition shape parses", td)) {
+                CHECK_INTEQ("cpu: sum of containers", td->cpu, 128);
+                CHECK_INTEQ("memory: reservation, else hard limit", td->memory, 128 + 256);
+                CHECK_STREQ("arn from family and revision", td->arn, "f:3");
+                CHECK_STREQ("network mode defaults to bridge", td->network_mode, "bridge");
+                CHECK_INTEQ("dynamic host port takes no fixed port", td->n_ports, 2);
+                CHECK("tcp 8080",
+                      td->n_ports == 2 && td->ports[0].port == 8080 && !td->ports[0].udp);
+                CHECK("udp 53", td->n_ports == 2 && td->ports[1].port == 53 && td->ports[1].udp);
+        }
+        placement_taskdef_free(td);
+
+        td = taskdef("{\"family\": \"g\", \"cpu\": \"0.5 vCPU\", \"memory\": \"2 GB\", "
+                     "\"networkMode\": \"awsvpc\", \"containerDefinitions\": [{\"cpu\": 4096, "
+                     "\"memory\": 9999, \"portMappings\": [{\"containerPort\": 80, \"hostPort\": "
+                     "80}]}]}",
+                     &e);
+        if (CHECK("register-task-definition input parses", td)) {
+                CHECK_INTEQ("task-level cpu wins", td->cpu, 512);
+                CHECK_INTEQ("task-level memory wins", td->memory, 2048);
+                CHECK_INTEQ("awsvpc takes no host ports", td->n_ports, 0);
+        }
+        placement_taskdef_free(td);
+
+        td = taskdef("{\"family\": \"h\", \"networkMode\": \"host\", \"containerDefinitions\": "
+                     "[{\"memory\": 1, \"portMappings\": [{\"containerPort\": 9000}]}]}",
+                     &e);
+        CHECK("host mode: container port is the host port",
+              td && td->n_ports == 1 && td->ports[0].port == 9000);
+        placement_taskdef_free(td);
+
+        CHECK("missing family", !taskdef("{\"containerDefinitions\": []}", &e));
+        CHECK_STREQ("missing family: message", e.message, "taskDefinition: family: missing");
+        CHECK("bad memory type", !taskdef("{\"family\": \"f\", \"containerDefinitions\": "
+                                          "[{\"memory\": \"lots\"}]}",
+                                          &e));
+        CHECK_STREQ("bad memory type: message", e.message,
+                    "containerDefinitions[0].memory: expected an integer");
+        CHECK("bad task cpu unit", !taskdef("{\"family\": \"f\", \"cpu\": \"2 cores\", "
+                                            "\"containerDefinitions\": []}",
+                                            &e));
+        CHECK_STREQ("bad task cpu unit: message", e.message,
+                    "taskDefinition.cpu: expected a number or \"N vCPU\"");
+}
+
 int main(void) {
         test_versions();
         test_times();
@@ -271,5 +336,6 @@ int main(void) {
         test_bad_input();
         test_tasks();
         test_query_api();
+        test_taskdef();
         return test_done();
 }

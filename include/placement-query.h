@@ -76,6 +76,8 @@ struct placement_query_node {
         struct pcre2_real_code_8 *regex; /* =~ and !~: compiled, anchored both ends */
         struct pcre2_real_match_data_8 *match;
         struct pcre2_real_match_context_8 *match_context; /* backtracking limits */
+        char *regex_prefix; /* literal text every match starts with ("c5." of c5\..*) */
+        size_t regex_prefix_len;
 };
 
 struct placement_query {

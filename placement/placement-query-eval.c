@@ -116,8 +116,12 @@ static bool equal(const struct placement_query_node *n, const struct subject_val
 }
 
 static int matches(const struct placement_query_node *n, const char *t) {
-        int r = pcre2_match((const pcre2_code *)n->regex, (PCRE2_SPTR)t, strlen(t), 0, 0,
-                            (pcre2_match_data *)n->match, (pcre2_match_context *)n->match_context);
+        int r;
+
+        if (n->regex_prefix_len > 0 && strncmp(t, n->regex_prefix, n->regex_prefix_len) != 0)
+                return 0; /* every match starts with the prefix */
+        r = pcre2_match((const pcre2_code *)n->regex, (PCRE2_SPTR)t, strlen(t), 0, 0,
+                        (pcre2_match_data *)n->match, (pcre2_match_context *)n->match_context);
         if (r >= 0)
                 return 1;
         if (r == PCRE2_ERROR_NOMATCH)

@@ -318,6 +318,7 @@ static void node_free(struct placement_query_node *n) {
         for (size_t i = 0; i < n->n_values; i++)
                 free(n->values[i].text);
         free(n->values);
+        free(n->regex_prefix);
         pcre2_match_data_free(n->match);
         pcre2_match_context_free(n->match_context);
         pcre2_code_free(n->regex);
@@ -383,6 +384,36 @@ static size_t value_source_offset(const struct parser *p, size_t offset, size_t 
         return i;
 }
 
+/* The literal text every whole-value match must start with, so most
+ * non-matches are rejected by one comparison instead of a regex run.
+ * Conservative: any '|' gives up (alternation may be at top level), and a
+ * literal followed by ?, * or { is dropped (it may occur zero times). */
+static size_t literal_prefix(const char *re, char *out) {
+        size_t n = 0;
+
+        if (strchr(re, '|'))
+                return 0;
+        for (size_t i = 0; re[i]; i++) {
+                unsigned char c = (unsigned char)re[i];
+                if (c == '\\') {
+                        unsigned char d = (unsigned char)re[i + 1];
+                        if (!d || isalnum(d) || d >= 0x80)
+                                break; /* \d, \Q, \x{...}: not a plain literal */
+                        out[n++] = (char)d;
+                        i++;
+                } else if (strchr("?*{", c)) {
+                        if (n > 0)
+                                n--;
+                        break;
+                } else if (strchr("^$.+()[]", c) || c >= 0x80)
+                        break;
+                else
+                        out[n++] = (char)c;
+        }
+        out[n] = '\0';
+        return n;
+}
+
 static int compile_regex(struct parser *p, struct placement_query_node *n) {
         const struct placement_query_value *v = &n->values[0];
         int errcode;
@@ -399,7 +430,14 @@ static int compile_regex(struct parser *p, struct placement_query_node *n) {
                 return error_at(p, value_source_offset(p, v->offset, erroff),
                                 "invalid regular expression: %s", (const char *)msg);
         }
+        /* JIT when the platform has it (matching is most of a filter's
+         * time); without it the interpreter gives the same answers. */
+        (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
         n->regex = (struct pcre2_real_code_8 *)re;
+        n->regex_prefix = malloc(strlen(v->text) + 1);
+        if (!n->regex_prefix)
+                return oom(p);
+        n->regex_prefix_len = literal_prefix(v->text, n->regex_prefix);
         n->match = (struct pcre2_real_match_data_8 *)pcre2_match_data_create_from_pattern(re, NULL);
         n->match_context = (struct pcre2_real_match_context_8 *)pcre2_match_context_create(NULL);
         if (!n->match || !n->match_context)

@@ -382,6 +382,118 @@ static uint64_t rng_next(uint64_t *state) {
         return z ^ (z >> 31);
 }
 
+/* A spread strategy's buckets, computed once per run: which bucket each
+ * instance is in, and how many tasks of the group each bucket holds.  The
+ * counts include every instance of the cluster, placeable or not: spreading
+ * is about where the group's tasks are. */
+struct spread_index {
+        size_t *bucket;   /* per instance */
+        int64_t *count;   /* per bucket */
+        const char **key; /* per bucket: the value; NULL for "attribute missing" */
+        size_t n_buckets;
+};
+
+struct run_state {
+        int64_t *group_count;  /* per instance: tasks of the request's group */
+        bool *agent_ok;        /* per instance: ACTIVE with its agent connected */
+        int64_t *cpu, *memory; /* per instance: remaining, dense for the hot loop (mirrors
+                                * the cluster's, which place() updates too) */
+        size_t first_slow;     /* steps from here on need passes(); before, inline */
+        struct spread_index spread[PLACEMENT_MAX_STRATEGIES];
+};
+
+static void run_state_done(struct run_state *st) {
+        free(st->group_count);
+        free(st->agent_ok);
+        free(st->cpu);
+        free(st->memory);
+        for (size_t i = 0; i < PLACEMENT_MAX_STRATEGIES; i++) {
+                free(st->spread[i].bucket);
+                free(st->spread[i].count);
+                free(st->spread[i].key);
+        }
+}
+
+/* The spread bucket value of ci: the attribute's value (missing: NULL). */
+static const char *bucket_key(const struct placement_strategy *s,
+                              const struct placement_instance *ci) {
+        const struct placement_attribute *a;
+
+        if (streq(s->field, "instanceId"))
+                return ci->arn;
+        a = placement_instance_attribute(ci, s->field + strlen("attribute:"));
+        if (!a)
+                return NULL; /* [decision] instances without it share one bucket */
+        return a->value ? a->value : "";
+}
+
+struct keyed {
+        const char *key;
+        size_t instance;
+};
+
+static int compare_keyed(const void *a, const void *b) {
+        const struct keyed *x = a, *y = b;
+        if (!x->key || !y->key)
+                return !x->key ? (y->key ? -1 : 0) : 1;
+        return strcmp(x->key, y->key);
+}
+
+static int spread_index_build(struct spread_index *si, const struct placement_cluster *c,
+                              const struct placement_strategy *s, const int64_t *group_count) {
+        size_t n = c->n_instances;
+        _cleanup_free_ struct keyed *v = malloc((n + 1) * sizeof(*v));
+
+        si->bucket = calloc(n + 1, sizeof(*si->bucket));
+        si->count = calloc(n + 1, sizeof(*si->count));
+        si->key = calloc(n + 1, sizeof(*si->key));
+        if (!v || !si->bucket || !si->count || !si->key)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                v[i] = (struct keyed){.key = bucket_key(s, &c->instances[i]), .instance = i};
+        /* Sorting groups equal values: O(n log n) however many buckets. */
+        qsort(v, n, sizeof(*v), compare_keyed);
+        for (size_t i = 0; i < n; i++) {
+                if (i == 0 || compare_keyed(&v[i - 1], &v[i]) != 0)
+                        si->key[si->n_buckets++] = v[i].key;
+                si->bucket[v[i].instance] = si->n_buckets - 1;
+                si->count[si->n_buckets - 1] += group_count[v[i].instance];
+        }
+        return 0;
+}
+
+static int run_state_init(struct run_state *st, const struct placement_cluster *c,
+                          const struct placement_request *r) {
+        const struct placement_taskdef *td = r->taskdef;
+
+        st->group_count = calloc(c->n_instances + 1, sizeof(*st->group_count));
+        st->agent_ok = calloc(c->n_instances + 1, sizeof(*st->agent_ok));
+        st->cpu = calloc(c->n_instances + 1, sizeof(*st->cpu));
+        st->memory = calloc(c->n_instances + 1, sizeof(*st->memory));
+        if (!st->group_count || !st->agent_ok || !st->cpu || !st->memory)
+                return -ENOMEM;
+        /* Status and agent do not change during a run: judge them once. */
+        for (size_t i = 0; i < c->n_instances; i++) {
+                st->group_count[i] = placement_instance_group_count(&c->instances[i], r->group);
+                st->agent_ok[i] =
+                        streq(c->instances[i].status, "ACTIVE") && c->instances[i].agent_connected;
+                st->cpu[i] = c->instances[i].remaining.cpu;
+                st->memory[i] = c->instances[i].remaining.memory;
+        }
+        /* Steps 3-5 cannot fail a task without ports or required
+         * attributes, so a run of such tasks checks only the first three
+         * inline, then the constraints. */
+        st->first_slow = td->n_ports > 0 || td->n_requires_attributes > 0 ? 3 : 6;
+        for (size_t k = 0; k < r->n_strategies; k++)
+                if (r->strategies[k].type == PLACEMENT_STRATEGY_SPREAD) {
+                        int e = spread_index_build(&st->spread[k], c, &r->strategies[k],
+                                                   st->group_count);
+                        if (e < 0)
+                                return e;
+                }
+        return 0;
+}
+
 static bool has_port(const uint16_t *ports, size_t n, uint16_t port) {
         for (size_t i = 0; i < n; i++)
                 if (ports[i] == port)
@@ -389,15 +501,16 @@ static bool has_port(const uint16_t *ports, size_t n, uint16_t port) {
         return false;
 }
 
-/* Does instance ci pass filter step (an index into step_names, or 6 + k for
- * constraint k)? */
-static int passes(const struct placement_request *r, const struct placement_instance *ci,
-                  const char *group, size_t step) {
+/* Does instance i pass filter step (an index into step_names, or 6 + k for
+ * constraint k)?  1 yes, 0 no, <0 error. */
+static int passes(const struct placement_request *r, const struct placement_cluster *c,
+                  const struct run_state *st, size_t i, size_t step) {
         const struct placement_taskdef *td = r->taskdef;
+        const struct placement_instance *ci = &c->instances[i];
 
         switch (step) {
         case 0:
-                return streq(ci->status, "ACTIVE") && ci->agent_connected;
+                return st->agent_ok[i];
         case 1:
                 /* [decision] An instance that reports no CPU (or memory) is
                  * not limited by it: hand-written fixtures may leave it out. */
@@ -406,20 +519,20 @@ static int passes(const struct placement_request *r, const struct placement_inst
                 return ci->remaining.memory < 0 || ci->remaining.memory >= td->memory;
         case 3:
         case 4:
-                for (size_t i = 0; i < td->n_ports; i++) {
+                for (size_t k = 0; k < td->n_ports; k++) {
                         bool udp = step == 4;
-                        if (td->ports[i].udp != udp)
+                        if (td->ports[k].udp != udp)
                                 continue;
                         if (udp ? has_port(ci->remaining.ports_udp, ci->remaining.n_ports_udp,
-                                           td->ports[i].port)
+                                           td->ports[k].port)
                                 : has_port(ci->remaining.ports_tcp, ci->remaining.n_ports_tcp,
-                                           td->ports[i].port))
+                                           td->ports[k].port))
                                 return 0;
                 }
                 return 1;
         case 5:
-                for (size_t i = 0; i < td->n_requires_attributes; i++) {
-                        const struct placement_required_attribute *ra = &td->requires_attributes[i];
+                for (size_t k = 0; k < td->n_requires_attributes; k++) {
+                        const struct placement_required_attribute *ra = &td->requires_attributes[k];
                         const struct placement_attribute *a =
                                 placement_instance_attribute(ci, ra->name);
                         if (!a || (ra->value && !streq_ptr(a->value, ra->value)))
@@ -427,10 +540,10 @@ static int passes(const struct placement_request *r, const struct placement_inst
                 }
                 return 1;
         default: {
-                const struct placement_constraint *c = &r->constraints[step - 6];
-                if (c->type == PLACEMENT_CONSTRAINT_DISTINCT_INSTANCE)
-                        return placement_instance_group_count(ci, group) == 0;
-                return placement_query_eval(c->query, ci);
+                const struct placement_constraint *con = &r->constraints[step - 6];
+                if (con->type == PLACEMENT_CONSTRAINT_DISTINCT_INSTANCE)
+                        return st->group_count[i] == 0;
+                return placement_query_eval(con->query, ci);
         }
         }
 }
@@ -443,109 +556,194 @@ static const char *step_name(const struct placement_request *r, size_t step) {
                        : REASON_MEMBER_OF;
 }
 
-/* The spread bucket of ci: the attribute's value, or the instance itself. */
-static const char *bucket_of(const struct placement_strategy *s,
-                             const struct placement_instance *ci, bool *missing) {
-        const struct placement_attribute *a;
-
-        *missing = false;
-        if (streq(s->field, "instanceId"))
-                return ci->arn;
-        a = placement_instance_attribute(ci, s->field + strlen("attribute:"));
-        if (!a) {
-                *missing = true; /* [decision] instances without it share one bucket */
-                return NULL;
-        }
-        return a->value ? a->value : "";
-}
-
-static bool same_bucket(const char *a, bool a_missing, const char *b, bool b_missing) {
-        return a_missing || b_missing ? a_missing == b_missing : streq(a, b);
-}
-
-/* Tasks of group in ci's bucket, over every instance of the cluster:
- * spreading is about where the group's tasks are, placeable or not. */
-static int64_t bucket_count(const struct placement_cluster *c, const struct placement_strategy *s,
-                            const struct placement_instance *ci, const char *group) {
-        bool missing, m;
-        const char *key = bucket_of(s, ci, &missing);
-        int64_t n = 0;
-
-        if (streq(s->field, "instanceId"))
-                return placement_instance_group_count(ci, group);
-        for (size_t i = 0; i < c->n_instances; i++) {
-                const char *k = bucket_of(s, &c->instances[i], &m);
-                if (same_bucket(key, missing, k, m))
-                        n += placement_instance_group_count(&c->instances[i], group);
-        }
-        return n;
-}
-
-/* Keep the candidates that are best under s; fill the explain record. */
-static void apply_strategy(const struct placement_cluster *c, const struct placement_strategy *s,
-                           const char *group, size_t *cand, size_t *n, uint64_t *rng,
+/* Keep the candidates that are best under strategy k, in one pass: a new
+ * best restarts the kept list.  Fills the explain record. */
+static void apply_strategy(const struct placement_request *r, const struct run_state *st, size_t k,
+                           size_t *cand, size_t *n, uint64_t *rng,
                            struct placement_strategy_step *out) {
-        int64_t *score, best = INT64_MAX;
-        size_t kept = 0, best_at = 0;
+        const struct placement_strategy *s = &r->strategies[k];
+        const struct spread_index *si = &st->spread[k];
+        int64_t best = INT64_MAX;
+        size_t kept = 0, best_instance = 0;
 
-        out->strategy = s;
-        out->bucket = NULL;
-        out->score = 0;
+        *out = (struct placement_strategy_step){.strategy = s};
         if (s->type == PLACEMENT_STRATEGY_RANDOM) {
                 cand[0] = cand[rng_next(rng) % *n];
                 *n = 1;
                 out->kept = 1;
                 return;
         }
-        score = malloc(*n * sizeof(*score));
-        if (!score) { /* keep everyone: best effort, like strategies themselves */
-                out->kept = *n;
-                return;
-        }
-        for (size_t i = 0; i < *n; i++) {
-                const struct placement_instance *ci = &c->instances[cand[i]];
-                if (s->type == PLACEMENT_STRATEGY_BINPACK)
-                        score[i] =
-                                streq(s->field, "cpu") ? ci->remaining.cpu : ci->remaining.memory;
-                else
-                        score[i] = bucket_count(c, s, ci, group);
-                if (score[i] < best) {
-                        best = score[i];
-                        best_at = i;
+        {
+                /* Hoisted: this loop runs over every remaining candidate. */
+                const bool by_bucket = s->type == PLACEMENT_STRATEGY_SPREAD;
+                const int64_t *values = by_bucket            ? si->count
+                                        : s->field[0] == 'c' ? st->cpu
+                                                             : st->memory;
+                const size_t *bucket = si->bucket;
+                const size_t m = *n;
+
+                for (size_t i = 0; i < m; i++) {
+                        size_t x = cand[i];
+                        int64_t score = values[by_bucket ? bucket[x] : x];
+                        if (score < best) {
+                                best = score;
+                                kept = 0;
+                                best_instance = x;
+                        }
+                        /* Branch-free: ties come in unpredictable patterns.
+                         * kept <= i, so this never overwrites an unread entry. */
+                        cand[kept] = x;
+                        kept += score == best;
                 }
         }
-        if (s->type == PLACEMENT_STRATEGY_SPREAD) {
-                bool missing;
-                out->bucket = bucket_of(s, &c->instances[cand[best_at]], &missing);
-        }
-        for (size_t i = 0; i < *n; i++)
-                if (score[i] == best)
-                        cand[kept++] = cand[i];
-        free(score);
+        if (s->type == PLACEMENT_STRATEGY_SPREAD)
+                out->bucket = si->key[si->bucket[best_instance]];
         *n = kept;
         out->kept = kept;
         out->score = best;
 }
 
-static int place(struct placement_instance *ci, const struct placement_taskdef *td,
-                 const char *group) {
+static int place(struct placement_cluster *c, const struct placement_request *r,
+                 struct run_state *st, size_t i) {
+        const struct placement_taskdef *td = r->taskdef;
+        struct placement_instance *ci = &c->instances[i];
+
         if (ci->remaining.cpu >= 0)
                 ci->remaining.cpu -= td->cpu;
         if (ci->remaining.memory >= 0)
                 ci->remaining.memory -= td->memory;
-        for (size_t i = 0; i < td->n_ports; i++) {
+        st->cpu[i] = ci->remaining.cpu;
+        st->memory[i] = ci->remaining.memory;
+        for (size_t k = 0; k < td->n_ports; k++) {
                 uint16_t **v =
-                        td->ports[i].udp ? &ci->remaining.ports_udp : &ci->remaining.ports_tcp;
+                        td->ports[k].udp ? &ci->remaining.ports_udp : &ci->remaining.ports_tcp;
                 size_t *n =
-                        td->ports[i].udp ? &ci->remaining.n_ports_udp : &ci->remaining.n_ports_tcp;
+                        td->ports[k].udp ? &ci->remaining.n_ports_udp : &ci->remaining.n_ports_tcp;
                 uint16_t *grown = realloc(*v, (*n + 1) * sizeof(**v));
                 if (!grown)
                         return -ENOMEM;
-                grown[(*n)++] = td->ports[i].port;
+                grown[(*n)++] = td->ports[k].port;
                 *v = grown;
         }
         ci->running_tasks_count++;
-        return placement_instance_add_group(ci, group);
+        st->group_count[i]++;
+        for (size_t k = 0; k < r->n_strategies; k++)
+                if (r->strategies[k].type == PLACEMENT_STRATEGY_SPREAD)
+                        st->spread[k].count[st->spread[k].bucket[i]]++;
+        return placement_instance_add_group(ci, r->group);
+}
+
+/* One pass over every instance for one task: each instance is removed by
+ * the first step it fails, which is exactly what filtering step by step
+ * removes (removed[step] counts them).  With fuse, the first strategy
+ * narrows in the same pass, so the next ones only see its winners.  This is
+ * the hot loop of a run: invariants are hoisted into locals so the compiler
+ * can keep them in registers. */
+static int filter_pass(const struct placement_cluster *c, const struct placement_request *r,
+                       const struct run_state *st, bool fuse, size_t *restrict cand,
+                       size_t *restrict removed, size_t *ret_n, int64_t *ret_best,
+                       size_t *ret_best_instance) {
+        const bool *ok = st->agent_ok;
+        const int64_t *cpu = st->cpu, *memory = st->memory;
+        const int64_t need_cpu = r->taskdef->cpu, need_memory = r->taskdef->memory;
+        const size_t n_instances = c->n_instances, first_slow = st->first_slow,
+                     n_steps = ELEMENTSOF(step_names) + r->n_constraints;
+        const bool by_bucket = fuse && r->strategies[0].type == PLACEMENT_STRATEGY_SPREAD;
+        const bool by_cpu = fuse && !by_bucket && r->strategies[0].field[0] == 'c';
+        const size_t *bucket = by_bucket ? st->spread[0].bucket : NULL;
+        const int64_t *count = by_bucket ? st->spread[0].count : NULL;
+        int64_t best = INT64_MAX;
+        size_t n = 0, best_instance = 0;
+
+        /* The common case gets a loop of its own: nothing beyond CPU and
+         * memory to check, and the first strategy scoring from one array. */
+        if (fuse && first_slow >= n_steps) {
+                const int64_t *values = by_bucket ? count : by_cpu ? cpu : memory;
+                size_t r0 = 0, r1 = 0, r2 = 0;
+
+#define TIGHT_LOOP(SCORE)                                                                          \
+        for (size_t i = 0; i < n_instances; i++) {                                                 \
+                int64_t score;                                                                     \
+                if (!ok[i]) {                                                                      \
+                        r0++;                                                                      \
+                        continue;                                                                  \
+                }                                                                                  \
+                if (cpu[i] < need_cpu && cpu[i] >= 0) {                                            \
+                        r1++;                                                                      \
+                        continue;                                                                  \
+                }                                                                                  \
+                if (memory[i] < need_memory && memory[i] >= 0) {                                   \
+                        r2++;                                                                      \
+                        continue;                                                                  \
+                }                                                                                  \
+                score = (SCORE);                                                                   \
+                if (score < best) {                                                                \
+                        best = score;                                                              \
+                        best_instance = i;                                                         \
+                        n = 0;                                                                     \
+                }                                                                                  \
+                cand[n] = i;                                                                       \
+                n += score == best;                                                                \
+        }
+                if (by_bucket)
+                        TIGHT_LOOP(values[bucket[i]])
+                else
+                        TIGHT_LOOP(values[i])
+#undef TIGHT_LOOP
+                removed[0] += r0;
+                removed[1] += r1;
+                removed[2] += r2;
+                *ret_n = n;
+                *ret_best = best;
+                *ret_best_instance = best_instance;
+                return 0;
+        }
+
+        for (size_t i = 0; i < n_instances; i++) {
+                int64_t score;
+                size_t step;
+
+                /* Steps 0-2 inline: they are most of the work. */
+                if (!ok[i]) {
+                        removed[0]++;
+                        continue;
+                }
+                if (cpu[i] >= 0 && cpu[i] < need_cpu) {
+                        removed[1]++;
+                        continue;
+                }
+                if (memory[i] >= 0 && memory[i] < need_memory) {
+                        removed[2]++;
+                        continue;
+                }
+                for (step = first_slow; step < n_steps; step++) {
+                        int k = passes(r, c, st, i, step);
+                        if (k < 0)
+                                return k;
+                        if (!k)
+                                break;
+                }
+                if (step < n_steps) {
+                        removed[step]++;
+                        continue;
+                }
+                if (!fuse) {
+                        cand[n++] = i;
+                        continue;
+                }
+                score = by_bucket ? count[bucket[i]] : by_cpu ? cpu[i] : memory[i];
+                if (score < best) {
+                        best = score;
+                        best_instance = i;
+                        n = 0;
+                }
+                cand[n] = i; /* branch-free, as in apply_strategy() */
+                n += score == best;
+        }
+        *ret_n = n;
+        *ret_best = best;
+        *ret_best_instance = best_instance;
+        return 0;
 }
 
 struct placement_result *placement_result_free(struct placement_result *res) {
@@ -560,9 +758,11 @@ struct placement_result *placement_result_free(struct placement_result *res) {
 int placement_run(struct placement_cluster *c, const struct placement_request *r,
                   struct placement_result **ret) {
         struct placement_result *res;
+        struct run_state st = {};
         _cleanup_free_ size_t *cand = NULL;
         uint64_t rng = r->seed;
         size_t n_steps = ELEMENTSOF(step_names) + r->n_constraints;
+        bool fuse = r->n_strategies > 0 && r->strategies[0].type != PLACEMENT_STRATEGY_RANDOM;
         int k;
 
         if (!r->group || r->n_constraints > PLACEMENT_MAX_CONSTRAINTS ||
@@ -574,49 +774,57 @@ int placement_run(struct placement_cluster *c, const struct placement_request *r
         res->tasks = calloc(r->count + 1, sizeof(*res->tasks));
         res->group = strdup(r->group);
         cand = malloc((c->n_instances + 1) * sizeof(*cand));
-        if (!res->tasks || !res->group || !cand) {
-                placement_result_free(res);
-                return -ENOMEM;
+        k = run_state_init(&st, c, r);
+        if (!res->tasks || !res->group || !cand || k < 0) {
+                k = -ENOMEM;
+                goto fail;
         }
         for (unsigned t = 0; t < r->count; t++) {
                 struct placement_task_result *tr = &res->tasks[res->n_tasks++];
-                size_t n = c->n_instances;
+                size_t removed[PLACEMENT_MAX_STEPS], n, left, best_instance;
+                int64_t best;
 
                 tr->instance = -1;
-                for (size_t i = 0; i < n; i++)
-                        cand[i] = i;
+                memset(removed, 0, sizeof(removed));
+                k = filter_pass(c, r, &st, fuse, cand, removed, &n, &best, &best_instance);
+                if (k < 0)
+                        goto fail;
+                left = c->n_instances;
                 for (size_t step = 0; step < n_steps; step++) {
-                        size_t kept = 0;
-                        for (size_t i = 0; i < n; i++) {
-                                k = passes(r, &c->instances[cand[i]], r->group, step);
-                                if (k < 0) {
-                                        placement_result_free(res);
-                                        return k;
-                                }
-                                if (k)
-                                        cand[kept++] = cand[i];
-                        }
+                        left -= removed[step];
                         tr->steps[tr->n_steps++] = (struct placement_step){
-                                .name = step_name(r, step), .removed = n - kept, .left = kept};
-                        n = kept;
-                        if (n == 0) {
+                                .name = step_name(r, step), .removed = removed[step], .left = left};
+                        if (left == 0) {
                                 tr->reason = step_name(r, step);
                                 break;
                         }
                 }
                 if (n == 0)
                         continue;
-                for (size_t s = 0; s < r->n_strategies; s++)
-                        apply_strategy(c, &r->strategies[s], r->group, cand, &n, &rng,
+                if (fuse) {
+                        const struct spread_index *si = &st.spread[0];
+                        tr->strategies[tr->n_strategies++] = (struct placement_strategy_step){
+                                .strategy = &r->strategies[0],
+                                .kept = n,
+                                .score = best,
+                                .bucket = r->strategies[0].type == PLACEMENT_STRATEGY_SPREAD
+                                                  ? si->key[si->bucket[best_instance]]
+                                                  : NULL};
+                }
+                for (size_t s = fuse ? 1 : 0; s < r->n_strategies; s++)
+                        apply_strategy(r, &st, s, cand, &n, &rng,
                                        &tr->strategies[tr->n_strategies++]);
                 tr->tied = n;
                 tr->instance = (long)cand[n > 1 ? rng_next(&rng) % n : 0];
-                k = place(&c->instances[tr->instance], r->taskdef, r->group);
-                if (k < 0) {
-                        placement_result_free(res);
-                        return k;
-                }
+                k = place(c, r, &st, (size_t)tr->instance);
+                if (k < 0)
+                        goto fail;
         }
+        run_state_done(&st);
         *ret = res;
         return 0;
+fail:
+        run_state_done(&st);
+        placement_result_free(res);
+        return k;
 }

@@ -134,17 +134,42 @@ static int parse_items(const char *text, struct item **ret, size_t *ret_n,
         while (isspace((unsigned char)*s))
                 s++;
         if (*s != '[' && *s != '{') {
-                v = calloc(1, sizeof(*v));
+                /* Several items in one argument ("type=spread,field=x
+                 * type=binpack,field=memory") are split where whitespace is
+                 * followed by `type=`, as the shell would have split them. */
+                size_t max = 1;
+                for (const char *q = s; *q; q++)
+                        max += isspace((unsigned char)q[0]) && strncmp(q + 1, "type=", 5) == 0;
+                v = calloc(max + 1, sizeof(*v));
                 if (!v)
                         return placement_error_set(e, -ENOMEM, "out of memory");
-                r = parse_shorthand(s, v, e);
-                if (r < 0) {
-                        item_done(v);
+                while (*s) {
+                        const char *end = s;
+                        _cleanup_free_ char *one = NULL;
+
+                        while (*end && !(isspace((unsigned char)end[0]) &&
+                                         strncmp(end + 1, "type=", 5) == 0))
+                                end++;
+                        one = strndup(s, (size_t)(end - s));
+                        r = one ? parse_shorthand(one, &v[n], e)
+                                : placement_error_set(e, -ENOMEM, "out of memory");
+                        n++;
+                        if (r < 0) {
+                                for (size_t i = 0; i < n; i++)
+                                        item_done(&v[i]);
+                                free(v);
+                                return r;
+                        }
+                        s = *end ? end + 1 : end;
+                        while (isspace((unsigned char)*s))
+                                s++;
+                }
+                if (n == 0) {
                         free(v);
-                        return r;
+                        return placement_error_set(e, -EINVAL, "empty value (type=... expected)");
                 }
                 *ret = v;
-                *ret_n = 1;
+                *ret_n = n;
                 return 0;
         }
         r = placement_json_parse(text, strlen(text), &root, e);

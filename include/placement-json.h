@@ -1,0 +1,34 @@
+/* placement-json.h: the JSON reading the placement parsers share: parse a
+ * document with its error position, and read typed members with errors that
+ * name the field ("containerInstances[0].attributes[1]: name: expected a
+ * string").  Paths are for messages only and may be truncated. */
+#pragma once
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "placement-error.h"
+
+#define PLACEMENT_JSON_PATH_MAX 256 /* bytes of a field path in an error message */
+
+/* Parse text (need not be NUL-terminated); malformed JSON gets its line and
+ * column in e. */
+int placement_json_parse(const char *text, size_t len, cJSON **ret, struct placement_error *e);
+
+/* "PATH: WHAT" as a shape error without position; returns -EINVAL. */
+int placement_json_shape_error(struct placement_error *e, const char *path, const char *fmt, ...)
+        _printf_(3, 4);
+
+/* Copy the optional string member key of obj into *ret (NULL when absent or
+ * null); any other type is an error naming path and key. */
+int placement_json_get_string(const cJSON *obj, const char *key, const char *path, char **ret,
+                              struct placement_error *e);
+
+/* j must be an integral number. */
+int placement_json_get_int(const cJSON *j, const char *path, int64_t *ret,
+                           struct placement_error *e);
+
+void placement_json_path(char *buf, size_t size, const char *fmt, ...) _printf_(3, 4);
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);

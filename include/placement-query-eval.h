@@ -1,0 +1,22 @@
+/* placement-query-eval.h: evaluates a parsed cluster query against one
+ * container instance.  Pure: reads the query and the instance, changes
+ * neither (except the query's private regex match blocks). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "placement-model.h"
+#include "placement-query.h"
+
+/* 1 when ci satisfies q, 0 when not, -E2BIG when a regular expression hit its
+ * backtracking limit on one of ci's values. */
+int placement_query_eval(const struct placement_query *q, const struct placement_instance *ci);
+
+/* What `aws ecs list-container-instances --filter` returns: the indices of the
+ * cluster's instances that satisfy q, in input order, among those whose status
+ * is status (or, with status NULL, every status except INACTIVE, as
+ * ListContainerInstances does by default).  *ret is malloc'd (may be NULL
+ * when *ret_n is 0). */
+int placement_query_filter(const struct placement_query *q, const struct placement_cluster *c,
+                           const char *status, size_t **ret, size_t *ret_n);

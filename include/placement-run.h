@@ -1,0 +1,107 @@
+/* placement-run.h: what RunTask (and the service scheduler) would do with a
+ * task definition on a cluster, following the ECS order: drop instances that
+ * are not ACTIVE or whose agent is disconnected, then those without the CPU,
+ * memory, ports and attributes the task needs, then those failing a
+ * constraint; order the rest by the strategies, place, and repeat for the
+ * next task with the resources and tasks the earlier placements used.
+ * Pure apart from the cluster it is given, which it updates as it places. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "placement-error.h"
+#include "placement-model.h"
+#include "placement-query.h"
+#include "placement-taskdef.h"
+
+#define PLACEMENT_MAX_CONSTRAINTS 10 /* per task: task definition and request together */
+#define PLACEMENT_MAX_STRATEGIES 5
+#define PLACEMENT_MAX_STEPS (6 + PLACEMENT_MAX_CONSTRAINTS)
+
+enum placement_constraint_type {
+        PLACEMENT_CONSTRAINT_MEMBER_OF,
+        PLACEMENT_CONSTRAINT_DISTINCT_INSTANCE,
+};
+
+struct placement_constraint {
+        enum placement_constraint_type type;
+        char *expression;              /* memberOf: as written */
+        struct placement_query *query; /* memberOf: parsed */
+};
+
+enum placement_strategy_type {
+        PLACEMENT_STRATEGY_BINPACK,
+        PLACEMENT_STRATEGY_SPREAD,
+        PLACEMENT_STRATEGY_RANDOM,
+};
+
+struct placement_strategy {
+        enum placement_strategy_type type;
+        char *field; /* binpack: "cpu" / "memory"; spread: "instanceId" or "attribute:NAME" */
+};
+
+struct placement_request {
+        const struct placement_taskdef *taskdef; /* borrowed */
+        unsigned count;
+        char *group; /* NULL: family:<family> */
+        struct placement_constraint *constraints;
+        size_t n_constraints;
+        struct placement_strategy *strategies;
+        size_t n_strategies;
+        bool fargate;
+        uint64_t seed;
+};
+
+/* Append constraints / strategies written as the AWS CLI takes them: JSON
+ * (`[{"type": "memberOf", "expression": "..."}]` or one object) or shorthand
+ * (`type=spread,field=attribute:ecs.availability-zone`).  A memberOf
+ * expression that does not parse fills e with its position in the
+ * expression and sets *ret_expression (borrowed from the request) so the
+ * caller can render it. */
+int placement_request_add_constraints(struct placement_request *r, const char *text,
+                                      const char **ret_expression, struct placement_error *e);
+int placement_request_add_strategies(struct placement_request *r, const char *text,
+                                     struct placement_error *e);
+
+/* Check the request against ECS's rules (limits, distinctInstance, FARGATE)
+ * and add the task definition's constraints.  Messages use ECS's wording. */
+int placement_request_validate(struct placement_request *r, const char **ret_expression,
+                               struct placement_error *e);
+void placement_request_done(struct placement_request *r);
+
+/* One filtering step of one task: how many candidates it removed. */
+struct placement_step {
+        const char *name; /* AGENT, RESOURCE:CPU, ..., or the constraint's failure reason */
+        size_t removed, left;
+};
+
+struct placement_strategy_step {
+        const struct placement_strategy *strategy; /* borrowed from the request */
+        size_t kept;                               /* candidates left after it */
+        int64_t score;      /* binpack: remaining amount; spread: tasks in the bucket */
+        const char *bucket; /* spread: the winning bucket's value (NULL: missing) */
+};
+
+struct placement_task_result {
+        long instance;      /* index into the cluster's instances; -1 when not placed */
+        const char *reason; /* when not placed: the step that emptied the candidates */
+        struct placement_step steps[PLACEMENT_MAX_STEPS];
+        size_t n_steps;
+        struct placement_strategy_step strategies[PLACEMENT_MAX_STRATEGIES];
+        size_t n_strategies;
+        size_t tied; /* candidates the final pseudo-random choice was among */
+};
+
+struct placement_result {
+        struct placement_task_result *tasks;
+        size_t n_tasks;
+        char *group;
+};
+
+/* Place r->count tasks on c (updated as tasks are placed).  *ret is
+ * malloc'd; free with placement_result_free(). */
+int placement_run(struct placement_cluster *c, const struct placement_request *r,
+                  struct placement_result **ret);
+struct placement_result *placement_result_free(struct placement_result *res);

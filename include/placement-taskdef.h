@@ -1,0 +1,45 @@
+/* placement-taskdef.h: what placement needs from a task definition, read from
+ * `aws ecs describe-task-definition` output ({"taskDefinition": {...}}) or
+ * register-task-definition input (the object itself).  Pure; errors name the
+ * field.  Invariant: cpu and memory are the charge ECS makes for one task. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "placement-error.h"
+
+struct placement_port {
+        uint16_t port;
+        bool udp;
+};
+
+struct placement_required_attribute {
+        char *name;
+        char *value; /* NULL: any value */
+};
+
+struct placement_taskdef_constraint {
+        char *type;       /* "memberOf", "distinctInstance", ... as written */
+        char *expression; /* NULL when absent */
+};
+
+struct placement_taskdef {
+        char *family;
+        char *arn;                    /* taskDefinitionArn, or family:revision for register input */
+        char *network_mode;           /* "bridge" when absent */
+        int64_t cpu;                  /* CPU units charged per task */
+        int64_t memory;               /* MiB charged per task */
+        struct placement_port *ports; /* fixed host ports the task takes */
+        size_t n_ports;
+        struct placement_required_attribute *requires_attributes;
+        size_t n_requires_attributes;
+        struct placement_taskdef_constraint *constraints;
+        size_t n_constraints;
+};
+
+/* Parse; on malformed JSON e has the position, on a wrong shape the field. */
+int placement_taskdef_parse(struct placement_taskdef **ret, const char *text, size_t len,
+                            struct placement_error *e);
+struct placement_taskdef *placement_taskdef_free(struct placement_taskdef *td);

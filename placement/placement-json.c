@@ -1,0 +1,85 @@
+/* placement-json.c: shared JSON reading for the placement parsers.  cJSON
+ * does the parsing; this adds error positions (line and column of the byte
+ * where cJSON stopped) and field paths, so every input error says where. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "placement-json.h"
+
+void placement_json_path(char *buf, size_t size, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(buf, size, fmt, ap);
+        va_end(ap);
+}
+
+/* Parse the document; malformed JSON gets the position cJSON stopped at. */
+int placement_json_parse(const char *text, size_t len, cJSON **ret, struct placement_error *e) {
+        const char *end = NULL;
+        cJSON *j;
+
+        if (memchr(text, '\0', len)) {
+                size_t at = (size_t)((const char *)memchr(text, '\0', len) - text);
+                return placement_error_at(e, text, len, at, "malformed JSON (NUL byte)");
+        }
+        /* cJSON wants to see the terminating NUL within the length it is given
+         * when asked to reject trailing garbage, and text need not have one. */
+        _cleanup_free_ char *copy = malloc(len + 1);
+        if (!copy)
+                return placement_error_set(e, -ENOMEM, "out of memory");
+        memcpy(copy, text, len);
+        copy[len] = '\0';
+        j = cJSON_ParseWithLengthOpts(copy, len + 1, &end, 1);
+        if (!j) {
+                size_t at = end && end >= copy && end <= copy + len ? (size_t)(end - copy) : 0;
+                if (at >= len)
+                        return placement_error_at(e, text, len, len,
+                                                  "malformed JSON (unexpected end of input)");
+                return placement_error_at(e, text, len, at, "malformed JSON");
+        }
+        *ret = j;
+        return 0;
+}
+
+int placement_json_shape_error(struct placement_error *e, const char *path, const char *fmt, ...) {
+        char what[PLACEMENT_ERROR_MESSAGE_MAX];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof(what), fmt, ap);
+        va_end(ap);
+        return placement_error_set(e, -EINVAL, "%s: %s", path, what);
+}
+
+/* Copy the optional string member key of obj into *ret (NULL when absent or
+ * null).  Any other type is a shape error naming path.key. */
+int placement_json_get_string(const cJSON *obj, const char *key, const char *path, char **ret,
+                              struct placement_error *e) {
+        const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+        char *s;
+
+        *ret = NULL;
+        if (!j || cJSON_IsNull(j))
+                return 0;
+        if (!cJSON_IsString(j))
+                return placement_json_shape_error(e, path, "%s: expected a string", key);
+        s = strdup(j->valuestring);
+        if (!s)
+                return placement_error_set(e, -ENOMEM, "out of memory");
+        *ret = s;
+        return 0;
+}
+
+int placement_json_get_int(const cJSON *j, const char *path, int64_t *ret,
+                           struct placement_error *e) {
+        /* Range first: converting an out-of-range double is undefined. */
+        if (!cJSON_IsNumber(j) || !(j->valuedouble >= -9e18 && j->valuedouble <= 9e18) ||
+            j->valuedouble != (double)(int64_t)j->valuedouble)
+                return placement_json_shape_error(e, path, "expected an integer");
+        *ret = (int64_t)j->valuedouble;
+        return 0;
+}

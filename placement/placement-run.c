@@ -1,0 +1,855 @@
+/* placement-run.c: task placement as ECS documents it.  Filters run in ECS's
+ * order and the first one that empties the candidate set names the failure;
+ * strategies then narrow the candidates in order, each keeping only its best,
+ * and a pseudo-random choice from the request's seed breaks what ties are
+ * left, so a run is reproducible from its seed. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "placement-json.h"
+#include "placement-query-eval.h"
+#include "placement-run.h"
+
+#define streq(a, b) (strcmp((a), (b)) == 0)
+
+static const char *const step_names[] = {
+        "AGENT",          "RESOURCE:CPU",       "RESOURCE:MEMORY",
+        "RESOURCE:PORTS", "RESOURCE:PORTS_UDP", "ATTRIBUTE",
+};
+#define REASON_MEMBER_OF "MemberOf placement constraint unsatisfied."
+#define REASON_DISTINCT_INSTANCE "DistinctInstance placement constraint unsatisfied."
+
+void placement_request_done(struct placement_request *r) {
+        for (size_t i = 0; i < r->n_constraints; i++) {
+                free(r->constraints[i].expression);
+                placement_query_free(r->constraints[i].query);
+        }
+        free(r->constraints);
+        for (size_t i = 0; i < r->n_strategies; i++)
+                free(r->strategies[i].field);
+        free(r->strategies);
+        free(r->group);
+        r->constraints = NULL;
+        r->strategies = NULL;
+        r->group = NULL;
+        r->n_constraints = r->n_strategies = 0;
+}
+
+/* ---- constraint and strategy arguments ---- */
+
+struct item {
+        char *type, *field, *expression;
+        bool has_expression;
+};
+
+static void item_done(struct item *it) {
+        free(it->type);
+        free(it->field);
+        free(it->expression);
+        *it = (struct item){};
+}
+
+static bool at_key(const char *s) {
+        size_t n = 0;
+        while (isalpha((unsigned char)s[n]))
+                n++;
+        return n > 0 && s[n] == '=';
+}
+
+/* type=spread,field=attribute:x  /  type=memberOf,expression="a in [b, c]".
+ * A comma ends an unquoted value only when a `key=` follows, so expressions
+ * with lists need no quotes. */
+static int parse_shorthand(const char *s, struct item *it, struct placement_error *e) {
+        while (*s) {
+                size_t klen = 0;
+                char *value, **dst;
+                const char *v;
+                size_t vlen;
+
+                while (isalpha((unsigned char)s[klen]))
+                        klen++;
+                if (klen == 0 || s[klen] != '=')
+                        return placement_error_set(e, -EINVAL,
+                                                   "expected key=value in '%s' (keys: type, "
+                                                   "field, expression)",
+                                                   s);
+                if (klen == 4 && strncmp(s, "type", 4) == 0)
+                        dst = &it->type;
+                else if (klen == 5 && strncmp(s, "field", 5) == 0)
+                        dst = &it->field;
+                else if (klen == 10 && strncmp(s, "expression", 10) == 0) {
+                        dst = &it->expression;
+                        it->has_expression = true;
+                } else
+                        return placement_error_set(e, -EINVAL,
+                                                   "unknown key '%.*s' (type, field, expression "
+                                                   "expected)",
+                                                   (int)klen, s);
+                v = s + klen + 1;
+                if (*v == '"' || *v == '\'') {
+                        const char *close = strchr(v + 1, *v);
+                        if (!close)
+                                return placement_error_set(e, -EINVAL, "unterminated %c in '%s'",
+                                                           *v, s);
+                        vlen = (size_t)(close - v - 1);
+                        v++;
+                        s = close + 1;
+                        if (*s == ',')
+                                s++;
+                        else if (*s)
+                                return placement_error_set(e, -EINVAL,
+                                                           "',' expected after a quoted value "
+                                                           "in '%s'",
+                                                           v - klen - 2);
+                } else {
+                        const char *end = v;
+                        while (*end && !(*end == ',' && at_key(end + 1)))
+                                end++;
+                        vlen = (size_t)(end - v);
+                        s = *end ? end + 1 : end;
+                }
+                value = strndup(v, vlen);
+                if (!value)
+                        return placement_error_set(e, -ENOMEM, "out of memory");
+                free(*dst);
+                *dst = value;
+        }
+        return 0;
+}
+
+/* Items from JSON (an array of objects or one object) or one shorthand item. */
+static int parse_items(const char *text, struct item **ret, size_t *ret_n,
+                       struct placement_error *e) {
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
+        const char *s = text;
+        struct item *v;
+        const cJSON *o;
+        size_t n = 0;
+        int r;
+
+        while (isspace((unsigned char)*s))
+                s++;
+        if (*s != '[' && *s != '{') {
+                /* Several items in one argument ("type=spread,field=x
+                 * type=binpack,field=memory") are split where whitespace is
+                 * followed by `type=`, as the shell would have split them. */
+                size_t max = 1;
+                for (const char *q = s; *q; q++)
+                        max += isspace((unsigned char)q[0]) && strncmp(q + 1, "type=", 5) == 0;
+                v = calloc(max + 1, sizeof(*v));
+                if (!v)
+                        return placement_error_set(e, -ENOMEM, "out of memory");
+                while (*s) {
+                        const char *end = s;
+                        _cleanup_free_ char *one = NULL;
+
+                        while (*end && !(isspace((unsigned char)end[0]) &&
+                                         strncmp(end + 1, "type=", 5) == 0))
+                                end++;
+                        one = strndup(s, (size_t)(end - s));
+                        r = one ? parse_shorthand(one, &v[n], e)
+                                : placement_error_set(e, -ENOMEM, "out of memory");
+                        n++;
+                        if (r < 0) {
+                                for (size_t i = 0; i < n; i++)
+                                        item_done(&v[i]);
+                                free(v);
+                                return r;
+                        }
+                        s = *end ? end + 1 : end;
+                        while (isspace((unsigned char)*s))
+                                s++;
+                }
+                if (n == 0) {
+                        free(v);
+                        return placement_error_set(e, -EINVAL, "empty value (type=... expected)");
+                }
+                *ret = v;
+                *ret_n = n;
+                return 0;
+        }
+        r = placement_json_parse(text, strlen(text), &root, e);
+        if (r < 0)
+                return r;
+        if (cJSON_IsObject(root)) {
+                cJSON *arr = cJSON_CreateArray();
+                if (!arr || !cJSON_AddItemToArray(arr, root)) {
+                        cJSON_Delete(arr);
+                        return placement_error_set(e, -ENOMEM, "out of memory");
+                }
+                root = arr;
+        }
+        if (!cJSON_IsArray(root))
+                return placement_error_set(e, -EINVAL, "expected a JSON array of objects");
+        v = calloc((size_t)cJSON_GetArraySize(root) + 1, sizeof(*v));
+        if (!v)
+                return placement_error_set(e, -ENOMEM, "out of memory");
+        cJSON_ArrayForEach(o, root) {
+                char path[PLACEMENT_JSON_PATH_MAX];
+                placement_json_path(path, sizeof(path), "[%zu]", n);
+                if (!cJSON_IsObject(o))
+                        r = placement_json_shape_error(e, path, "expected an object");
+                else if ((r = placement_json_get_string(o, "type", path, &v[n].type, e)) >= 0 &&
+                         (r = placement_json_get_string(o, "field", path, &v[n].field, e)) >= 0)
+                        r = placement_json_get_string(o, "expression", path, &v[n].expression, e);
+                v[n].has_expression = v[n].expression != NULL;
+                n++;
+                if (r < 0) {
+                        for (size_t i = 0; i < n; i++)
+                                item_done(&v[i]);
+                        free(v);
+                        return r;
+                }
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+static int add_constraint(struct placement_request *r, enum placement_constraint_type type,
+                          const char *expression, const char **ret_expression,
+                          struct placement_error *e) {
+        struct placement_constraint *grown, *c;
+        int k;
+
+        grown = realloc(r->constraints, (r->n_constraints + 1) * sizeof(*grown));
+        if (!grown)
+                return placement_error_set(e, -ENOMEM, "out of memory");
+        r->constraints = grown;
+        c = &r->constraints[r->n_constraints];
+        *c = (struct placement_constraint){.type = type};
+        if (type == PLACEMENT_CONSTRAINT_MEMBER_OF) {
+                c->expression = strdup(expression);
+                if (!c->expression)
+                        return placement_error_set(e, -ENOMEM, "out of memory");
+                r->n_constraints++;
+                k = placement_query_parse(&c->query, c->expression, strlen(c->expression), e);
+                if (k < 0) {
+                        if (ret_expression)
+                                *ret_expression = c->expression;
+                        return k;
+                }
+                return 0;
+        }
+        r->n_constraints++;
+        return 0;
+}
+
+int placement_request_add_constraints(struct placement_request *r, const char *text,
+                                      const char **ret_expression, struct placement_error *e) {
+        struct item *items = NULL;
+        size_t n = 0;
+        int k = 0;
+
+        k = parse_items(text, &items, &n, e);
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < n && k >= 0; i++) {
+                const struct item *it = &items[i];
+                if (!it->type)
+                        k = placement_error_set(e, -EINVAL, "placement constraint: type missing");
+                else if (strcasecmp(it->type, "distinctInstance") == 0) {
+                        if (it->has_expression)
+                                k = placement_error_set(
+                                        e, -EINVAL,
+                                        "distinctInstance expression should not be specified.");
+                        else
+                                k = add_constraint(r, PLACEMENT_CONSTRAINT_DISTINCT_INSTANCE, NULL,
+                                                   ret_expression, e);
+                } else if (strcasecmp(it->type, "memberOf") == 0) {
+                        if (!it->expression)
+                                k = placement_error_set(
+                                        e, -EINVAL, "memberOf constraint requires an expression.");
+                        else
+                                k = add_constraint(r, PLACEMENT_CONSTRAINT_MEMBER_OF,
+                                                   it->expression, ret_expression, e);
+                } else
+                        k = placement_error_set(e, -EINVAL,
+                                                "constraint.type '%s' is not supported "
+                                                "(memberOf or distinctInstance expected).",
+                                                it->type);
+        }
+        for (size_t i = 0; i < n; i++)
+                item_done(&items[i]);
+        free(items);
+        return k;
+}
+
+static int add_strategy(struct placement_request *r, const struct item *it,
+                        struct placement_error *e) {
+        struct placement_strategy s = {};
+        struct placement_strategy *grown;
+        const char *field = it->field;
+
+        if (!it->type)
+                return placement_error_set(e, -EINVAL, "placement strategy: type missing");
+        if (strcasecmp(it->type, "random") == 0) {
+                s.type = PLACEMENT_STRATEGY_RANDOM;
+                field = NULL;
+        } else if (strcasecmp(it->type, "binpack") == 0) {
+                s.type = PLACEMENT_STRATEGY_BINPACK;
+                if (!field || (strcasecmp(field, "cpu") != 0 && strcasecmp(field, "memory") != 0))
+                        return placement_error_set(e, -EINVAL,
+                                                   "binpack field must be cpu or memory (got "
+                                                   "'%s').",
+                                                   field ? field : "");
+                field = strcasecmp(field, "cpu") == 0 ? "cpu" : "memory";
+        } else if (strcasecmp(it->type, "spread") == 0) {
+                s.type = PLACEMENT_STRATEGY_SPREAD;
+                if (field &&
+                    (strcasecmp(field, "instanceId") == 0 || strcasecmp(field, "host") == 0))
+                        field = "instanceId";
+                else if (!field || strncmp(field, "attribute:", 10) != 0 || !field[10])
+                        return placement_error_set(e, -EINVAL,
+                                                   "spread field must be instanceId, host or "
+                                                   "attribute:<name> (got '%s').",
+                                                   field ? field : "");
+        } else
+                return placement_error_set(e, -EINVAL,
+                                           "placement strategy type '%s' is not supported "
+                                           "(random, spread or binpack expected).",
+                                           it->type);
+        if (field && !(s.field = strdup(field)))
+                return placement_error_set(e, -ENOMEM, "out of memory");
+        grown = realloc(r->strategies, (r->n_strategies + 1) * sizeof(*grown));
+        if (!grown) {
+                free(s.field);
+                return placement_error_set(e, -ENOMEM, "out of memory");
+        }
+        r->strategies = grown;
+        r->strategies[r->n_strategies++] = s;
+        return 0;
+}
+
+int placement_request_add_strategies(struct placement_request *r, const char *text,
+                                     struct placement_error *e) {
+        struct item *items = NULL;
+        size_t n = 0;
+        int k;
+
+        k = parse_items(text, &items, &n, e);
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < n && k >= 0; i++)
+                k = add_strategy(r, &items[i], e);
+        for (size_t i = 0; i < n; i++)
+                item_done(&items[i]);
+        free(items);
+        return k;
+}
+
+int placement_request_validate(struct placement_request *r, const char **ret_expression,
+                               struct placement_error *e) {
+        const struct placement_taskdef *td = r->taskdef;
+        size_t given = r->n_constraints;
+        int k;
+
+        /* The task definition's constraints are appended, then rotated to
+         * the front: they are part of the task, and the first constraint to
+         * empty the candidates names the failure. */
+        for (size_t i = 0; i < td->n_constraints; i++) {
+                const struct placement_taskdef_constraint *c = &td->constraints[i];
+                if (strcasecmp(c->type, "distinctInstance") == 0)
+                        return placement_error_set(
+                                e, -EINVAL, "constraint.type 'distinctInstance' is not supported.");
+                if (strcasecmp(c->type, "memberOf") != 0)
+                        return placement_error_set(
+                                e, -EINVAL, "constraint.type '%s' is not supported.", c->type);
+                if (!c->expression)
+                        return placement_error_set(e, -EINVAL,
+                                                   "memberOf constraint requires an expression.");
+                k = add_constraint(r, PLACEMENT_CONSTRAINT_MEMBER_OF, c->expression, ret_expression,
+                                   e);
+                if (k < 0)
+                        return k;
+        }
+        if (given > 0 && r->n_constraints > given) {
+                size_t added = r->n_constraints - given;
+                struct placement_constraint *tmp = malloc(added * sizeof(*tmp));
+                if (!tmp)
+                        return placement_error_set(e, -ENOMEM, "out of memory");
+                memcpy(tmp, r->constraints + given, added * sizeof(*tmp));
+                memmove(r->constraints + added, r->constraints, given * sizeof(*tmp));
+                memcpy(r->constraints, tmp, added * sizeof(*tmp));
+                free(tmp);
+        }
+        if (r->fargate && (r->n_constraints > 0 || r->n_strategies > 0))
+                return placement_error_set(
+                        e, -EINVAL,
+                        "Placement constraints are not supported with FARGATE launch type.");
+        if (r->n_constraints > PLACEMENT_MAX_CONSTRAINTS)
+                return placement_error_set(e, -EINVAL,
+                                           "Too many placement constraints: %zu (at most %d, task "
+                                           "definition and request together).",
+                                           r->n_constraints, PLACEMENT_MAX_CONSTRAINTS);
+        if (r->n_strategies > PLACEMENT_MAX_STRATEGIES)
+                return placement_error_set(e, -EINVAL,
+                                           "Too many placement strategies: %zu (at most %d).",
+                                           r->n_strategies, PLACEMENT_MAX_STRATEGIES);
+        if (!r->group && asprintf(&r->group, "family:%s", td->family) < 0) {
+                r->group = NULL;
+                return placement_error_set(e, -ENOMEM, "out of memory");
+        }
+        return 0;
+}
+
+/* ---- placement ---- */
+
+/* splitmix64: small, and the same sequence everywhere for a given seed. */
+static uint64_t rng_next(uint64_t *state) {
+        uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        return z ^ (z >> 31);
+}
+
+/* A spread strategy's buckets, computed once per run: which bucket each
+ * instance is in, and how many tasks of the group each bucket holds.  The
+ * counts include every instance of the cluster, placeable or not: spreading
+ * is about where the group's tasks are. */
+struct spread_index {
+        size_t *bucket;   /* per instance */
+        int64_t *count;   /* per bucket */
+        const char **key; /* per bucket: the value; NULL for "attribute missing" */
+        size_t n_buckets;
+};
+
+struct run_state {
+        int64_t *group_count;  /* per instance: tasks of the request's group */
+        bool *agent_ok;        /* per instance: ACTIVE with its agent connected */
+        int64_t *cpu, *memory; /* per instance: remaining, dense for the hot loop (mirrors
+                                * the cluster's, which place() updates too) */
+        size_t first_slow;     /* steps from here on need passes(); before, inline */
+        struct spread_index spread[PLACEMENT_MAX_STRATEGIES];
+};
+
+static void run_state_done(struct run_state *st) {
+        free(st->group_count);
+        free(st->agent_ok);
+        free(st->cpu);
+        free(st->memory);
+        for (size_t i = 0; i < PLACEMENT_MAX_STRATEGIES; i++) {
+                free(st->spread[i].bucket);
+                free(st->spread[i].count);
+                free(st->spread[i].key);
+        }
+}
+
+/* The spread bucket value of ci: the attribute's value (missing: NULL). */
+static const char *bucket_key(const struct placement_strategy *s,
+                              const struct placement_instance *ci) {
+        const struct placement_attribute *a;
+
+        if (streq(s->field, "instanceId"))
+                return ci->arn;
+        a = placement_instance_attribute(ci, s->field + strlen("attribute:"));
+        if (!a)
+                return NULL; /* [decision] instances without it share one bucket */
+        return a->value ? a->value : "";
+}
+
+struct keyed {
+        const char *key;
+        size_t instance;
+};
+
+static int compare_keyed(const void *a, const void *b) {
+        const struct keyed *x = a, *y = b;
+        if (!x->key || !y->key)
+                return !x->key ? (y->key ? -1 : 0) : 1;
+        return strcmp(x->key, y->key);
+}
+
+static int spread_index_build(struct spread_index *si, const struct placement_cluster *c,
+                              const struct placement_strategy *s, const int64_t *group_count) {
+        size_t n = c->n_instances;
+        _cleanup_free_ struct keyed *v = malloc((n + 1) * sizeof(*v));
+
+        si->bucket = calloc(n + 1, sizeof(*si->bucket));
+        si->count = calloc(n + 1, sizeof(*si->count));
+        si->key = calloc(n + 1, sizeof(*si->key));
+        if (!v || !si->bucket || !si->count || !si->key)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                v[i] = (struct keyed){.key = bucket_key(s, &c->instances[i]), .instance = i};
+        /* Sorting groups equal values: O(n log n) however many buckets. */
+        qsort(v, n, sizeof(*v), compare_keyed);
+        for (size_t i = 0; i < n; i++) {
+                if (i == 0 || compare_keyed(&v[i - 1], &v[i]) != 0)
+                        si->key[si->n_buckets++] = v[i].key;
+                si->bucket[v[i].instance] = si->n_buckets - 1;
+                si->count[si->n_buckets - 1] += group_count[v[i].instance];
+        }
+        return 0;
+}
+
+static int run_state_init(struct run_state *st, const struct placement_cluster *c,
+                          const struct placement_request *r) {
+        const struct placement_taskdef *td = r->taskdef;
+
+        st->group_count = calloc(c->n_instances + 1, sizeof(*st->group_count));
+        st->agent_ok = calloc(c->n_instances + 1, sizeof(*st->agent_ok));
+        st->cpu = calloc(c->n_instances + 1, sizeof(*st->cpu));
+        st->memory = calloc(c->n_instances + 1, sizeof(*st->memory));
+        if (!st->group_count || !st->agent_ok || !st->cpu || !st->memory)
+                return -ENOMEM;
+        /* Status and agent do not change during a run: judge them once. */
+        for (size_t i = 0; i < c->n_instances; i++) {
+                st->group_count[i] = placement_instance_group_count(&c->instances[i], r->group);
+                st->agent_ok[i] =
+                        streq(c->instances[i].status, "ACTIVE") && c->instances[i].agent_connected;
+                st->cpu[i] = c->instances[i].remaining.cpu;
+                st->memory[i] = c->instances[i].remaining.memory;
+        }
+        /* Steps 3-5 cannot fail a task without ports or required
+         * attributes, so a run of such tasks checks only the first three
+         * inline, then the constraints. */
+        st->first_slow = td->n_ports > 0 || td->n_requires_attributes > 0 ? 3 : 6;
+        for (size_t k = 0; k < r->n_strategies; k++)
+                if (r->strategies[k].type == PLACEMENT_STRATEGY_SPREAD) {
+                        int e = spread_index_build(&st->spread[k], c, &r->strategies[k],
+                                                   st->group_count);
+                        if (e < 0)
+                                return e;
+                }
+        return 0;
+}
+
+static bool has_port(const uint16_t *ports, size_t n, uint16_t port) {
+        for (size_t i = 0; i < n; i++)
+                if (ports[i] == port)
+                        return true;
+        return false;
+}
+
+/* Does instance i pass filter step (an index into step_names, or 6 + k for
+ * constraint k)?  1 yes, 0 no, <0 error. */
+static int passes(const struct placement_request *r, const struct placement_cluster *c,
+                  const struct run_state *st, size_t i, size_t step) {
+        const struct placement_taskdef *td = r->taskdef;
+        const struct placement_instance *ci = &c->instances[i];
+
+        switch (step) {
+        case 0:
+                return st->agent_ok[i];
+        case 1:
+                /* [decision] An instance that reports no CPU (or memory) is
+                 * not limited by it: hand-written fixtures may leave it out. */
+                return ci->remaining.cpu < 0 || ci->remaining.cpu >= td->cpu;
+        case 2:
+                return ci->remaining.memory < 0 || ci->remaining.memory >= td->memory;
+        case 3:
+        case 4:
+                for (size_t k = 0; k < td->n_ports; k++) {
+                        bool udp = step == 4;
+                        if (td->ports[k].udp != udp)
+                                continue;
+                        if (udp ? has_port(ci->remaining.ports_udp, ci->remaining.n_ports_udp,
+                                           td->ports[k].port)
+                                : has_port(ci->remaining.ports_tcp, ci->remaining.n_ports_tcp,
+                                           td->ports[k].port))
+                                return 0;
+                }
+                return 1;
+        case 5:
+                for (size_t k = 0; k < td->n_requires_attributes; k++) {
+                        const struct placement_required_attribute *ra = &td->requires_attributes[k];
+                        const struct placement_attribute *a =
+                                placement_instance_attribute(ci, ra->name);
+                        if (!a || (ra->value && !streq_ptr(a->value, ra->value)))
+                                return 0;
+                }
+                return 1;
+        default: {
+                const struct placement_constraint *con = &r->constraints[step - 6];
+                if (con->type == PLACEMENT_CONSTRAINT_DISTINCT_INSTANCE)
+                        return st->group_count[i] == 0;
+                return placement_query_eval(con->query, ci);
+        }
+        }
+}
+
+static const char *step_name(const struct placement_request *r, size_t step) {
+        if (step < ELEMENTSOF(step_names))
+                return step_names[step];
+        return r->constraints[step - 6].type == PLACEMENT_CONSTRAINT_DISTINCT_INSTANCE
+                       ? REASON_DISTINCT_INSTANCE
+                       : REASON_MEMBER_OF;
+}
+
+/* Keep the candidates that are best under strategy k, in one pass: a new
+ * best restarts the kept list.  Fills the explain record. */
+static void apply_strategy(const struct placement_request *r, const struct run_state *st, size_t k,
+                           size_t *cand, size_t *n, uint64_t *rng,
+                           struct placement_strategy_step *out) {
+        const struct placement_strategy *s = &r->strategies[k];
+        const struct spread_index *si = &st->spread[k];
+        int64_t best = INT64_MAX;
+        size_t kept = 0, best_instance = 0;
+
+        *out = (struct placement_strategy_step){.strategy = s};
+        if (s->type == PLACEMENT_STRATEGY_RANDOM) {
+                cand[0] = cand[rng_next(rng) % *n];
+                *n = 1;
+                out->kept = 1;
+                return;
+        }
+        {
+                /* Hoisted: this loop runs over every remaining candidate. */
+                const bool by_bucket = s->type == PLACEMENT_STRATEGY_SPREAD;
+                const int64_t *values = by_bucket            ? si->count
+                                        : s->field[0] == 'c' ? st->cpu
+                                                             : st->memory;
+                const size_t *bucket = si->bucket;
+                const size_t m = *n;
+
+                for (size_t i = 0; i < m; i++) {
+                        size_t x = cand[i];
+                        int64_t score = values[by_bucket ? bucket[x] : x];
+                        if (score < best) {
+                                best = score;
+                                kept = 0;
+                                best_instance = x;
+                        }
+                        /* Branch-free: ties come in unpredictable patterns.
+                         * kept <= i, so this never overwrites an unread entry. */
+                        cand[kept] = x;
+                        kept += score == best;
+                }
+        }
+        if (s->type == PLACEMENT_STRATEGY_SPREAD)
+                out->bucket = si->key[si->bucket[best_instance]];
+        *n = kept;
+        out->kept = kept;
+        out->score = best;
+}
+
+static int place(struct placement_cluster *c, const struct placement_request *r,
+                 struct run_state *st, size_t i) {
+        const struct placement_taskdef *td = r->taskdef;
+        struct placement_instance *ci = &c->instances[i];
+
+        if (ci->remaining.cpu >= 0)
+                ci->remaining.cpu -= td->cpu;
+        if (ci->remaining.memory >= 0)
+                ci->remaining.memory -= td->memory;
+        st->cpu[i] = ci->remaining.cpu;
+        st->memory[i] = ci->remaining.memory;
+        for (size_t k = 0; k < td->n_ports; k++) {
+                uint16_t **v =
+                        td->ports[k].udp ? &ci->remaining.ports_udp : &ci->remaining.ports_tcp;
+                size_t *n =
+                        td->ports[k].udp ? &ci->remaining.n_ports_udp : &ci->remaining.n_ports_tcp;
+                uint16_t *grown = realloc(*v, (*n + 1) * sizeof(**v));
+                if (!grown)
+                        return -ENOMEM;
+                grown[(*n)++] = td->ports[k].port;
+                *v = grown;
+        }
+        ci->running_tasks_count++;
+        st->group_count[i]++;
+        for (size_t k = 0; k < r->n_strategies; k++)
+                if (r->strategies[k].type == PLACEMENT_STRATEGY_SPREAD)
+                        st->spread[k].count[st->spread[k].bucket[i]]++;
+        return placement_instance_add_group(ci, r->group);
+}
+
+/* One pass over every instance for one task: each instance is removed by
+ * the first step it fails, which is exactly what filtering step by step
+ * removes (removed[step] counts them).  With fuse, the first strategy
+ * narrows in the same pass, so the next ones only see its winners.  This is
+ * the hot loop of a run: invariants are hoisted into locals so the compiler
+ * can keep them in registers. */
+static int filter_pass(const struct placement_cluster *c, const struct placement_request *r,
+                       const struct run_state *st, bool fuse, size_t *restrict cand,
+                       size_t *restrict removed, size_t *ret_n, int64_t *ret_best,
+                       size_t *ret_best_instance) {
+        const bool *ok = st->agent_ok;
+        const int64_t *cpu = st->cpu, *memory = st->memory;
+        const int64_t need_cpu = r->taskdef->cpu, need_memory = r->taskdef->memory;
+        const size_t n_instances = c->n_instances, first_slow = st->first_slow,
+                     n_steps = ELEMENTSOF(step_names) + r->n_constraints;
+        const bool by_bucket = fuse && r->strategies[0].type == PLACEMENT_STRATEGY_SPREAD;
+        const bool by_cpu = fuse && !by_bucket && r->strategies[0].field[0] == 'c';
+        const size_t *bucket = by_bucket ? st->spread[0].bucket : NULL;
+        const int64_t *count = by_bucket ? st->spread[0].count : NULL;
+        int64_t best = INT64_MAX;
+        size_t n = 0, best_instance = 0;
+
+        /* The common case gets a loop of its own: nothing beyond CPU and
+         * memory to check, and the first strategy scoring from one array. */
+        if (fuse && first_slow >= n_steps) {
+                const int64_t *values = by_bucket ? count : by_cpu ? cpu : memory;
+                size_t r0 = 0, r1 = 0, r2 = 0;
+
+#define TIGHT_LOOP(SCORE)                                                                          \
+        for (size_t i = 0; i < n_instances; i++) {                                                 \
+                int64_t score;                                                                     \
+                if (!ok[i]) {                                                                      \
+                        r0++;                                                                      \
+                        continue;                                                                  \
+                }                                                                                  \
+                if (cpu[i] < need_cpu && cpu[i] >= 0) {                                            \
+                        r1++;                                                                      \
+                        continue;                                                                  \
+                }                                                                                  \
+                if (memory[i] < need_memory && memory[i] >= 0) {                                   \
+                        r2++;                                                                      \
+                        continue;                                                                  \
+                }                                                                                  \
+                score = (SCORE);                                                                   \
+                if (score < best) {                                                                \
+                        best = score;                                                              \
+                        best_instance = i;                                                         \
+                        n = 0;                                                                     \
+                }                                                                                  \
+                cand[n] = i;                                                                       \
+                n += score == best;                                                                \
+        }
+                if (by_bucket)
+                        TIGHT_LOOP(values[bucket[i]])
+                else
+                        TIGHT_LOOP(values[i])
+#undef TIGHT_LOOP
+                removed[0] += r0;
+                removed[1] += r1;
+                removed[2] += r2;
+                *ret_n = n;
+                *ret_best = best;
+                *ret_best_instance = best_instance;
+                return 0;
+        }
+
+        for (size_t i = 0; i < n_instances; i++) {
+                int64_t score;
+                size_t step;
+
+                /* Steps 0-2 inline: they are most of the work. */
+                if (!ok[i]) {
+                        removed[0]++;
+                        continue;
+                }
+                if (cpu[i] >= 0 && cpu[i] < need_cpu) {
+                        removed[1]++;
+                        continue;
+                }
+                if (memory[i] >= 0 && memory[i] < need_memory) {
+                        removed[2]++;
+                        continue;
+                }
+                for (step = first_slow; step < n_steps; step++) {
+                        int k = passes(r, c, st, i, step);
+                        if (k < 0)
+                                return k;
+                        if (!k)
+                                break;
+                }
+                if (step < n_steps) {
+                        removed[step]++;
+                        continue;
+                }
+                if (!fuse) {
+                        cand[n++] = i;
+                        continue;
+                }
+                score = by_bucket ? count[bucket[i]] : by_cpu ? cpu[i] : memory[i];
+                if (score < best) {
+                        best = score;
+                        best_instance = i;
+                        n = 0;
+                }
+                cand[n] = i; /* branch-free, as in apply_strategy() */
+                n += score == best;
+        }
+        *ret_n = n;
+        *ret_best = best;
+        *ret_best_instance = best_instance;
+        return 0;
+}
+
+struct placement_result *placement_result_free(struct placement_result *res) {
+        if (!res)
+                return NULL;
+        free(res->tasks);
+        free(res->group);
+        free(res);
+        return NULL;
+}
+
+int placement_run(struct placement_cluster *c, const struct placement_request *r,
+                  struct placement_result **ret) {
+        struct placement_result *res;
+        struct run_state st = {};
+        _cleanup_free_ size_t *cand = NULL;
+        uint64_t rng = r->seed;
+        size_t n_steps = ELEMENTSOF(step_names) + r->n_constraints;
+        bool fuse = r->n_strategies > 0 && r->strategies[0].type != PLACEMENT_STRATEGY_RANDOM;
+        int k;
+
+        if (!r->group || r->n_constraints > PLACEMENT_MAX_CONSTRAINTS ||
+            r->n_strategies > PLACEMENT_MAX_STRATEGIES)
+                return -EINVAL; /* not validated */
+        res = calloc(1, sizeof(*res));
+        if (!res)
+                return -ENOMEM;
+        res->tasks = calloc(r->count + 1, sizeof(*res->tasks));
+        res->group = strdup(r->group);
+        cand = malloc((c->n_instances + 1) * sizeof(*cand));
+        k = run_state_init(&st, c, r);
+        if (!res->tasks || !res->group || !cand || k < 0) {
+                k = -ENOMEM;
+                goto fail;
+        }
+        for (unsigned t = 0; t < r->count; t++) {
+                struct placement_task_result *tr = &res->tasks[res->n_tasks++];
+                size_t removed[PLACEMENT_MAX_STEPS], n, left, best_instance;
+                int64_t best;
+
+                tr->instance = -1;
+                memset(removed, 0, sizeof(removed));
+                k = filter_pass(c, r, &st, fuse, cand, removed, &n, &best, &best_instance);
+                if (k < 0)
+                        goto fail;
+                left = c->n_instances;
+                for (size_t step = 0; step < n_steps; step++) {
+                        left -= removed[step];
+                        tr->steps[tr->n_steps++] = (struct placement_step){
+                                .name = step_name(r, step), .removed = removed[step], .left = left};
+                        if (left == 0) {
+                                tr->reason = step_name(r, step);
+                                break;
+                        }
+                }
+                if (n == 0)
+                        continue;
+                if (fuse) {
+                        const struct spread_index *si = &st.spread[0];
+                        tr->strategies[tr->n_strategies++] = (struct placement_strategy_step){
+                                .strategy = &r->strategies[0],
+                                .kept = n,
+                                .score = best,
+                                .bucket = r->strategies[0].type == PLACEMENT_STRATEGY_SPREAD
+                                                  ? si->key[si->bucket[best_instance]]
+                                                  : NULL};
+                }
+                for (size_t s = fuse ? 1 : 0; s < r->n_strategies; s++)
+                        apply_strategy(r, &st, s, cand, &n, &rng,
+                                       &tr->strategies[tr->n_strategies++]);
+                tr->tied = n;
+                tr->instance = (long)cand[n > 1 ? rng_next(&rng) % n : 0];
+                k = place(c, r, &st, (size_t)tr->instance);
+                if (k < 0)
+                        goto fail;
+        }
+        run_state_done(&st);
+        *ret = res;
+        return 0;
+fail:
+        run_state_done(&st);
+        placement_result_free(res);
+        return k;
+}

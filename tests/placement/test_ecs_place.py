@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+# test_ecs_place.py: drives build/ecs-place the way a person would: exact
+# stdout, stderr and exit status for check and filter, every output format,
+# and every kind of bad input (expression, JSON, shape, file, usage).
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+BUILD = os.environ.get("HOSTD_BUILD", os.path.abspath("build"))
+TOP = os.environ.get("HOSTD_TOP", os.path.abspath("."))
+EXE = os.path.join(BUILD, "ecs-place")
+FIX = os.path.join(TOP, "tests", "placement", "fixtures")
+INSTANCES = os.path.join(FIX, "lab5-instances.json")
+TASKS = os.path.join(FIX, "lab5-tasks.json")
+ARN = "arn:aws:ecs:us-east-1:123456789012:container-instance/catsndogsECScluster/4b1c0e7d2f3a4c5e9d8f7a6b5c4d3e"
+
+n = 0
+failed = 0
+
+
+def report(ok, name, why=""):
+    global n, failed
+    n += 1
+    if ok:
+        print(f"ok {n} - {name}")
+    else:
+        failed += 1
+        print(f"not ok {n} - {name}: {why}")
+    sys.stdout.flush()
+
+
+def run(*args, stdin=None):
+    p = subprocess.run([EXE, *args], input=stdin, capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def expect(name, args, rc, out=None, err=None, stdin=None):
+    got_rc, got_out, got_err = run(*args, stdin=stdin)
+    problems = []
+    if got_rc != rc:
+        problems.append(f"exit {got_rc}, want {rc}")
+    if out is not None and got_out != out:
+        problems.append(f"stdout {got_out!r}, want {out!r}")
+    if err is not None and got_err != err:
+        problems.append(f"stderr {got_err!r}, want {err!r}")
+    report(not problems, name, "; ".join(problems))
+    return got_out, got_err
+
+
+def main():
+    expect("check prints the canonical form",
+           ["check", "attribute:ecs.instance-type EQUALS 'c4.large'   AND NOT(task:group==database)"], 0,
+           out="attribute:ecs.instance-type == c4.large and not(task:group == database)\n", err="")
+    expect("check: syntax error with caret, exit 2",
+           ["check", "not(task:group == database"], 2, out="",
+           err="error: column 27: ')' expected (to close '(' at column 4)\n"
+               "not(task:group == database\n"
+               "                          ^\n")
+    expect("check: empty expression", ["check", ""], 2, out="",
+           err="error: column 1: empty expression (subject expected)\n\n^\n")
+    long_expr = "attribute:a exists" + " " * 1983
+    expect("check: 2001 characters", ["check", long_expr], 2, out="",
+           err="error: The expression can have a maximum length of 2000 characters (it has 2001).\n")
+    expect("check: 2000 characters is the limit, not over it", ["check", long_expr[:2000]], 0,
+           out="attribute:a exists\n")
+    deep = "(" * 101 + "attribute:a exists" + ")" * 101
+    expect("check: nesting limit", ["check", deep], 2,
+           err="error: column 101: expression nested more than 100 deep\n" + deep + "\n" + " " * 100 + "^\n")
+    expect("check: needs exactly one expression", ["check"], 2, err="error: check takes one EXPRESSION\n")
+
+    out, _ = expect("filter: default output is list-container-instances JSON",
+                    ["filter", "--instances", INSTANCES, "attribute:catslike == catnip"], 0,
+                    out='{\n    "containerInstanceArns": [\n        "' + ARN + '04"\n    ]\n}\n', err="")
+    expect("filter: several ARNs", ["filter", "--instances", INSTANCES, "--output", "json",
+                                    "attribute:ecs.instance-type == c4.large"], 0,
+           out='{\n    "containerInstanceArns": [\n' +
+               ",\n".join(f'        "{ARN}0{i}"' for i in (1, 2, 3)) + '\n    ]\n}\n')
+    expect("filter: no match is an empty list",
+           ["filter", "--instances", INSTANCES, "attribute:catslike == dogfood"], 0,
+           out='{\n    "containerInstanceArns": []\n}\n')
+    expect("filter: --output text, one ARN per line",
+           ["filter", "--instances", INSTANCES, "--tasks", TASKS, "--output", "text", "task:group == service:cats"], 0,
+           out=f"{ARN}01\n{ARN}04\n")
+    expect("filter: options after the expression",
+           ["filter", "task:group == service:cats", "--instances", INSTANCES, "--tasks", TASKS, "--output", "text"], 0,
+           out=f"{ARN}01\n{ARN}04\n")
+    expect("filter: --status DRAINING", ["filter", "--instances", INSTANCES, "--status", "DRAINING",
+                                         "--output", "text", "agentConnected == true"], 0, out=f"{ARN}09\n")
+    with open(INSTANCES) as f:
+        text = f.read()
+    expect("filter: --instances - reads stdin",
+           ["filter", "--instances", "-", "--output", "text", "attribute:stack == prod"], 0,
+           out=f"{ARN}05\n", stdin=text)
+
+    out, _ = expect("filter: --output table", ["filter", "--instances", INSTANCES, "--tasks", TASKS, "--output", "table",
+                                               "attribute:catslike == catnip or task:group == database"], 0, err="")
+    lines = out.splitlines()
+    report(len(lines) == 4 and lines[0].split() == ["CONTAINER", "INSTANCE", "EC2", "INSTANCE", "ZONE", "TYPE",
+                                                    "attribute:catslike", "task:group"],
+           "table: header names the columns and the subjects used", repr(lines[:1]))
+    report(len(lines) == 4 and lines[1].split() == ["4b1c0e7d2f3a4c5e9d8f7a6b5c4d3e04", "i-00000004", "us-east-1a",
+                                                    "m4.large", "catnip", "service:cats(1)"],
+           "table: catnip row", repr(lines[1:2]))
+    report(len(lines) == 4 and lines[2].split() == ["4b1c0e7d2f3a4c5e9d8f7a6b5c4d3e05", "i-00000005", "us-east-1b",
+                                                    "m4.xlarge", "-", "database(1)"],
+           "table: database row", repr(lines[2:3]))
+    report(len(lines) == 4 and lines[3] == "2 of 9 container instances match", "table: summary line",
+           repr(lines[3:]))
+    report(len(lines) == 4 and len({l.index("ZONE") if i == 0 else l.index("us-east-1") for i, l in enumerate(lines[:3])}) == 1,
+           "table: columns are aligned", repr(lines))
+
+    with tempfile.TemporaryDirectory() as d:
+        bad = os.path.join(d, "bad.json")
+        with open(bad, "w") as f:
+            f.write('{"containerInstances": [\n  {"containerInstanceArn": "a",}\n]}\n')
+        expect("malformed JSON names file, line and column",
+               ["filter", "--instances", bad, "agentConnected == true"], 1, out="",
+               err=f"error: {bad}:2:33: malformed JSON\n")
+        shape = os.path.join(d, "shape.json")
+        with open(shape, "w") as f:
+            json.dump({"containerInstances": [{"containerInstanceArn": "a", "attributes": [{"name": "x", "value": 3}]}]}, f)
+        expect("wrong shape names the field", ["filter", "--instances", shape, "agentConnected == true"], 1,
+               out="", err=f"error: {shape}: containerInstances[0].attributes[0]: value: expected a string\n")
+        expect("tasks file given as --instances", ["filter", "--instances", TASKS, "agentConnected == true"], 1,
+               err=f"error: {TASKS}: containerInstances: missing (expected the output of aws ecs describe-container-instances)\n")
+        expect("instances file given as --tasks",
+               ["filter", "--instances", INSTANCES, "--tasks", INSTANCES, "agentConnected == true"], 1,
+               err=f"error: {INSTANCES}: tasks: missing (expected the output of aws ecs describe-tasks)\n")
+        missing = os.path.join(d, "nope.json")
+        expect("missing file", ["filter", "--instances", missing, "agentConnected == true"], 1,
+               err=f"error: {missing}: No such file or directory\n")
+        binary = os.path.join(d, "binary.json")
+        with open(binary, "wb") as f:
+            f.write(b'{"containerInstances": [\x00]}')
+        expect("NUL byte in JSON", ["filter", "--instances", binary, "agentConnected == true"], 1,
+               err=f"error: {binary}:1:25: malformed JSON (NUL byte)\n")
+
+    expect("filter: bad expression is exit 2 before reading files",
+           ["filter", "--instances", "/nonexistent", "agentConnected > true"], 2, out="",
+           err="error: column 16: operator '>' is not valid for agentConnected (==, !=, in, !in, =~, !~ are)\n"
+               "agentConnected > true\n"
+               "               ^\n")
+    expect("filter: --output must be json, text or table",
+           ["filter", "--instances", INSTANCES, "--output", "yaml", "agentConnected == true"], 2,
+           err="error: --output: 'yaml' is not json, text or table\n")
+    expect("filter: --instances is required", ["filter", "agentConnected == true"], 2,
+           err="error: filter needs --instances FILE\n")
+    expect("unknown command", ["frobnicate"], 2)
+    expect("run needs its inputs", ["run"], 2, err="error: run needs --instances FILE and --task-definition FILE\n")
+    expect("service needs its name and count", ["service", "--instances", INSTANCES, "--task-definition",
+                                                 os.path.join(FIX, "taskdef-small.json")], 2,
+           err="error: service needs --service-name S and --desired-count N\n")
+    expect("run: unknown option", ["run", "--frobnicate"], 2, err="error: unknown option '--frobnicate'\n")
+    expect("run: --count must be positive", ["run", "--count", "0"], 2, err="error: --count: '0' is not 1..100000\n")
+    expect("run: --seed must be a number", ["run", "--seed", "-1"], 2, err="error: --seed: '-1' is not a number\n")
+    out, _ = expect("--help", ["--help"], 0)
+    report("ecs-place filter" in out, "--help shows filter usage")
+
+    print(f"# {n - failed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

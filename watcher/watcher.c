@@ -29,6 +29,12 @@
 #define ASG_DEADLINE_SEC 600 /* Auto Scaling announces no deadline: keep trying 10 min */
 #define SPOT_GRACE_SEC 30    /* keep trying a little past the announced time */
 #define HOOK_OUTPUT_MAX 4096
+/* Spot and Auto Scaling are read every poll; the slower signals less often,
+ * which keeps a poll cheap: rebalance (AWS suggests every 5 s) and the legacy
+ * termination-time every 5th poll, maintenance (scheduled days ahead) every
+ * 10th.  A failing instance-action read brings termination-time forward. */
+#define SLOW_SIGNAL_EVERY 5
+#define MAINTENANCE_EVERY 10
 
 enum step { STEP_SPOT, STEP_TERMINATION_TIME, STEP_ASG, STEP_REBALANCE, STEP_MAINTENANCE, STEP_END };
 
@@ -794,9 +800,12 @@ next:
 static bool step_wanted(struct watcher *w, enum step s) {
         switch (s) {
         case STEP_TERMINATION_TIME:
-                return !w->spot_answered;
+                return !w->spot_answered &&
+                       (!w->read_ok[NOTICE_SPOT] || w->round % SLOW_SIGNAL_EVERY == 1);
+        case STEP_REBALANCE:
+                return w->round % SLOW_SIGNAL_EVERY == 1;
         case STEP_MAINTENANCE:
-                return w->maintenance;
+                return w->maintenance && w->round % MAINTENANCE_EVERY == 1;
         default:
                 return true;
         }

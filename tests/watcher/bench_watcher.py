@@ -38,8 +38,8 @@ def pct(v, p):
 
 
 def cpu_seconds(pid):
-    f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
-    return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of a process in seconds, at nanosecond resolution (schedstat)."""
+    return int(open("/proc/%d/schedstat" % pid).read().split()[0]) / 1e9
 
 
 def measure(name, moto, imds, proxy, arn, cluster, n):
@@ -79,7 +79,7 @@ def main():
         # CPU per poll while idle.
         time.sleep(1)
         mark, c0 = imds.control.log_mark(), cpu_seconds(h.proc.pid)
-        time.sleep(10)
+        time.sleep(20)
         c1 = cpu_seconds(h.proc.pid)
         polls = len([e for e in imds.control.log(mark) if e["path"] == "/latest/meta-data/spot/instance-action"])
         per_poll_ms = (c1 - c0) * 1000 / max(polls, 1)
@@ -101,7 +101,7 @@ def main():
         blog_req, blog_conf = measure("AWS blog shell loop", moto, imds, proxy, arn, "bench", N)
         blog.stop()
 
-        print("  ecs-hostd CPU per poll: %.3f ms (%d polls of all signals in 10 s, %.3f s CPU) [goal < 0.2 ms]"
+        print("  ecs-hostd CPU per poll: %.3f ms (%d poll rounds of all signals in 20 s, %.4f s CPU) [goal < 0.2 ms]"
               % (per_poll_ms, polls, c1 - c0))
         print("  p99 notice -> request: %.1f ms [goal <= interval + 50 ms = 1050 ms]: %s"
               % (pct(ours_req, 99), "met" if pct(ours_req, 99) <= 1050 else "MISSED"))

@@ -27,15 +27,15 @@ const char *notice_kind_name(enum notice_kind k);
 
 struct notice {
         enum notice_kind kind;
-        char *action;   /* spot: terminate|stop|hibernate; asg: the state
-                           ("Terminated"); maintenance: the event code;
-                           rebalance: "rebalance" */
-        time_t time;    /* spot: the action time; rebalance: noticeTime;
-                           maintenance: NotBefore; asg: 0 */
-        char *id;       /* identity for de-duplication: the same notice seen
-                           again has the same id; another time, action or event
-                           gives another id (e.g. "spot/terminate/2026-11-22T12:02:00Z",
-                           "maintenance/instance-event-0d59937288b749b32") */
+        char *action;      /* spot: terminate|stop|hibernate; asg: the state
+                              ("Terminated"); maintenance: the event code;
+                              rebalance: "rebalance" */
+        time_t time;       /* spot: the action time; rebalance: noticeTime;
+                              maintenance: NotBefore; asg: 0 */
+        char *id;          /* identity for de-duplication: the same notice seen
+                              again has the same id; another time, action or event
+                              gives another id (e.g. "spot/terminate/2026-11-22T12:02:00Z",
+                              "maintenance/instance-event-0d59937288b749b32") */
         char *event_id;    /* maintenance: EventId; else NULL */
         char *description; /* maintenance: Description; else NULL */
         char *warning;     /* set when the input was odd but usable (e.g. an
@@ -67,11 +67,27 @@ int notice_parse_asg_state(const char *body, size_t len, char **ret, char **erro
  * "State", "EventId", "NotBefore", "NotAfter", "NotBeforeDeadline"}, dates
  * like "21 Jan 2019 09:00:43 GMT".  Only events whose State is "active" are
  * returned (canceled/completed ones are not notices).  An empty array is 0
- * notices. */
+ * notices (*ret = NULL), and so is an empty body; a lone object is taken as a
+ * list of one.  Events are numbered from 1 in messages ("event 2: ...").  The
+ * id is "maintenance/<EventId>": AWS keeps the EventId when an event is
+ * rescheduled, and the new NotBefore arrives in ->time. */
 int notice_parse_maintenance(const char *body, size_t len, struct notice **ret, size_t *ret_n,
                              char **error);
 
-/* "21 Jan 2019 09:00:43 GMT" (IMDS's maintenance dates). */
+/* "21 Jan 2019 09:00:43 GMT" (IMDS's maintenance dates; English month names
+ * whatever the locale). */
 int notice_parse_maintenance_time(const char *s, time_t *ret);
-/* "2017-09-18T08:22:00Z" (with optional fractional seconds / +00:00). */
+/* "2017-09-18T08:22:00Z" (with optional fractional seconds, "+00:00" or any
+ * other offset; surrounding whitespace ignored; years 1970..9999). */
 int notice_parse_iso_time(const char *s, time_t *ret);
+
+/* "2017-09-18T08:22:00Z" into buf (at least 21 bytes).  -ERANGE outside
+ * 1970..9999 or when buf is too small. */
+int notice_format_iso_time(time_t t, char *buf, size_t size);
+
+/* The ASG notice for a state notice_parse_asg_state() returned: kind
+ * NOTICE_ASG, action the state, time 0, id "asg/<state>". */
+int notice_from_asg_state(const char *state, struct notice *ret);
+
+/* A deep copy (the watcher keeps the notice it is handling across polls). */
+int notice_copy(const struct notice *src, struct notice *ret);

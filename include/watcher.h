@@ -6,6 +6,7 @@
  * restarts); a drain is confirmed only by ECS's answer. */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "aws.h"
@@ -26,11 +27,15 @@ const char *watcher_status(const struct watcher *w);
 
 /* Counters, for tests and the metrics endpoint. */
 struct watcher_stats {
-        uint64_t polls;          /* ticks that started a poll round */
-        uint64_t polls_skipped;  /* ticks that found the previous round still running */
-        uint64_t imds_errors;    /* signal reads that failed (not 404) */
-        uint64_t notices;        /* distinct notices seen */
+        uint64_t polls;         /* ticks that started a poll round */
+        uint64_t polls_skipped; /* ticks that found the previous round still running */
+        uint64_t imds_errors;   /* signal reads that failed (not 404) */
+        uint64_t notices;       /* distinct notices seen */
         uint64_t drains_confirmed;
         uint64_t drain_attempts;
 };
 void watcher_get_stats(const struct watcher *w, struct watcher_stats *ret);
+
+/* Pure: parse notices.json's text (the ledger of handled notices) and
+ * return how many notices it holds, or -EINVAL.  For tests and the fuzzer. */
+int watcher_ledger_check(const char *text, size_t len);

@@ -22,10 +22,10 @@
 #include <systemd/sd-daemon.h>
 
 #define LEDGER_FILE "notices.json"
-#define LEDGER_MAX 64                           /* notices remembered */
-#define DRAIN_RETRY_FIRST_USEC 200000ULL        /* retryable failures: 0.2 s ... */
-#define DRAIN_RETRY_CAP_USEC 2000000ULL         /* ... doubling to 2 s */
-#define DRAIN_RETRY_SLOW_USEC 10000000ULL       /* access/auth problems: every 10 s */
+#define LEDGER_MAX 64                     /* notices remembered */
+#define DRAIN_RETRY_FIRST_USEC 200000ULL  /* retryable failures: 0.2 s ... */
+#define DRAIN_RETRY_CAP_USEC 2000000ULL   /* ... doubling to 2 s */
+#define DRAIN_RETRY_SLOW_USEC 10000000ULL /* access/auth problems: every 10 s */
 #define ASG_DEADLINE_SEC 600 /* Auto Scaling announces no deadline: keep trying 10 min */
 #define SPOT_GRACE_SEC 30    /* keep trying a little past the announced time */
 #define HOOK_OUTPUT_MAX 4096
@@ -36,7 +36,14 @@
 #define SLOW_SIGNAL_EVERY 5
 #define MAINTENANCE_EVERY 10
 
-enum step { STEP_SPOT, STEP_TERMINATION_TIME, STEP_ASG, STEP_REBALANCE, STEP_MAINTENANCE, STEP_END };
+enum step {
+        STEP_SPOT,
+        STEP_TERMINATION_TIME,
+        STEP_ASG,
+        STEP_REBALANCE,
+        STEP_MAINTENANCE,
+        STEP_END
+};
 
 struct hook;
 
@@ -53,16 +60,16 @@ struct event {
         bool hook_done;
         bool undone;
         bool gave_up;
-        bool present; /* seen in the latest definite read of its signal */
+        bool present;   /* seen in the latest definite read of its signal */
         uint64_t round; /* the round that last saw it */
         char result[32];
 
-        uint64_t seen_usec;  /* CLOCK_MONOTONIC when first seen */
+        uint64_t seen_usec; /* CLOCK_MONOTONIC when first seen */
         struct ecs_call *call;
         sd_event_source *retry;
         unsigned attempts;
-        bool loud;     /* a non-retryable failure was logged */
-        bool undrain;  /* the call in flight sets ACTIVE */
+        bool loud;    /* a non-retryable failure was logged */
+        bool undrain; /* the call in flight sets ACTIVE */
         struct watcher *w;
         struct event *next;
 };
@@ -98,8 +105,8 @@ struct watcher {
         enum step step;
         struct imds_request *req;
         uint64_t round;
-        bool spot_answered;     /* instance-action gave a notice this round */
-        bool read_ok[4];        /* per kind: a definite answer this round */
+        bool spot_answered; /* instance-action gave a notice this round */
+        bool read_ok[4];    /* per kind: a definite answer this round */
 
         struct event *events;
         struct hook *hooks;
@@ -118,6 +125,16 @@ static const char *fmt_time(time_t t, char *buf, size_t n) {
         if (!gmtime_r(&t, &tm) || !strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm))
                 snprintf(buf, n, "%lld", (long long)t);
         return buf;
+}
+
+/* How a notice reads in the log: "spot terminate", "asg Terminated",
+ * "maintenance instance-stop", "rebalance recommendation". */
+static const char *what_kind(enum notice_kind k) {
+        return notice_kind_name(k);
+}
+
+static const char *what_action(enum notice_kind k, const char *action) {
+        return k == NOTICE_REBALANCE ? "recommendation" : action;
 }
 
 /* ---- the ledger (notices.json) ---------------------------------------- */
@@ -167,9 +184,8 @@ static int kind_from_name(const char *s, enum notice_kind *ret) {
         return -EINVAL;
 }
 
-int watcher_ledger_parse(const char *text, size_t len, struct event **ret);
 /* Pure: notices.json's text to a list of events (newest first, as saved). */
-int watcher_ledger_parse(const char *text, size_t len, struct event **ret) {
+static int ledger_parse(const char *text, size_t len, struct event **ret) {
         cJSON *o = cJSON_ParseWithLength(text, len);
         const cJSON *item;
         struct event *head = NULL, **tail = &head;
@@ -181,9 +197,12 @@ int watcher_ledger_parse(const char *text, size_t len, struct event **ret) {
         }
         cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(o, "notices")) {
                 const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "id"));
-                const char *kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "kind"));
-                const char *action = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "action"));
-                const char *result = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "result"));
+                const char *kind =
+                        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "kind"));
+                const char *action =
+                        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "action"));
+                const char *result =
+                        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "result"));
                 struct event *e;
                 enum notice_kind k;
 
@@ -198,7 +217,8 @@ int watcher_ledger_parse(const char *text, size_t len, struct event **ret) {
                 }
                 e->kind = k;
                 e->w = NULL; /* set by the loader */
-                e->time = (time_t)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(item, "time"));
+                e->time = (time_t)cJSON_GetNumberValue(
+                        cJSON_GetObjectItemCaseSensitive(item, "time"));
                 e->drained = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(item, "drained"));
                 e->by_us = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(item, "byUs"));
                 e->hook_done = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(item, "hookDone"));
@@ -230,7 +250,7 @@ static void ledger_load(struct watcher *w) {
         if (!text)
                 return;
         text[len] = 0;
-        if (watcher_ledger_parse(text, len, &w->events) < 0)
+        if (ledger_parse(text, len, &w->events) < 0)
                 log_warn("%s is not a notice ledger; starting with no notices remembered", path);
         for (struct event *e = w->events; e; e = e->next)
                 e->w = w;
@@ -238,6 +258,19 @@ static void ledger_load(struct watcher *w) {
                 log_info("Remembering %s notice %s from before the restart (%s%s)",
                          notice_kind_name(e->kind), e->id, e->drained ? "drained" : "not drained",
                          e->hook_done ? ", hook ran" : "");
+}
+
+int watcher_ledger_check(const char *text, size_t len) {
+        struct event *events = NULL;
+        int n = 0, r = ledger_parse(text, len, &events);
+
+        while (events) {
+                struct event *e = events;
+                events = e->next;
+                event_free(e);
+                n++;
+        }
+        return r < 0 ? r : n;
 }
 
 /* ---- the drain hook ------------------------------------------------------ */
@@ -407,8 +440,8 @@ static void set_status(struct watcher *w, struct event *e, const char *what) {
         char t[32];
         long left = (long)(e->time - time(NULL));
 
-        snprintf(w->status, sizeof w->status, "%s %s at %s (in %ld s): %s",
-                 notice_kind_name(e->kind), e->action, fmt_time(e->time, t, sizeof t),
+        snprintf(w->status, sizeof w->status, "%s %s at %s (in %ld s): %s", what_kind(e->kind),
+                 what_action(e->kind, e->action), fmt_time(e->time, t, sizeof t),
                  left > 0 ? left : 0, what);
         sd_notifyf(false, "STATUS=%s", w->status);
 }
@@ -437,8 +470,8 @@ static void give_up(struct event *e, const char *why) {
         e->gave_up = true;
         snprintf(e->result, sizeof e->result, "failed");
         log_crit("%s %s at %s: the deadline passed without a confirmed drain of %s (%s)",
-                 notice_kind_name(e->kind), e->action, fmt_time(e->time, t, sizeof t),
-                 e->w->arn, why);
+                 what_kind(e->kind), what_action(e->kind, e->action),
+                 fmt_time(e->time, t, sizeof t), e->w->arn, why);
         set_status(e->w, e, "drain NOT confirmed");
         ledger_save(e->w);
         run_hook(e->w, e);
@@ -455,7 +488,8 @@ static void on_update(const struct ecs_result *res, void *userdata) {
 
         e->call = NULL;
         if (res->error == 0) {
-                ci = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(res->response, "containerInstances"), 0);
+                ci = cJSON_GetArrayItem(
+                        cJSON_GetObjectItemCaseSensitive(res->response, "containerInstances"), 0);
                 status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ci, "status"));
                 failures = cJSON_GetObjectItemCaseSensitive(res->response, "failures");
                 if (streq_ptr(status, want) && cJSON_GetArraySize(failures) == 0) {
@@ -466,8 +500,10 @@ static void on_update(const struct ecs_result *res, void *userdata) {
                                 e->drained = false;
                                 snprintf(e->result, sizeof e->result, "undone");
                                 log_notice("%s %s withdrawn: container instance %s is ACTIVE again",
-                                           notice_kind_name(e->kind), e->action, w->arn);
-                                snprintf(w->status, sizeof w->status, "%s notice withdrawn; ACTIVE again",
+                                           what_kind(e->kind), what_action(e->kind, e->action),
+                                           w->arn);
+                                snprintf(w->status, sizeof w->status,
+                                         "%s notice withdrawn; ACTIVE again",
                                          notice_kind_name(e->kind));
                                 sd_notifyf(false, "STATUS=%s", w->status);
                         } else {
@@ -480,7 +516,7 @@ static void on_update(const struct ecs_result *res, void *userdata) {
                                            ((const char *const[]){"ECS_HOSTD_EVENT=drained", NULL}),
                                            "%s %s at %s (in %ld s): container instance %s DRAINING "
                                            "after %.2f s",
-                                           notice_kind_name(e->kind), e->action,
+                                           what_kind(e->kind), what_action(e->kind, e->action),
                                            fmt_time(e->time, t, sizeof t), left > 0 ? left : 0,
                                            w->arn, secs);
                                 set_status(w, e, "DRAINING confirmed");
@@ -560,7 +596,8 @@ static void update_state(struct event *e) {
                                 if (o != e && o->present && o->drained && !o->undone)
                                         return; /* another notice still wants it drained */
                         if (w->dry_run) {
-                                log_info("Dry run: would set %s ACTIVE again (%s withdrawn)", w->arn, e->id);
+                                log_info("Dry run: would set %s ACTIVE again (%s withdrawn)",
+                                         w->arn, e->id);
                                 e->undone = true;
                                 ledger_save(w);
                                 return;
@@ -576,7 +613,8 @@ static void update_state(struct event *e) {
                 return;
         }
         if (w->dry_run) {
-                log_warn("Dry run: would set container instance %s to DRAINING for %s", w->arn, e->id);
+                log_warn("Dry run: would set container instance %s to DRAINING for %s", w->arn,
+                         e->id);
                 e->drained = true;
                 snprintf(e->result, sizeof e->result, "dry-run");
                 ledger_save(w);
@@ -631,11 +669,13 @@ static void seen(struct watcher *w, const struct notice *n) {
                 if (n->warning)
                         log_warn("%s", n->warning);
                 log_struct(LOG_WARNING, ((const char *const[]){"ECS_HOSTD_EVENT=notice", NULL}),
-                           "%s %s at %s (in %ld s)%s", notice_kind_name(n->kind), n->action,
+                           "%s %s at %s (in %ld s)%s", what_kind(n->kind),
+                           what_action(n->kind, n->action),
                            n->time ? fmt_time(n->time, t, sizeof t) : "now",
                            n->time > now ? (long)(n->time - now) : 0L,
-                           kind_drains(w, n->kind) ? (w->arn ? ": draining" : ": will drain once joined")
-                                                   : ": reported only (not in ECS_HOSTD_DRAIN_ON)");
+                           kind_drains(w, n->kind)
+                                   ? (w->arn ? ": draining" : ": will drain once joined")
+                                   : ": reported only (not in ECS_HOSTD_DRAIN_ON)");
                 ledger_save(w);
         }
         if (!e->seen_usec)
@@ -751,13 +791,8 @@ static void on_signal(const struct imds_result *r, void *userdata) {
                         break;
                 }
                 w->read_ok[NOTICE_ASG] = true;
-                if (strcmp(state, "Terminated") == 0) {
-                        n.kind = NOTICE_ASG;
-                        n.action = state;
-                        n.id = (char *)"asg/Terminated";
+                if (strcmp(state, "Terminated") == 0 && notice_from_asg_state(state, &n) == 0)
                         seen(w, &n);
-                        n = (struct notice){};
-                }
                 break;
         case STEP_REBALANCE:
                 if (r->error == -ENOENT) {
@@ -791,8 +826,7 @@ static void on_signal(const struct imds_result *r, void *userdata) {
                 notice_list_free(v, nv);
         }
         }
-        if (s != STEP_ASG)
-                notice_done(&n);
+        notice_done(&n);
 next:
         round_next(w);
 }
@@ -921,8 +955,9 @@ int watcher_new(struct watcher **ret, struct aws *aws, const struct config *cfg)
         }
         sd_event_source_set_enabled(w->tick, SD_EVENT_ON);
         sd_event_source_set_description(w->tick, "watcher-tick");
-        log_info("Watching IMDS every %llu ms for %s%s%s%s%s%s", (unsigned long long)(w->interval_usec / 1000),
-                 "spot", w->spot ? " (drains)" : " (reported)", ", rebalance",
+        log_info("Watching IMDS every %llu ms for %s%s%s%s%s%s",
+                 (unsigned long long)(w->interval_usec / 1000), "spot",
+                 w->spot ? " (drains)" : " (reported)", ", rebalance",
                  w->rebalance ? " (drains)" : " (reported)",
                  w->asg ? ", asg (drains)" : ", asg (reported)",
                  w->maintenance ? ", maintenance (drains)" : "");

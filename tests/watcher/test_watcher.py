@@ -137,7 +137,7 @@ def main(tap):
         activate(moto, "spot", arn)
         mark, since = h.mark(), proxy.control.log_mark()
         ctl.rebalance()
-        h.wait(r"rebalance rebalance at .*reported only \(not in ECS_HOSTD_DRAIN_ON\)", start=mark)
+        h.wait(r"rebalance recommendation at .*reported only \(not in ECS_HOSTD_DRAIN_ON\)", start=mark)
         time.sleep(0.8)
         tap.eq(updates(proxy, since), [], "a rebalance recommendation is reported, not drained, by default")
         ctl.withdraw_rebalance()

@@ -12,8 +12,10 @@
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
+#include "registration.h"
 
 #define EXIT_USAGE 2
+#define AUTO_PROBE_MS 1000 /* --check-config asks the official agent this long */
 
 extern char **environ;
 
@@ -90,6 +92,27 @@ static int parse_argv(int argc, char *argv[], struct args *a) {
 }
 
 /* Likely mistakes that are not errors (see config_warnings()). */
+/* What ECS_HOSTD_MODE=auto would choose now: ask the official agent once. */
+static void print_mode(const struct config *cfg) {
+        const char *url = config_get(cfg, "ECS_AGENT_INTROSPECTION_URL");
+        _cleanup_free_ char *arn = NULL;
+        int r;
+
+        if (!streq_ptr(config_get(cfg, "ECS_HOSTD_MODE"), "auto"))
+                return;
+        r = registration_probe_agent(url, AUTO_PROBE_MS, &arn);
+        if (r == 0)
+                printf("# ECS_HOSTD_MODE=auto resolves to companion: the official agent at %s "
+                       "answers (%s)\n",
+                       url, arn);
+        else if (r == -ENODATA)
+                printf("# ECS_HOSTD_MODE=auto resolves to companion: the official agent at %s "
+                       "answers, not registered yet\n",
+                       url);
+        else
+                printf("# ECS_HOSTD_MODE=auto resolves to register: nothing answers at %s\n", url);
+}
+
 int main(int argc, char *argv[]) {
         struct config_errors errs = {};
         struct config *cfg = NULL;
@@ -127,6 +150,7 @@ int main(int argc, char *argv[]) {
         }
         if (a.check_config) {
                 config_print(cfg, stdout);
+                print_mode(cfg);
                 config_errors_print(config_warnings(cfg), stderr);
                 r = EXIT_SUCCESS;
         } else {

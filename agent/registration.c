@@ -14,9 +14,9 @@
 #include "resources.h"
 
 #define INTROSPECTION_TIMEOUT_MS 1000
-#define AUTO_PROBE_ATTEMPTS 3      /* "answers within a short wait": 3 tries ... */
+#define AUTO_PROBE_ATTEMPTS 3        /* "answers within a short wait": 3 tries ... */
 #define AUTO_PROBE_DELAY_USEC 500000 /* ... half a second apart */
-#define DESCRIBE_BATCH 100          /* DescribeContainerInstances takes at most 100 */
+#define DESCRIBE_BATCH 100           /* DescribeContainerInstances takes at most 100 */
 
 enum mode { MODE_REGISTER, MODE_COMPANION, MODE_AUTO };
 
@@ -54,7 +54,8 @@ static const char *mode_name(enum mode m) {
 
 static void finish(struct registration *g, enum registration_outcome outcome, const char *fmt, ...)
         _printf_(3, 4);
-static void finish(struct registration *g, enum registration_outcome outcome, const char *fmt, ...) {
+static void finish(struct registration *g, enum registration_outcome outcome, const char *fmt,
+                   ...) {
         struct registration_result r = {.outcome = outcome, .mode = mode_name(g->mode)};
         va_list ap;
 
@@ -144,9 +145,8 @@ static void on_registered(const struct ecs_result *res, void *userdata) {
         if (res->error) {
                 if (res->kind == ECS_ERR_CLIENT && res->message &&
                     strcasestr(res->message, "not found"))
-                        finish(g, REGISTRATION_TERMINAL,
-                               "cluster %s does not exist in %s (%s)", g->cluster,
-                               g->aws->region, res->message);
+                        finish(g, REGISTRATION_TERMINAL, "cluster %s does not exist in %s (%s)",
+                               g->cluster, g->aws->region, res->message);
                 else
                         ecs_failed(g, res);
                 return;
@@ -176,8 +176,7 @@ static void do_register(struct registration *g) {
         r = resources_read(&res, "/proc/meminfo", config_get_int(g->cfg, "ECS_RESERVED_MEMORY"),
                            ports, n_ports, udp, n_udp);
         if (r < 0) {
-                finish(g, REGISTRATION_RETRY, "cannot read the host's resources: %s",
-                       strerror(-r));
+                finish(g, REGISTRATION_RETRY, "cannot read the host's resources: %s", strerror(-r));
                 return;
         }
         req = cJSON_CreateObject();
@@ -192,7 +191,8 @@ static void do_register(struct registration *g) {
         attrs = cJSON_AddArrayToObject(req, "attributes");
         cJSON_AddItemToArray(attrs, attribute("ecs.os-type", "linux"));
         cJSON_AddItemToArray(attrs, attribute("ecs.os-family", "LINUX"));
-        cJSON_AddItemToArray(attrs, attribute("ecs.cpu-architecture", resources_cpu_architecture()));
+        cJSON_AddItemToArray(attrs,
+                             attribute("ecs.cpu-architecture", resources_cpu_architecture()));
         if (g->vpc_id)
                 cJSON_AddItemToArray(attrs, attribute("ecs.vpc-id", g->vpc_id));
         if (g->subnet_id)
@@ -368,10 +368,14 @@ static void on_described(const struct ecs_result *res, void *userdata) {
                 return;
         }
         /* Emulators ignore the filter: match the instance id ourselves. */
-        cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(res->response, "containerInstances")) {
-                const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "ec2InstanceId"));
-                const char *arn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "containerInstanceArn"));
-                const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "status"));
+        cJSON_ArrayForEach(item,
+                           cJSON_GetObjectItemCaseSensitive(res->response, "containerInstances")) {
+                const char *id = cJSON_GetStringValue(
+                        cJSON_GetObjectItemCaseSensitive(item, "ec2InstanceId"));
+                const char *arn = cJSON_GetStringValue(
+                        cJSON_GetObjectItemCaseSensitive(item, "containerInstanceArn"));
+                const char *status =
+                        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "status"));
                 if (id && arn && streq_ptr(id, g->aws->identity.instance_id) &&
                     !streq_ptr(status, "INACTIVE")) {
                         _cleanup_free_ char *a = strdup(arn);
@@ -503,7 +507,8 @@ int registration_parse_introspection(const char *body, size_t len, char **ret_ar
         return r;
 }
 
-static int parse_introspection(const struct http_response *resp, char **ret_arn, char **ret_cluster) {
+static int parse_introspection(const struct http_response *resp, char **ret_arn,
+                               char **ret_cluster) {
         if (resp->error || resp->status != 200)
                 return -EAGAIN;
         return registration_parse_introspection(resp->body, resp->body_len, ret_arn, ret_cluster);
@@ -536,8 +541,7 @@ static void on_introspection(const struct http_response *resp, void *userdata) {
                 g->mode = r == -EAGAIN ? MODE_REGISTER : MODE_COMPANION;
                 log_info("ECS_HOSTD_MODE=auto: the official agent's introspection endpoint %s; "
                          "using %s mode",
-                         r == -EAGAIN ? "does not answer" : "answers",
-                         mode_name(g->mode));
+                         r == -EAGAIN ? "does not answer" : "answers", mode_name(g->mode));
                 if (g->mode == MODE_REGISTER) {
                         start_register(g);
                         return;
@@ -609,7 +613,8 @@ static void on_verified(const struct ecs_result *res, void *userdata) {
                         ecs_failed(g, res);
                 return;
         }
-        ci = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(res->response, "containerInstances"), 0);
+        ci = cJSON_GetArrayItem(
+                cJSON_GetObjectItemCaseSensitive(res->response, "containerInstances"), 0);
         status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ci, "status"));
         if (!ci || !status || strcmp(status, "INACTIVE") == 0) {
                 log_info("The saved container instance %s is %s; joining anew",
@@ -711,4 +716,50 @@ struct registration *registration_free(struct registration *g) {
 
 struct state *registration_state(struct registration *g) {
         return g && g->have_state ? &g->state : NULL;
+}
+
+struct probe {
+        bool done;
+        int r;
+        char *arn, *cluster;
+};
+
+static void on_probe(const struct http_response *resp, void *userdata) {
+        struct probe *p = userdata;
+
+        p->done = true;
+        p->r = parse_introspection(resp, &p->arn, &p->cluster);
+}
+
+int registration_probe_agent(const char *url, unsigned timeout_ms, char **ret_arn) {
+        struct probe p = {.r = -EAGAIN};
+        struct http *h = NULL;
+        sd_event *e = NULL;
+        int r;
+
+        r = sd_event_new(&e);
+        if (r < 0)
+                return r;
+        r = http_new(&h, e);
+        if (r >= 0)
+                r = http_submit(h,
+                                &(struct http_request){.method = "GET",
+                                                       .url = url,
+                                                       .timeout_ms = timeout_ms,
+                                                       .connect_timeout_ms = timeout_ms,
+                                                       .max_body = 64 * 1024},
+                                on_probe, &p, NULL, NULL);
+        while (r >= 0 && !p.done)
+                r = sd_event_run(e, UINT64_MAX);
+        http_free(h);
+        sd_event_unref(e);
+        free(p.cluster);
+        if (r < 0) {
+                free(p.arn);
+                return r;
+        }
+        if (p.r == 0 && ret_arn)
+                *ret_arn = TAKE_PTR(p.arn);
+        free(p.arn);
+        return p.r;
 }

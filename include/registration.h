@@ -23,10 +23,10 @@
 struct registration;
 
 enum registration_outcome {
-        REGISTRATION_DONE,      /* arn and cluster are known */
-        REGISTRATION_RETRY,     /* transient: try again later */
+        REGISTRATION_DONE,       /* arn and cluster are known */
+        REGISTRATION_RETRY,      /* transient: try again later */
         REGISTRATION_RETRY_SLOW, /* needs a human or a rotation (credentials, policy) */
-        REGISTRATION_TERMINAL,  /* configuration conflict: exit 5 */
+        REGISTRATION_TERMINAL,   /* configuration conflict: exit 5 */
 };
 
 struct registration_result {
@@ -57,3 +57,9 @@ struct state *registration_state(struct registration *g);
  * it is not such an answer. */
 int registration_parse_introspection(const char *body, size_t len, char **ret_arn,
                                      char **ret_cluster);
+
+/* Ask the official agent's introspection endpoint once, blocking (for
+ * --check-config, never on the daemon's loop): 0 with *ret_arn when it
+ * answers with a registration, -ENODATA when it answers without one,
+ * -EAGAIN when it does not answer. */
+int registration_probe_agent(const char *url, unsigned timeout_ms, char **ret_arn);

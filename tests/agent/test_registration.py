@@ -146,6 +146,26 @@ def main(tap):
         tap.eq(len(moto.describe_container_instances("lab")), 1, "still exactly one container instance")
         h.stop()
 
+        # State written on another EC2 instance (an AMI baked after registration) is discarded.
+        with open(os.path.join(h.dir, "state", "state.json"), "w") as f:
+            json.dump({"containerInstanceArn": arn.replace(arn.rsplit("/", 1)[1], "0" * 8), "cluster": "lab",
+                       "region": "us-east-1", "ec2InstanceId": "i-0123456789abcdef0", "ownedAttributes": []}, f)
+        p = h.start()
+        h.wait(r"Joined ECS cluster lab as %s" % re.escape(arn))
+        tap.match(r"state\.json belongs to EC2 instance i-0123456789abcdef0, this is %s .*discarding it" % inst.instance_id,
+                  p.output(), "state from another EC2 instance is discarded")
+        h.stop()
+
+        # ECS unreachable at start: retried for as long as it takes, then joined.
+        proxy.control.set_down(True)
+        p = h.start()
+        h.wait(r"Cannot join the cluster yet: .*retrying")
+        tap.ok(p.alive(), "ECS unreachable at start: the daemon waits")
+        proxy.control.set_down(False)
+        h.wait(r"Joined ECS cluster lab as %s" % re.escape(arn), timeout=30)
+        tap.ok(True, "and joins once ECS answers")
+        h.stop()
+
         # ---- a named cluster that does not exist ----------------------------
         h2 = Host(imds, proxy, ECS_CLUSTER="nosuch", ECS_HOSTD_MODE="register")
         p = h2.start()
@@ -223,6 +243,19 @@ def main(tap):
         tap.ok(True, "and joins once the agent has registered")
         h9.stop()
         agent.control.set_metadata(cluster="prod", arn=agent_arn)
+
+        # --check-config says what auto would choose.
+        h7c = Host(imds, proxy, ECS_CLUSTER="prod", ECS_AGENT_INTROSPECTION_URL=agent.metadata_url)
+        h7c.write_conf()
+        cc = harness.subprocess.run([HOSTD, "--check-config", "--config", h7c.conf], capture_output=True, text=True)
+        tap.match(r"# ECS_HOSTD_MODE=auto resolves to companion: the official agent at %s answers \(%s\)"
+                  % (re.escape(agent.metadata_url), re.escape(agent_arn)), cc.stdout,
+                  "--check-config shows auto resolving to companion when the agent answers")
+        h7c.keys["ECS_AGENT_INTROSPECTION_URL"] = "http://127.0.0.1:9/v1/metadata"
+        h7c.write_conf()
+        cc = harness.subprocess.run([HOSTD, "--check-config", "--config", h7c.conf], capture_output=True, text=True)
+        tap.match(r"# ECS_HOSTD_MODE=auto resolves to register: nothing answers at http://127.0.0.1:9/v1/metadata",
+                  cc.stdout, "and to register when nothing answers")
 
         # auto: the agent answers -> companion; it does not -> register.
         h7 = Host(imds, proxy, ECS_CLUSTER="prod", ECS_AGENT_INTROSPECTION_URL=agent.metadata_url)

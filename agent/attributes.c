@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "attributes.h"
+#include "errmsg.h"
 #include "macro.h"
 
 /* Names shown in messages are cut to this many bytes (a 129-character name
@@ -168,22 +169,6 @@ _printf_(2, 3) static int errors_add(struct attribute_errors *e, const char *fmt
         return errors_take(e, r < 0 ? NULL : msg);
 }
 
-_printf_(2, 3) static int set_error(char **error, const char *fmt, ...) {
-        va_list ap;
-        int r;
-
-        if (!error)
-                return -EINVAL;
-        va_start(ap, fmt);
-        r = vasprintf(error, fmt, ap);
-        va_end(ap);
-        if (r < 0) {
-                *error = NULL;
-                return -ENOMEM;
-        }
-        return -EINVAL;
-}
-
 /* Bytes of the UTF-8 character starting at s (at most avail), or 1 when s
  * does not start a well-formed one: a stray byte is shown on its own. */
 static size_t utf8_len(const unsigned char *s, size_t avail) {
@@ -292,7 +277,7 @@ static int bad_char_error(char **error, const char *what, const char *allowed, c
         describe_char(bad, c);
         /* Everything before the first bad character is ASCII, so the
          * character position is the byte offset plus one. */
-        return set_error(error, "the %s may hold only %s ; %s at position %zu is not allowed", what,
+        return errmsg_set(error, "the %s may hold only %s ; %s at position %zu is not allowed", what,
                          allowed, c, (size_t)(bad - s) + 1);
 }
 
@@ -301,13 +286,13 @@ int attribute_validate(const char *name, const char *value, char **error) {
         size_t n;
 
         if (!name)
-                return set_error(error, "the name is missing");
+                return errmsg_set(error, "the name is missing");
         n = utf8_count(name);
         if (n == 0)
-                return set_error(error, "the name is empty; a name has 1 to %d characters",
+                return errmsg_set(error, "the name is empty; a name has 1 to %d characters",
                                  ATTRIBUTE_NAME_MAX);
         if (n > ATTRIBUTE_NAME_MAX)
-                return set_error(error, "the name is %zu characters long; at most %d are allowed",
+                return errmsg_set(error, "the name is %zu characters long; at most %d are allowed",
                                  n, ATTRIBUTE_NAME_MAX);
         bad = first_bad(name, NAME_PUNCT);
         if (bad)
@@ -317,16 +302,16 @@ int attribute_validate(const char *name, const char *value, char **error) {
                 return 0;
         n = utf8_count(value);
         if (n > ATTRIBUTE_VALUE_MAX)
-                return set_error(error, "the value is %zu characters long; at most %d are allowed",
+                return errmsg_set(error, "the value is %zu characters long; at most %d are allowed",
                                  n, ATTRIBUTE_VALUE_MAX);
         if (value[0] == ' ')
-                return set_error(error, "the value may not start with a space");
+                return errmsg_set(error, "the value may not start with a space");
         bad = first_bad(value, VALUE_PUNCT);
         if (bad)
                 return bad_char_error(error, "value",
                                       "letters, digits, spaces and - _ . @ / \\ :", value, bad);
         if (value[strlen(value) - 1] == ' ')
-                return set_error(error, "the value may not end with a space");
+                return errmsg_set(error, "the value may not end with a space");
         return 0;
 }
 

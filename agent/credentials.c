@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "credentials.h"
+#include "errmsg.h"
 #include "macro.h"
 
 #define ROLES_PATH "/latest/meta-data/iam/security-credentials/"
@@ -72,19 +73,6 @@ int credentials_parse_time(const char *s, time_t *ret) {
         return 0;
 }
 
-static int set_error(char **error, const char *fmt, ...) _printf_(2, 3);
-static int set_error(char **error, const char *fmt, ...) {
-        va_list ap;
-
-        if (error) {
-                va_start(ap, fmt);
-                if (vasprintf(error, fmt, ap) < 0)
-                        *error = NULL;
-                va_end(ap);
-        }
-        return -EINVAL;
-}
-
 static const char *string_field(const cJSON *o, const char *name) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
         return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
@@ -101,13 +89,13 @@ int credentials_parse_imds(const char *json, size_t len, struct aws_credentials 
                 return -EINVAL;
         o = cJSON_ParseWithLength(json, len);
         if (!cJSON_IsObject(o)) {
-                r = set_error(error, "the role credentials are not a JSON object");
+                r = errmsg_set(error, "the role credentials are not a JSON object");
                 goto out;
         }
         code = string_field(o, "Code");
         if (code && strcmp(code, "Success") != 0) {
                 /* Code is a status word, not a secret: safe to show. */
-                r = set_error(error, "the role credentials say Code=%.64s", code);
+                r = errmsg_set(error, "the role credentials say Code=%.64s", code);
                 goto out;
         }
         id = string_field(o, "AccessKeyId");
@@ -115,7 +103,7 @@ int credentials_parse_imds(const char *json, size_t len, struct aws_credentials 
         token = string_field(o, "Token");
         exp = string_field(o, "Expiration");
         if (!id || !secret || !token || !exp) {
-                r = set_error(error, "the role credentials lack %s",
+                r = errmsg_set(error, "the role credentials lack %s",
                               !id       ? "AccessKeyId"
                               : !secret ? "SecretAccessKey"
                               : !token  ? "Token"
@@ -123,7 +111,7 @@ int credentials_parse_imds(const char *json, size_t len, struct aws_credentials 
                 goto out;
         }
         if (credentials_parse_time(exp, &c.expiration) < 0) {
-                r = set_error(error, "the role credentials' Expiration is not an ISO 8601 time");
+                r = errmsg_set(error, "the role credentials' Expiration is not an ISO 8601 time");
                 goto out;
         }
         c.access_key_id = strdup(id);

@@ -355,50 +355,82 @@ static int count_groups(struct placement_cluster *c) {
         return 0;
 }
 
-int placement_cluster_load_instances(struct placement_cluster *c, const char *text, size_t len,
-                                     struct placement_error *e) {
+/* One AWS CLI answer ({"KEY": [objects]}) appended to a vector: every element
+ * parsed with `parse` (which names the field it dislikes, by its JSON path),
+ * all or nothing. */
+struct loader {
+        const char *key;     /* "containerInstances" */
+        const char *command; /* the AWS CLI command that prints it, for errors */
+        size_t size;         /* of one element */
+        int (*parse)(const cJSON *j, const char *path, void *out, struct placement_error *e);
+        void (*done)(void *x);
+};
+
+static int load_array(const struct loader *l, const char *text, size_t len, void **vec,
+                      size_t *n_vec, struct placement_error *e) {
         _cleanup_(cJSON_Deletep) cJSON *root = NULL;
-        struct placement_instance *v = NULL, *grown;
         const cJSON *arr, *j;
+        char *v, *grown;
         size_t n = 0;
         int r;
 
         r = placement_json_parse(text, len, &root, e);
         if (r < 0)
                 return r;
-        r = top_array(root, "containerInstances", "aws ecs describe-container-instances", &arr, e);
+        r = top_array(root, l->key, l->command, &arr, e);
         if (r < 0)
                 return r;
-        v = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*v));
+        v = calloc((size_t)cJSON_GetArraySize(arr) + 1, l->size);
         if (!v)
                 return placement_error_set(e, -ENOMEM, "out of memory");
         cJSON_ArrayForEach(j, arr) {
                 char path[PATH_MAX_LEN];
 
-                placement_json_path(path, sizeof(path), "containerInstances[%zu]", n);
-                r = parse_instance(j, path, &v[n], e);
+                placement_json_path(path, sizeof(path), "%s[%zu]", l->key, n);
+                r = l->parse(j, path, v + n * l->size, e);
                 n++;
                 if (r < 0)
                         goto fail;
         }
-        grown = realloc(c->instances, (c->n_instances + n + 1) * sizeof(*grown));
+        grown = realloc(*vec, (*n_vec + n + 1) * l->size);
         if (!grown) {
                 r = placement_error_set(e, -ENOMEM, "out of memory");
                 goto fail;
         }
-        c->instances = grown;
-        memcpy(c->instances + c->n_instances, v, n * sizeof(*v));
-        c->n_instances += n;
+        *vec = grown;
+        memcpy(grown + *n_vec * l->size, v, n * l->size);
+        *n_vec += n;
         free(v);
-        r = count_groups(c);
-        if (r < 0)
-                return placement_error_set(e, r, "out of memory");
         return 0;
 fail:
         for (size_t i = 0; i < n; i++)
-                instance_done(&v[i]);
+                l->done(v + i * l->size);
         free(v);
         return r;
+}
+
+static int parse_instance_any(const cJSON *j, const char *path, void *out,
+                              struct placement_error *e) {
+        return parse_instance(j, path, out, e);
+}
+
+static void instance_done_any(void *x) {
+        instance_done(x);
+}
+
+int placement_cluster_load_instances(struct placement_cluster *c, const char *text, size_t len,
+                                     struct placement_error *e) {
+        static const struct loader l = {
+                "containerInstances", "aws ecs describe-container-instances",
+                sizeof(struct placement_instance), parse_instance_any, instance_done_any};
+        void *vec = c->instances;
+        int r = load_array(&l, text, len, &vec, &c->n_instances, e);
+
+        c->instances = vec;
+        if (r < 0)
+                return r;
+        r = count_groups(c);
+        return r < 0 ? placement_error_set(e, r, "out of memory") : 0;
 }
 
 static int parse_task(const cJSON *j, const char *path, struct placement_task *t,
@@ -426,50 +458,27 @@ static int parse_task(const cJSON *j, const char *path, struct placement_task *t
         return 0;
 }
 
+static int parse_task_any(const cJSON *j, const char *path, void *out, struct placement_error *e) {
+        return parse_task(j, path, out, e);
+}
+
+static void task_done_any(void *x) {
+        task_done(x);
+}
+
 int placement_cluster_load_tasks(struct placement_cluster *c, const char *text, size_t len,
                                  struct placement_error *e) {
-        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
-        struct placement_task *v = NULL, *grown;
-        const cJSON *arr, *j;
-        size_t n = 0;
-        int r;
+        static const struct loader l = {"tasks", "aws ecs describe-tasks",
+                                        sizeof(struct placement_task), parse_task_any,
+                                        task_done_any};
+        void *vec = c->tasks;
+        int r = load_array(&l, text, len, &vec, &c->n_tasks, e);
 
-        r = placement_json_parse(text, len, &root, e);
+        c->tasks = vec;
         if (r < 0)
                 return r;
-        r = top_array(root, "tasks", "aws ecs describe-tasks", &arr, e);
-        if (r < 0)
-                return r;
-        v = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*v));
-        if (!v)
-                return placement_error_set(e, -ENOMEM, "out of memory");
-        cJSON_ArrayForEach(j, arr) {
-                char path[PATH_MAX_LEN];
-
-                placement_json_path(path, sizeof(path), "tasks[%zu]", n);
-                r = parse_task(j, path, &v[n], e);
-                n++;
-                if (r < 0)
-                        goto fail;
-        }
-        grown = realloc(c->tasks, (c->n_tasks + n + 1) * sizeof(*grown));
-        if (!grown) {
-                r = placement_error_set(e, -ENOMEM, "out of memory");
-                goto fail;
-        }
-        c->tasks = grown;
-        memcpy(c->tasks + c->n_tasks, v, n * sizeof(*v));
-        c->n_tasks += n;
-        free(v);
         r = count_groups(c);
-        if (r < 0)
-                return placement_error_set(e, r, "out of memory");
-        return 0;
-fail:
-        for (size_t i = 0; i < n; i++)
-                task_done(&v[i]);
-        free(v);
-        return r;
+        return r < 0 ? placement_error_set(e, r, "out of memory") : 0;
 }
 
 const struct placement_attribute *placement_instance_attribute(const struct placement_instance *ci,

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "errmsg.h"
 #include "macro.h"
 #include "notice.h"
 
@@ -114,22 +115,6 @@ static void quote(char buf[static QUOTE_SIZE], const char *s, size_t n) {
                 k += 3;
         }
         buf[k] = '\0';
-}
-
-_printf_(2, 3) static int set_error(char **error, const char *fmt, ...) {
-        va_list ap;
-        int r;
-
-        if (!error)
-                return -EINVAL;
-        va_start(ap, fmt);
-        r = vasprintf(error, fmt, ap);
-        va_end(ap);
-        if (r < 0) {
-                *error = NULL;
-                return -ENOMEM;
-        }
-        return -EINVAL;
 }
 
 /* Trim ASCII whitespace (IMDS bodies may end with a newline). */
@@ -315,11 +300,11 @@ static int member_iso_time(const char *what, const cJSON *o, const char *name, t
         int r = member_string(o, name, &s);
 
         if (r == 0)
-                return set_error(error, "%s: \"%s\" is missing", what, name);
+                return errmsg_set(error, "%s: \"%s\" is missing", what, name);
         if (r < 0)
-                return set_error(error, "%s: \"%s\" is not a string", what, name);
+                return errmsg_set(error, "%s: \"%s\" is not a string", what, name);
         if (notice_parse_iso_time(s, ret) < 0)
-                return set_error(error, "%s: \"%s\" is not an ISO 8601 time", what, name);
+                return errmsg_set(error, "%s: \"%s\" is not an ISO 8601 time", what, name);
         return 0;
 }
 
@@ -364,12 +349,12 @@ int notice_parse_spot_action(const char *body, size_t len, struct notice *ret, c
                 return -EINVAL;
         o = parse_json(body, len);
         if (!cJSON_IsObject(o))
-                return set_error(error, "%s: not a JSON object", SPOT_WHAT);
+                return errmsg_set(error, "%s: not a JSON object", SPOT_WHAT);
         r = member_string(o, "action", &action);
         if (r == 0)
-                return set_error(error, "%s: \"action\" is missing", SPOT_WHAT);
+                return errmsg_set(error, "%s: \"action\" is missing", SPOT_WHAT);
         if (r < 0)
-                return set_error(error, "%s: \"action\" is not a string", SPOT_WHAT);
+                return errmsg_set(error, "%s: \"action\" is not a string", SPOT_WHAT);
         r = member_iso_time(SPOT_WHAT, o, "time", &t, error);
         if (r < 0)
                 return r;
@@ -403,7 +388,7 @@ int notice_parse_termination_time(const char *body, size_t len, struct notice *r
         if (s)
                 trim(&s, &n);
         if (n == 0)
-                return set_error(error, "%s: empty", TERMINATION_WHAT);
+                return errmsg_set(error, "%s: empty", TERMINATION_WHAT);
         if (!memchr(s, '\0', n))
                 copy = strndup(s, n);
         else
@@ -413,7 +398,7 @@ int notice_parse_termination_time(const char *body, size_t len, struct notice *r
         if (notice_parse_iso_time(copy, &t) < 0) {
                 char q[QUOTE_SIZE];
                 quote(q, s, n);
-                return set_error(error, "%s: not an ISO 8601 time: %s", TERMINATION_WHAT, q);
+                return errmsg_set(error, "%s: not an ISO 8601 time: %s", TERMINATION_WHAT, q);
         }
         /* The same id as instance-action's terminate at that time: one notice
          * seen through two paths is handled once. */
@@ -430,7 +415,7 @@ int notice_parse_rebalance(const char *body, size_t len, struct notice *ret, cha
                 return -EINVAL;
         o = parse_json(body, len);
         if (!cJSON_IsObject(o))
-                return set_error(error, "%s: not a JSON object", REBALANCE_WHAT);
+                return errmsg_set(error, "%s: not a JSON object", REBALANCE_WHAT);
         r = member_iso_time(REBALANCE_WHAT, o, "noticeTime", &t, error);
         if (r < 0)
                 return r;
@@ -447,7 +432,7 @@ int notice_parse_asg_state(const char *body, size_t len, char **ret, char **erro
         if (s)
                 trim(&s, &n);
         if (n == 0)
-                return set_error(error, "%s: empty", ASG_WHAT);
+                return errmsg_set(error, "%s: empty", ASG_WHAT);
         /* Exact names only: a state we cannot name must not drain a host. */
         for (size_t i = 0; i < ELEMENTSOF(asg_states); i++)
                 if (strlen(asg_states[i]) == n && memcmp(asg_states[i], s, n) == 0) {
@@ -458,7 +443,7 @@ int notice_parse_asg_state(const char *body, size_t len, char **ret, char **erro
                         return 0;
                 }
         quote(q, s, n);
-        return set_error(error, "%s: unknown state %s", ASG_WHAT, q);
+        return errmsg_set(error, "%s: unknown state %s", ASG_WHAT, q);
 }
 
 int notice_from_asg_state(const char *state, struct notice *ret) {
@@ -524,14 +509,14 @@ static int event_token(const cJSON *e, unsigned k, const char *name, const char 
         int r = member_string(e, name, &s);
 
         if (r == 0)
-                return set_error(error, "%s: event %u: \"%s\" is missing", MAINTENANCE_WHAT, k,
+                return errmsg_set(error, "%s: event %u: \"%s\" is missing", MAINTENANCE_WHAT, k,
                                  name);
         if (r < 0)
-                return set_error(error, "%s: event %u: \"%s\" is not a string", MAINTENANCE_WHAT, k,
+                return errmsg_set(error, "%s: event %u: \"%s\" is not a string", MAINTENANCE_WHAT, k,
                                  name);
         if (!is_token(s)) {
                 quote(q, s, strlen(s));
-                return set_error(error, "%s: event %u: \"%s\" %s is not %s", MAINTENANCE_WHAT, k,
+                return errmsg_set(error, "%s: event %u: \"%s\" %s is not %s", MAINTENANCE_WHAT, k,
                                  name, q, what_it_is);
         }
         *ret = s;
@@ -548,19 +533,19 @@ static int maintenance_event(const cJSON *e, unsigned k, struct notice *ret, cha
         int r;
 
         if (!cJSON_IsObject(e))
-                return set_error(error, "%s: event %u: not a JSON object", MAINTENANCE_WHAT, k);
+                return errmsg_set(error, "%s: event %u: not a JSON object", MAINTENANCE_WHAT, k);
         r = member_string(e, "State", &state);
         if (r == 0)
-                return set_error(error, "%s: event %u: \"State\" is missing", MAINTENANCE_WHAT, k);
+                return errmsg_set(error, "%s: event %u: \"State\" is missing", MAINTENANCE_WHAT, k);
         if (r < 0)
-                return set_error(error, "%s: event %u: \"State\" is not a string", MAINTENANCE_WHAT,
+                return errmsg_set(error, "%s: event %u: \"State\" is not a string", MAINTENANCE_WHAT,
                                  k);
         /* Over or withdrawn: not a notice, whatever else the entry holds. */
         if (strcmp(state, "canceled") == 0 || strcmp(state, "completed") == 0)
                 return 0;
         if (strcmp(state, "active") != 0) {
                 quote(q, state, strlen(state));
-                return set_error(error,
+                return errmsg_set(error,
                                  "%s: event %u: \"State\" %s is not active, canceled or completed",
                                  MAINTENANCE_WHAT, k, q);
         }
@@ -573,13 +558,13 @@ static int maintenance_event(const cJSON *e, unsigned k, struct notice *ret, cha
                 return r;
         r = member_string(e, "NotBefore", &not_before);
         if (r == 0)
-                return set_error(error, "%s: event %u: \"NotBefore\" is missing", MAINTENANCE_WHAT,
+                return errmsg_set(error, "%s: event %u: \"NotBefore\" is missing", MAINTENANCE_WHAT,
                                  k);
         if (r < 0)
-                return set_error(error, "%s: event %u: \"NotBefore\" is not a string",
+                return errmsg_set(error, "%s: event %u: \"NotBefore\" is not a string",
                                  MAINTENANCE_WHAT, k);
         if (notice_parse_maintenance_time(not_before, &n.time) < 0)
-                return set_error(error, "%s: event %u: \"NotBefore\" is not a date like \"%s\"",
+                return errmsg_set(error, "%s: event %u: \"NotBefore\" is not a date like \"%s\"",
                                  MAINTENANCE_WHAT, k, MAINTENANCE_DATE_EXAMPLE);
         /* NotAfter and NotBeforeDeadline decide nothing here: a garbled one
          * must not hide the event.  A non-string Description is dropped. */
@@ -635,7 +620,7 @@ int notice_parse_maintenance(const char *body, size_t len, struct notice **ret, 
                 cJSON_AddItemToArray(list, TAKE_PTR(j));
                 j = list;
         } else if (!cJSON_IsArray(j))
-                return set_error(error, "%s: not a JSON array", MAINTENANCE_WHAT);
+                return errmsg_set(error, "%s: not a JSON array", MAINTENANCE_WHAT);
 
         count = (size_t)cJSON_GetArraySize(j);
         if (count > 0) {

@@ -59,7 +59,7 @@ def measure(name, moto, imds, proxy, arn, cluster, n):
         imds.control.withdraw_spot()
         time.sleep(0.2)
     print("  %-28s notice -> request p50 %7.1f ms  p99 %7.1f ms | -> DRAINING confirmed p50 %7.1f ms  p99 %7.1f ms"
-          % (name, pct(req, 50), pct(req, 99), pct(conf, 50), pct(conf, 99)), flush=True)
+          % (name, statistics.median(req), pct(req, 99), statistics.median(conf), pct(conf, 99)), flush=True)
     return req, conf
 
 

@@ -1,7 +1,9 @@
 """ecs-hostd under test: one configuration file and state directory per Host,
 the daemon started and stopped through the harness (always reaped)."""
+import atexit
 import json
 import os
+import shutil
 import signal
 import tempfile
 
@@ -17,6 +19,7 @@ class Host:
 
     def __init__(self, imds, proxy, **keys):
         self.dir = tempfile.mkdtemp(prefix="hostd-")
+        atexit.register(shutil.rmtree, self.dir, True)
         self.attrs = os.path.join(self.dir, "attributes.d")
         os.mkdir(self.attrs)
         self.keys = {"ECS_BACKEND_HOST": proxy.url, "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url,

@@ -24,6 +24,24 @@ def activate(moto, cluster, arn):
              "--status", "ACTIVE")
 
 
+USED_TIMES = set()
+
+
+def unique_time(in_s):
+    """An ISO time `in_s` seconds ahead that no earlier notice used: action
+    and time are a notice's identity, and a repeat would (rightly) be taken
+    for a notice already handled."""
+    t = int(time.time()) + in_s
+    while t in USED_TIMES:
+        t += 1
+    USED_TIMES.add(t)
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def spot(ctl, action="terminate", in_s=120):
+    return ctl.spot_notice(action, time=unique_time(in_s))
+
+
 def updates(proxy, since=0, status=None):
     return [e for e in ops(proxy, UPDATE, since) if status is None or e["json"].get("status") == status]
 
@@ -64,7 +82,7 @@ def main(tap):
 
         # ---- Spot terminate: one drain, one hook, many polls -----------------
         mark, since = h.mark(), proxy.control.log_mark()
-        ctl.spot_notice("terminate")
+        spot(ctl, "terminate")
         h.wait(r"spot terminate at \S+ \(in 1[0-2]\d s\): container instance %s DRAINING after [0-9.]+ s" % re.escape(arn),
                start=mark)
         tap.eq(status_of(moto, "spot", arn), "DRAINING", "a Spot notice drains: the AWS CLI sees DRAINING")
@@ -96,7 +114,7 @@ def main(tap):
         # ---- a new notice (another action and time) is handled anew ---------
         activate(moto, "spot", arn)
         mark, since = h.mark(), proxy.control.log_mark()
-        ctl.spot_notice("hibernate", time=60)
+        spot(ctl, "hibernate", 60)
         h.wait(r"spot hibernate at .*DRAINING after", start=mark)
         tap.eq(status_of(moto, "spot", arn), "DRAINING", "hibernate drains too")
         h.wait(r"Drain hook for spot/hibernate/\S+ finished", start=mark)
@@ -112,13 +130,13 @@ def main(tap):
         time.sleep(0.8)
         tap.ok(h.proc.alive() and updates(proxy, since) == [], "garbage in instance-action is logged, never drains, never crashes")
         ctl.fault(kind="body", status=200, path="/latest/meta-data/spot/instance-action", count=1,
-                  body='{"action": "reboot", "time": "%s"}' % time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 90)))
+                  body='{"action": "reboot", "time": "%s"}' % unique_time(90))
         h.wait(r"spot terminate at .*DRAINING", start=mark)
         tap.match(r"unknown|reboot", h.output()[mark:], "an unknown action is taken as terminate, with a warning")
 
         activate(moto, "spot", arn)
         mark, since = h.mark(), proxy.control.log_mark()
-        ctl.spot_notice("terminate", time=-30)
+        spot(ctl, "terminate", -30)
         h.wait(r"spot terminate at .*\(in 0 s\).*DRAINING", start=mark)
         tap.ok(True, "a notice whose time is already past still drains")
         ctl.withdraw_spot()
@@ -128,7 +146,7 @@ def main(tap):
         ctl.set_termination_time(-60)
         time.sleep(1.2)
         tap.eq(updates(proxy, since), [], "a lingering past termination-time alone does not drain")
-        ctl.set_termination_time(100)
+        ctl.set_termination_time(unique_time(100))
         h.wait(r"spot terminate at .*DRAINING", start=mark)
         tap.ok(True, "a future termination-time drains when instance-action is silent")
         ctl.clear_termination_time()
@@ -174,7 +192,7 @@ def main(tap):
         ctl.fault(kind="status", status=500, path="/latest/meta-data/spot/instance-action", count=4)
         ctl.fault(kind="status", status=429, path="/latest/meta-data/spot/instance-action", count=3)
         ctl.expire_tokens()
-        ctl.spot_notice("terminate", time=115)
+        spot(ctl, "terminate", 115)
         h.wait(r"spot terminate at .*DRAINING after", start=mark, timeout=30)
         tap.eq(status_of(moto, "spot", arn), "DRAINING", "500 and 429 bursts and an expired token around the notice: still drained")
         ctl.withdraw_spot()
@@ -183,7 +201,7 @@ def main(tap):
         activate(moto, "spot", arn)
         mark, since = h.mark(), proxy.control.log_mark()
         proxy.control.throttle(UPDATE, 3)
-        ctl.spot_notice("terminate", time=110)
+        spot(ctl, "terminate", 110)
         h.wait(r"spot terminate at .*DRAINING after", start=mark)
         tap.eq([e["status"] for e in updates(proxy, since)], [400, 400, 400, 200], "throttled three times, confirmed on the fourth")
         ctl.withdraw_spot()
@@ -192,7 +210,7 @@ def main(tap):
         activate(moto, "spot", arn)
         mark, since = h.mark(), proxy.control.log_mark()
         proxy.control.set_down(True)
-        ctl.spot_notice("terminate", time=12)
+        spot(ctl, "terminate", 12)
         time.sleep(6)
         tap.ok(len(updates(proxy, since)) >= 4, "while ECS is unreachable attempts keep coming", len(updates(proxy, since)))
         proxy.control.set_down(False)
@@ -206,7 +224,7 @@ def main(tap):
                 [a for a in POLICY["Statement"][0]["Action"] if a != "ecs:" + UPDATE]}]}
         moto.put_role_policy("hostd-role", weak)
         mark = h.mark()
-        ctl.spot_notice("terminate", time=100)
+        spot(ctl, "terminate", 100)
         h.wait(r"Cannot drain container instance .*ecs:UpdateContainerInstancesState.*retrying every 10 s", start=mark)
         moto.put_role_policy("hostd-role", POLICY)
         h.wait(r"spot terminate at .*DRAINING after", start=mark, timeout=20)
@@ -224,7 +242,7 @@ def main(tap):
         dry.start()
         dry.wait(r"Joined ECS cluster spot")
         since = proxy.control.log_mark()
-        ctl.spot_notice("terminate", time=100)
+        spot(ctl, "terminate", 100)
         dry.wait(r"Dry run: would set container instance \S+ to DRAINING")
         dry.wait(r"Dry run: would run the drain hook")
         time.sleep(0.5)
@@ -244,7 +262,7 @@ def main(tap):
                   ECS_HOSTD_DRAIN_HOOK_TIMEOUT="2s")
         h2.start()
         h2.wait(r"Joined ECS cluster spot")
-        ctl.spot_notice("terminate", time=100)
+        spot(ctl, "terminate", 100)
         h2.wait(r"DRAINING after")
         t0 = ctl.log_mark()
         h2.wait(r"Drain hook for \S+ exceeded its time limit; killing it", timeout=10)
@@ -258,7 +276,7 @@ def main(tap):
         h2.keys.update(ECS_HOSTD_DRAIN_HOOK=bad, ECS_HOSTD_DATADIR=h.keys["ECS_HOSTD_DATADIR"] + "-bad")
         h2.start()
         h2.wait(r"Joined ECS cluster spot")
-        ctl.spot_notice("terminate", time=100)
+        spot(ctl, "terminate", 100)
         h2.wait(r"Drain hook for \S+ failed with exit status 3")
         tap.eq(status_of(moto, "spot", arn), "DRAINING", "a failing hook does not affect the drain")
         h2.stop()
@@ -270,7 +288,7 @@ def main(tap):
         h2.start()
         h2.wait(r"Joined ECS cluster spot")
         proxy.control.fault("delay", UPDATE, 1, delay_ms=3000)
-        ctl.spot_notice("terminate", time=100)
+        spot(ctl, "terminate", 100)
         t0 = ctl.log_mark()
         h2.wait(r"DRAINING after [3-9]\.", timeout=15)
         polled = [e["time"] for e in ctl.log(t0) if e["path"] == "/latest/meta-data/spot/instance-action"]
@@ -289,7 +307,7 @@ def main(tap):
                      ECS_AGENT_INTROSPECTION_URL=agent.metadata_url)
             c.start()
             c.wait(r"Joined ECS cluster prod as %s \(companion mode\)" % re.escape(agent_arn))
-            ctl.spot_notice("terminate", time=100)
+            spot(ctl, "terminate", 100)
             c.wait(r"spot terminate at .*container instance %s DRAINING" % re.escape(agent_arn))
             tap.eq(status_of(moto, "prod", agent_arn), "DRAINING", "companion mode drains the official agent's registration")
             c.stop()

@@ -373,6 +373,10 @@ void credentials_invalidate(struct credentials *c) {
                 c->invalid = true;
 }
 
+bool credentials_is_static(const struct credentials *c) {
+        return c && c->is_static;
+}
+
 const char *credentials_source(const struct credentials *c) {
-        return c && c->is_static ? "environment" : "instance-role";
+        return credentials_is_static(c) ? "environment" : "instance-role";
 }

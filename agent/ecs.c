@@ -333,8 +333,7 @@ static void on_http(const struct http_response *resp, void *userdata) {
         case ECS_ERR_AUTH:
                 /* Role keys rotate: fetch new ones and try once more.  Static
                  * keys cannot change, so retrying would only repeat the error. */
-                if (!c->auth_retried &&
-                    strcmp(credentials_source(c->ecs->creds), "environment") != 0) {
+                if (!c->auth_retried && !credentials_is_static(c->ecs->creds)) {
                         c->auth_retried = true;
                         credentials_invalidate(c->ecs->creds);
                         start(c);

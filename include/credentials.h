@@ -61,5 +61,8 @@ void credentials_request_cancel(struct credentials_request *q);
  * only; static keys cannot change). */
 void credentials_invalidate(struct credentials *c);
 
+/* Static keys (from the configuration) rather than the instance role. */
+bool credentials_is_static(const struct credentials *c);
+
 /* "environment" or "instance-role" (for logs and --check-config). */
 const char *credentials_source(const struct credentials *c);

@@ -276,12 +276,11 @@ int watcher_ledger_check(const char *text, size_t len) {
 /* ---- the drain hook ------------------------------------------------------ */
 
 static void hook_free(struct hook *h) {
-        struct watcher *w = h->w;
-        struct hook **p = &w->hooks;
+        struct hook **p = h->w ? &h->w->hooks : NULL;
 
-        while (*p && *p != h)
+        while (p && *p && *p != h)
                 p = &(*p)->next;
-        if (*p)
+        if (p && *p)
                 *p = h->next;
         sd_event_source_disable_unref(h->child);
         sd_event_source_disable_unref(h->out);
@@ -977,9 +976,16 @@ struct watcher *watcher_free(struct watcher *w) {
                 w->events = e->next;
                 event_free(e);
         }
-        /* Hooks keep running; their output is no longer read. */
-        while (w->hooks)
-                hook_free(w->hooks);
+        /* A running hook outlives its watcher (a reload rebuilds the
+         * watcher): it keeps its sources on the loop, so its output is still
+         * logged, its time limit still applies, and it is reaped and freed
+         * when it exits. */
+        while (w->hooks) {
+                struct hook *h = w->hooks;
+                w->hooks = h->next;
+                h->next = NULL;
+                h->w = NULL;
+        }
         ecs_free(w->ecs);
         free(w->cluster);
         free(w->arn);

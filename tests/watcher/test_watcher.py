@@ -4,6 +4,7 @@ required), moto with IAM auth behind the recording proxy, and the AWS CLI."""
 import json
 import os
 import re
+import signal
 import sys
 import time
 
@@ -264,12 +265,18 @@ def main(tap):
         h2.wait(r"Joined ECS cluster spot")
         spot(ctl, "terminate", 100)
         h2.wait(r"DRAINING after")
+        h2.wait(r"Running the drain hook")
         t0 = ctl.log_mark()
+        h2.proc.send_signal(signal.SIGHUP)  # a reload while the hook runs
+        h2.wait(r"Configuration reloaded")
         h2.wait(r"Drain hook for \S+ exceeded its time limit; killing it", timeout=10)
         polled = [e for e in ctl.log(t0) if e["path"] == "/latest/meta-data/spot/instance-action"]
         tap.ok(len(polled) >= 5, "polling goes on while the hook runs", len(polled))
         h2.wait(r"Drain hook for \S+ was killed by signal 9")
         tap.eq(status_of(moto, "spot", arn), "DRAINING", "a hook past its time limit is killed; the drain stands")
+        zombies = [l for l in harness.subprocess.run(["ps", "--ppid", str(h2.proc.pid), "-o", "stat="],
+                                                     capture_output=True, text=True).stdout.split() if l.startswith("Z")]
+        tap.eq(zombies, [], "a hook that outlived a reload is still reaped")
         h2.stop()
         ctl.withdraw_spot()
         activate(moto, "spot", arn)

@@ -350,6 +350,7 @@ static int oom(struct parser *p) {
 /* ---- parser ---- */
 
 static int parse_or(struct parser *p, struct placement_query_node **ret);
+static int parse_binary(struct parser *p, size_t level, struct placement_query_node **ret);
 
 /* The text of the current value token, unquoted and unescaped. */
 static char *token_value(const struct parser *p) {
@@ -726,16 +727,34 @@ static int parse_unary(struct parser *p, struct placement_query_node **ret) {
         return 0;
 }
 
-/* and_expr := unary { ( '&&' | 'and' ) unary } */
-static int parse_and(struct parser *p, struct placement_query_node **ret) {
+/* The binary levels, loosest first (not binds tighter than and, and tighter
+ * than or):
+ *   or_expr  := and_expr { ( '||' | 'or' ) and_expr }
+ *   and_expr := unary { ( '&&' | 'and' ) unary } */
+static const struct {
+        int token;
+        const char *word;
+        enum placement_query_node_type kind;
+} binary_levels[] = {
+        {TK_OR, "or", PLACEMENT_QUERY_OR},
+        {TK_AND, "and", PLACEMENT_QUERY_AND},
+};
+
+static int parse_level(struct parser *p, size_t level, struct placement_query_node **ret) {
+        return level < ELEMENTSOF(binary_levels) ? parse_binary(p, level, ret)
+                                                 : parse_unary(p, ret);
+}
+
+static int parse_binary(struct parser *p, size_t level, struct placement_query_node **ret) {
         struct placement_query_node *left = NULL;
         int r;
 
-        r = parse_unary(p, &left);
+        r = parse_level(p, level + 1, &left);
         if (r < 0)
                 return r;
-        while (p->t.type == TK_AND || token_is_word(p, "and")) {
-                struct placement_query_node *n = node_new(PLACEMENT_QUERY_AND, left->offset);
+        while ((int)p->t.type == binary_levels[level].token ||
+               token_is_word(p, binary_levels[level].word)) {
+                struct placement_query_node *n = node_new(binary_levels[level].kind, left->offset);
                 if (!n) {
                         node_free(left);
                         return oom(p);
@@ -744,7 +763,7 @@ static int parse_and(struct parser *p, struct placement_query_node **ret) {
                 left = n;
                 r = lex_term(p);
                 if (r >= 0)
-                        r = parse_unary(p, &n->right);
+                        r = parse_level(p, level + 1, &n->right);
                 if (r < 0) {
                         node_free(left);
                         return r;
@@ -754,32 +773,8 @@ static int parse_and(struct parser *p, struct placement_query_node **ret) {
         return 0;
 }
 
-/* or_expr := and_expr { ( '||' | 'or' ) and_expr } */
 static int parse_or(struct parser *p, struct placement_query_node **ret) {
-        struct placement_query_node *left = NULL;
-        int r;
-
-        r = parse_and(p, &left);
-        if (r < 0)
-                return r;
-        while (p->t.type == TK_OR || token_is_word(p, "or")) {
-                struct placement_query_node *n = node_new(PLACEMENT_QUERY_OR, left->offset);
-                if (!n) {
-                        node_free(left);
-                        return oom(p);
-                }
-                n->left = left;
-                left = n;
-                r = lex_term(p);
-                if (r >= 0)
-                        r = parse_and(p, &n->right);
-                if (r < 0) {
-                        node_free(left);
-                        return r;
-                }
-        }
-        *ret = left;
-        return 0;
+        return parse_binary(p, 0, ret);
 }
 
 /* query := or_expr EOF */

@@ -18,7 +18,6 @@ import fnmatch
 import http.client
 import json
 import os
-import signal
 import socket
 import struct
 import sys
@@ -28,6 +27,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve import serve  # noqa: E402
 
 CONTROL = "/_control"
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
@@ -394,18 +396,7 @@ def main(argv=None):
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
     srv = AwsProxyServer(args.upstream, args.host, args.port, args.verbose)
-    if args.port_file:
-        with open(args.port_file + ".tmp", "w") as f:
-            f.write("%d\n" % srv.port)
-        os.replace(args.port_file + ".tmp", args.port_file)
-    print("PORT=%d" % srv.port, flush=True)
-    signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=srv.httpd.shutdown).start())
-    try:
-        srv.httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    srv.httpd.server_close()
-    return 0
+    return serve(srv.httpd, args.port_file)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ import json
 import os
 import re
 import secrets
-import signal
 import socket
 import struct
 import sys
@@ -34,6 +33,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve import serve  # noqa: E402
 
 TOKEN_PATH = "/latest/api/token"
 TOKEN_HEADER = "X-aws-ec2-metadata-token"
@@ -991,18 +993,7 @@ def main(argv=None):
     ap.add_argument("--verbose", action="store_true", help="log each request to stderr")
     args = ap.parse_args(argv)
     srv = ImdsServer(args.host, args.port, require_v2=args.require_v2, verbose=args.verbose)
-    if args.port_file:
-        with open(args.port_file + ".tmp", "w") as f:
-            f.write("%d\n" % srv.port)
-        os.replace(args.port_file + ".tmp", args.port_file)
-    print("PORT=%d" % srv.port, flush=True)
-    signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=srv.httpd.shutdown).start())
-    try:
-        srv.httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    srv.httpd.server_close()
-    return 0
+    return serve(srv.httpd, args.port_file)
 
 
 if __name__ == "__main__":

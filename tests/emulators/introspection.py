@@ -15,7 +15,6 @@ Run: introspection.py [--port 0] [--port-file F] [--cluster C --arn A]
 import argparse
 import json
 import os
-import signal
 import socket
 import sys
 import threading
@@ -24,6 +23,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from serve import serve  # noqa: E402
 
 CONTROL = "/_control"
 AGENT_VERSION = "Amazon ECS Agent - v1.89.2 (e7b1c6c4)"
@@ -166,18 +168,7 @@ def main(argv=None):
     httpd.daemon_threads = True
     httpd.state = State(args.cluster, args.arn)
     port = httpd.server_address[1]
-    if args.port_file:
-        with open(args.port_file + ".tmp", "w") as f:
-            f.write("%d\n" % port)
-        os.replace(args.port_file + ".tmp", args.port_file)
-    print("PORT=%d" % port, flush=True)
-    signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=httpd.shutdown).start())
-    try:
-        httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    httpd.server_close()
-    return 0
+    return serve(httpd, args.port_file)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ struct http {
         sd_event *event;
         CURLM *multi;
         sd_event_source *timer;
+        sd_event_source *now; /* curl's "act at once": a defer, not a timerfd round trip */
         struct http_call *calls;
         unsigned n_calls;
 };
@@ -192,7 +193,13 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
         return 0;
 }
 
-/* CURLMOPT_TIMERFUNCTION: -1 stops the timer, 0 means "as soon as possible". */
+static int on_now(sd_event_source *s, void *userdata) {
+        return on_timer(s, 0, userdata);
+}
+
+/* CURLMOPT_TIMERFUNCTION: -1 stops the timer, 0 means "as soon as possible"
+ * (curl asks for that after every new transfer: a defer source serves it
+ * without reprogramming the timerfd). */
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
         struct http *h = userp;
         uint64_t when;
@@ -200,6 +207,8 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
         (void)multi;
         if (timeout_ms < 0)
                 return sd_event_source_set_enabled(h->timer, SD_EVENT_OFF) < 0 ? -1 : 0;
+        if (timeout_ms == 0)
+                return sd_event_source_set_enabled(h->now, SD_EVENT_ONESHOT) < 0 ? -1 : 0;
         when = now_usec(h->event) + (uint64_t)timeout_ms * 1000;
         if (sd_event_source_set_time(h->timer, when) < 0)
                 return -1;
@@ -256,6 +265,13 @@ int http_new(struct http **ret, sd_event *event) {
         }
         sd_event_source_set_description(h->timer, "http-timer");
         sd_event_source_set_enabled(h->timer, SD_EVENT_OFF);
+        r = sd_event_add_defer(event, &h->now, on_now, h);
+        if (r < 0) {
+                http_free(h);
+                return r;
+        }
+        sd_event_source_set_description(h->now, "http-now");
+        sd_event_source_set_enabled(h->now, SD_EVENT_OFF);
         curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
         curl_multi_setopt(h->multi, CURLMOPT_SOCKETDATA, h);
         curl_multi_setopt(h->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -272,6 +288,7 @@ struct http *http_free(struct http *h) {
         if (h->multi)
                 curl_multi_cleanup(h->multi); /* removes remaining io sources via the callback */
         sd_event_source_disable_unref(h->timer);
+        sd_event_source_disable_unref(h->now);
         sd_event_unref(h->event);
         free(h);
         return NULL;

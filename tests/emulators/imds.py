@@ -427,6 +427,9 @@ class State:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as IMDS: clients reuse one connection
+    # Headers and body go out as separate writes: without TCP_NODELAY, Nagle
+    # and the client's delayed ACK hold the body back ~40 ms.
+    disable_nagle_algorithm = True
 
     def version_string(self):
         return "EC2ws"

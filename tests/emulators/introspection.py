@@ -43,6 +43,9 @@ class State:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes: without TCP_NODELAY, Nagle
+    # and the client's delayed ACK hold the body back ~40 ms.
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         pass

@@ -25,6 +25,12 @@ int placement_json_shape_error(struct placement_error *e, const char *path, cons
 int placement_json_get_string(const cJSON *obj, const char *key, const char *path, char **ret,
                               struct placement_error *e);
 
+/* An {"name": ..., "value": ...} object at path (attributes,
+ * requiresAttributes): name required, value optional (NULL).  Both strings
+ * are returned malloc'd, and only on success. */
+int placement_json_name_value(const cJSON *obj, const char *path, char **ret_name,
+                              char **ret_value, struct placement_error *e);
+
 /* j must be an integral number. */
 int placement_json_get_int(const cJSON *j, const char *path, int64_t *ret,
                            struct placement_error *e);

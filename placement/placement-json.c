@@ -83,3 +83,25 @@ int placement_json_get_int(const cJSON *j, const char *path, int64_t *ret,
         *ret = (int64_t)j->valuedouble;
         return 0;
 }
+
+int placement_json_name_value(const cJSON *obj, const char *path, char **ret_name,
+                              char **ret_value, struct placement_error *e) {
+        char *name = NULL, *value = NULL;
+        int r;
+
+        if (!cJSON_IsObject(obj))
+                return placement_json_shape_error(e, path, "expected an object");
+        r = placement_json_get_string(obj, "name", path, &name, e);
+        if (r < 0)
+                return r;
+        if (!name)
+                return placement_json_shape_error(e, path, "name: missing");
+        r = placement_json_get_string(obj, "value", path, &value, e);
+        if (r < 0) {
+                free(name);
+                return r;
+        }
+        *ret_name = name;
+        *ret_value = value;
+        return 0;
+}

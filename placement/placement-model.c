@@ -167,17 +167,10 @@ static int parse_attributes(const cJSON *arr, const char *path, struct placement
                 char p[PATH_MAX_LEN];
 
                 placement_json_path(p, sizeof(p), "%s[%zu]", path, i++);
-                if (!cJSON_IsObject(a))
-                        return placement_json_shape_error(e, p, "expected an object");
-                r = placement_json_get_string(a, "name", p, &at->name, e);
+                r = placement_json_name_value(a, p, &at->name, &at->value, e);
                 if (r < 0)
                         return r;
-                if (!at->name)
-                        return placement_json_shape_error(e, p, "name: missing");
                 ci->n_attributes++;
-                r = placement_json_get_string(a, "value", p, &at->value, e);
-                if (r < 0)
-                        return r;
         }
         return 0;
 }

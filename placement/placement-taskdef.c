@@ -177,17 +177,10 @@ static int parse_requires(struct placement_taskdef *td, const cJSON *arr,
                 char p[PLACEMENT_JSON_PATH_MAX];
 
                 placement_json_path(p, sizeof(p), "requiresAttributes[%zu]", i++);
-                if (!cJSON_IsObject(a))
-                        return placement_json_shape_error(e, p, "expected an object");
-                r = placement_json_get_string(a, "name", p, &ra->name, e);
+                r = placement_json_name_value(a, p, &ra->name, &ra->value, e);
                 if (r < 0)
                         return r;
-                if (!ra->name)
-                        return placement_json_shape_error(e, p, "name: missing");
                 td->n_requires_attributes++;
-                r = placement_json_get_string(a, "value", p, &ra->value, e);
-                if (r < 0)
-                        return r;
         }
         return 0;
 }

@@ -12,6 +12,9 @@ import os
 import re
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import harness  # noqa: E402
 import tempfile
 
 BUILD = os.environ.get("HOSTD_BUILD", os.path.join(os.path.dirname(__file__), "../../build"))
@@ -23,19 +26,11 @@ SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzSECRETzz"
 TOKEN = "IQoJb3JpZ2luX2VjEXAMPLESESSIONTOKENzz"
 KEY_ID = "AKIAIOSFODNN7EXAMPLE"
 
-n = 0
-failed = 0
+TAP = harness.Tap()
 
 
 def check(name, cond, why=""):
-    global n, failed
-    n += 1
-    if cond:
-        print(f"ok {n} - {name}")
-    else:
-        failed += 1
-        print(f"not ok {n} - {name}: {why}")
-    sys.stdout.flush()
+    return TAP.ok(cond, name, why)
 
 
 def base_env():
@@ -216,8 +211,7 @@ def main():
                 pass
         os.rmdir(tmp)
 
-    print(f"# {n - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    return TAP.done()
 
 
 if __name__ == "__main__":

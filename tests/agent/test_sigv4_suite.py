@@ -10,6 +10,9 @@ import re
 import shutil
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import harness  # noqa: E402
 import tempfile
 
 TOP = os.environ.get("HOSTD_TOP", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -17,18 +20,11 @@ BUILD = os.environ.get("HOSTD_BUILD", os.path.join(TOP, "build"))
 SUITE = os.path.join(BUILD, "tests", "sigv4-suite")
 DATA = os.path.join(TOP, "tests", "data", "sigv4")
 
-n = 0
-failures = 0
+TAP = harness.Tap()
 
 
 def check(name, cond, why=""):
-    global n, failures
-    n += 1
-    if cond:
-        print(f"ok {n} - {name}")
-    else:
-        failures += 1
-        print(f"not ok {n} - {name}: {why}")
+    return TAP.ok(cond, name, why)
 
 
 def run(d):
@@ -81,8 +77,7 @@ def main():
         rc, out, err = run(empty)
         check("a folder without cases fails", rc != 0 and "no case" in err, f"rc={rc} err={err!r}")
 
-    print(f"# {n - failures} passed, {failures} failed")
-    return 1 if failures else 0
+    return TAP.done()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,9 @@ import json
 import os
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import harness  # noqa: E402
 import tempfile
 
 BUILD = os.environ.get("HOSTD_BUILD", os.path.abspath("build"))
@@ -16,19 +19,8 @@ INSTANCES = os.path.join(FIX, "lab5-instances.json")
 TASKS = os.path.join(FIX, "lab5-tasks.json")
 ARN = "arn:aws:ecs:us-east-1:123456789012:container-instance/catsndogsECScluster/4b1c0e7d2f3a4c5e9d8f7a6b5c4d3e"
 
-n = 0
-failed = 0
-
-
-def report(ok, name, why=""):
-    global n, failed
-    n += 1
-    if ok:
-        print(f"ok {n} - {name}")
-    else:
-        failed += 1
-        print(f"not ok {n} - {name}: {why}")
-    sys.stdout.flush()
+TAP = harness.Tap()
+report = TAP.ok  # report(ok, name, why="")
 
 
 def run(*args, stdin=None):
@@ -158,8 +150,7 @@ def main():
     out, _ = expect("--help", ["--help"], 0)
     report("ecs-place filter" in out, "--help shows filter usage")
 
-    print(f"# {n - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    return TAP.done()
 
 
 if __name__ == "__main__":

@@ -10,24 +10,16 @@ import shlex
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import harness  # noqa: E402
+
 BUILD = os.environ.get("HOSTD_BUILD", os.path.abspath("build"))
 TOP = os.environ.get("HOSTD_TOP", os.path.abspath("."))
 EXE = os.path.join(BUILD, "ecs-place")
 FIX = os.path.join(TOP, "tests", "placement", "fixtures")
 
-n = 0
-failed = 0
-
-
-def report(ok, name, why=""):
-    global n, failed
-    n += 1
-    if ok:
-        print(f"ok {n} - {name}")
-    else:
-        failed += 1
-        print(f"not ok {n} - {name}: {why}")
-    sys.stdout.flush()
+TAP = harness.Tap()
+report = TAP.ok  # report(ok, name, why="")
 
 
 def ec2_ids():
@@ -187,8 +179,7 @@ def properties():
 def main():
     run_files()
     properties()
-    print(f"# {n - failed} passed, {failed} failed")
-    return 1 if failed else 0
+    return TAP.done()
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve import serve  # noqa: E402
+from serve import reply_json, serve  # noqa: E402
 
 TOKEN_PATH = "/latest/api/token"
 TOKEN_HEADER = "X-aws-ec2-metadata-token"
@@ -623,12 +623,7 @@ class Handler(BaseHTTPRequestHandler):
             status = 200
         except (ControlError, ValueError, KeyError, TypeError, re.error) as e:
             status, res = 400, {"error": str(e)}
-        data = json.dumps(res, indent=1).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        reply_json(self, status, res, indent=1)
 
     def control_locked(self, st, method, parts, req, query):
         what = parts[0] if parts else ""

@@ -25,7 +25,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve import serve  # noqa: E402
+from serve import reply_json, serve  # noqa: E402
 
 CONTROL = "/_control"
 AGENT_VERSION = "Amazon ECS Agent - v1.89.2 (e7b1c6c4)"
@@ -60,12 +60,7 @@ class Handler(BaseHTTPRequestHandler):
         self.dispatch()
 
     def reply(self, status, obj):
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        reply_json(self, status, obj)
 
     def dispatch(self):
         st = self.server.state

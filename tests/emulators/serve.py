@@ -1,9 +1,20 @@
-"""serve.py: how every emulator runs as a process: announce the port it
+"""serve.py: what every emulator shares: JSON answers, and how it runs as a process: announce the port it
 got (`PORT=<n>` on stdout, and atomically in --port-file), serve until
 SIGTERM or SIGINT, close.  Standard library only."""
+import json
 import os
 import signal
 import threading
+
+
+def reply_json(handler, status, obj, indent=None):
+    """Answer a request with a JSON document (control APIs, fake agents)."""
+    data = json.dumps(obj, indent=indent).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
 
 
 def serve(httpd, port_file=None):

@@ -305,9 +305,9 @@ def stop_all():
             pass
 
 
-def group_members(pgid):
-    """Live (non-zombie) PIDs in process group pgid (zombies wait for init to reap them)."""
-    pids = []
+def _live_processes():
+    """(pid, ppid, pgid) of every live (non-zombie) process, from /proc/PID/stat."""
+    out = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
             continue
@@ -317,9 +317,14 @@ def group_members(pgid):
         except OSError:
             continue
         fields = stat[stat.rfind(")") + 2 :].split()
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            pids.append(int(d))
-    return pids
+        if fields[0] != "Z":
+            out.append((int(d), int(fields[1]), int(fields[2])))
+    return out
+
+
+def group_members(pgid):
+    """Live (non-zombie) PIDs in process group pgid (zombies wait for init to reap them)."""
+    return [pid for pid, _, g in _live_processes() if g == pgid]
 
 
 def group_alive(pgid):
@@ -328,21 +333,8 @@ def group_alive(pgid):
 
 def children_left():
     """PIDs of live (non-zombie) processes whose parent is this process."""
-    me = str(os.getpid())
-    left = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/status" % d) as f:
-                st = f.read()
-        except OSError:
-            continue
-        ppid = re.search(r"^PPid:\s*(\d+)", st, re.M)
-        state = re.search(r"^State:\s*(\S)", st, re.M)
-        if ppid and ppid.group(1) == me and not (state and state.group(1) == "Z"):
-            left.append(int(d))
-    return left
+    me = os.getpid()
+    return [pid for pid, ppid, _ in _live_processes() if ppid == me]
 
 
 def _on_signal(sig, frame):

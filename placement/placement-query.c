@@ -216,20 +216,26 @@ static bool word_at(const struct parser *p, size_t i, const char *w) {
                (i + n == p->len || ends_word(p->src[i + n]));
 }
 
+/* What every token position shares: blanks skipped, then the end or a
+ * punctuation token.  1 when a token was made, 0 to lex on, or an error. */
+static int lex_start(struct parser *p) {
+        skip_space(p);
+        if (p->pos >= p->len) {
+                p->prev = p->t.type;
+                p->t.type = TK_EOF;
+                p->t.start = p->t.end = p->len;
+                return 1;
+        }
+        return lex_punct(p);
+}
+
 /* Next token where a term, an operator or a connective may stand. */
 static int lex_term(struct parser *p) {
         const char *s;
         size_t rest;
         int r;
 
-        skip_space(p);
-        if (p->pos >= p->len) {
-                p->prev = p->t.type;
-                p->t.type = TK_EOF;
-                p->t.start = p->t.end = p->len;
-                return 0;
-        }
-        r = lex_punct(p);
+        r = lex_start(p);
         if (r != 0)
                 return r < 0 ? r : 0;
 
@@ -285,14 +291,7 @@ static int lex_value(struct parser *p) {
         size_t n = 0;
         int r;
 
-        skip_space(p);
-        if (p->pos >= p->len) {
-                p->prev = p->t.type;
-                p->t.type = TK_EOF;
-                p->t.start = p->t.end = p->len;
-                return 0;
-        }
-        r = lex_punct(p);
+        r = lex_start(p);
         if (r != 0)
                 return r < 0 ? r : 0;
         while (p->pos + n < p->len && !ends_value(p->src[p->pos + n]))

@@ -25,7 +25,7 @@ int watcher_set_target(struct watcher *w, const char *cluster, const char *arn);
 /* One line for STATUS= while a notice is being handled, else NULL. */
 const char *watcher_status(const struct watcher *w);
 
-/* Counters, for tests and the metrics endpoint. */
+/* Counters since watcher_new(); watcher_free() logs them in one line. */
 struct watcher_stats {
         uint64_t polls;         /* ticks that started a poll round */
         uint64_t polls_skipped; /* ticks that found the previous round still running */

@@ -35,6 +35,9 @@
  * 10th.  A failing instance-action read brings termination-time forward. */
 #define SLOW_SIGNAL_EVERY 5
 #define MAINTENANCE_EVERY 10
+/* Failed Spot reads in a row (each already retried by the IMDS client) before
+ * the watcher says it is blind. */
+#define BLIND_AFTER_POLLS 3
 
 enum step {
         STEP_SPOT,
@@ -106,6 +109,7 @@ struct watcher {
         struct imds_request *req;
         uint64_t round;
         bool spot_answered; /* instance-action gave a notice this round */
+        unsigned spot_failures; /* instance-action reads failed in a row */
         bool read_ok[4];    /* per kind: a definite answer this round */
 
         struct event *events;
@@ -740,6 +744,22 @@ static void report_garbage(struct watcher *w, const char *what) {
         log_warn("Ignoring a garbled answer: %s", what);
 }
 
+/* A failing IMDS is said once when the Spot read has failed for a few polls
+ * in a row, and again when it answers: notices could be missed meanwhile. */
+static void spot_read_result(struct watcher *w, const struct imds_result *r) {
+        if (r->error && r->error != -ENOENT) {
+                if (++w->spot_failures == BLIND_AFTER_POLLS)
+                        log_warn("Cannot read Spot notices from IMDS for %u polls in a row, so "
+                                 "notices may be missed; retrying every poll. Last error: %s",
+                                 w->spot_failures, r->error_text ? r->error_text : "no answer");
+                return;
+        }
+        if (w->spot_failures >= BLIND_AFTER_POLLS)
+                log_notice("IMDS answers again: Spot notices are read after %u failed polls",
+                           w->spot_failures);
+        w->spot_failures = 0;
+}
+
 static void on_signal(const struct imds_result *r, void *userdata) {
         struct watcher *w = userdata;
         _cleanup_free_ char *err = NULL, *state = NULL;
@@ -747,6 +767,8 @@ static void on_signal(const struct imds_result *r, void *userdata) {
         enum step s = w->step;
 
         w->req = NULL;
+        if (s == STEP_SPOT)
+                spot_read_result(w, r);
         if (r->error && r->error != -ENOENT) {
                 w->stats.imds_errors++;
                 log_debug("%s", r->error_text);
@@ -969,6 +991,13 @@ int watcher_new(struct watcher **ret, struct aws *aws, const struct config *cfg)
 struct watcher *watcher_free(struct watcher *w) {
         if (!w)
                 return NULL;
+        log_info("Interruption watcher stopped after %llu polls (%llu skipped while the previous "
+                 "one ran): %llu failed or garbled IMDS reads, %llu notices, %llu drains "
+                 "confirmed, %llu ECS calls",
+                 (unsigned long long)w->stats.polls, (unsigned long long)w->stats.polls_skipped,
+                 (unsigned long long)w->stats.imds_errors, (unsigned long long)w->stats.notices,
+                 (unsigned long long)w->stats.drains_confirmed,
+                 (unsigned long long)w->stats.drain_attempts);
         sd_event_source_disable_unref(w->tick);
         imds_request_cancel(w->req);
         while (w->events) {

@@ -106,7 +106,9 @@ def main(tap):
         # ---- restart mid-notice: remembered, no second hook ----------------
         tap.eq(h.stop(), 0, "stopped during the notice")
         since = proxy.control.log_mark()
+        run_since, run_t0 = since, time.time()
         h.start()
+        run_mark = h.mark()
         h.wait(r"Remembering spot notice spot/terminate/")
         time.sleep(1.5)
         tap.eq(len(open(hooklog).read().splitlines()), 3, "after a restart mid-notice the hook does not run again")
@@ -198,6 +200,16 @@ def main(tap):
         tap.eq(status_of(moto, "spot", arn), "DRAINING", "500 and 429 bursts and an expired token around the notice: still drained")
         ctl.withdraw_spot()
 
+        # ---- IMDS failing for several polls: said once, and when it is back --
+        mark = h.mark()
+        ctl.fault(kind="status", status=500, path="/latest/meta-data/spot/instance-action", count=24)
+        h.wait(r"Cannot read Spot notices from IMDS for 3 polls in a row, so notices may be missed; "
+               r"retrying every poll\. Last error: IMDS GET /latest/meta-data/spot/instance-action: HTTP 500",
+               start=mark, timeout=30)
+        h.wait(r"IMDS answers again: Spot notices are read after [3-9] failed polls", start=mark, timeout=30)
+        tap.eq(h.output()[mark:].count("Cannot read Spot notices"), 1,
+               "a blind watcher is reported once, then its recovery")
+
         # ---- ECS throttled three times ---------------------------------------
         activate(moto, "spot", arn)
         mark, since = h.mark(), proxy.control.log_mark()
@@ -233,6 +245,23 @@ def main(tap):
                "AccessDenied is logged loudly once, retried slowly, and drains once the policy allows it")
         ctl.withdraw_spot()
         tap.eq(h.stop(), 0, "stopped")
+        run = h.output()[run_mark:]
+        m = re.search(r"Interruption watcher stopped after (\d+) polls \((\d+) skipped while the previous one ran\): "
+                      r"(\d+) failed or garbled IMDS reads, (\d+) notices, (\d+) drains confirmed, (\d+) ECS calls", run)
+        tap.ok(m, "the watcher's counters are logged when it stops")
+        if m:
+            polls, skipped, failed, notices, drained, calls = (int(x) for x in m.groups())
+            ticks = (time.time() - run_t0) / 0.2
+            tap.ok(ticks / 3 < polls + skipped <= ticks + 1, "counted polls match the 200 ms rhythm", (polls, skipped, ticks))
+            tap.ok(failed >= 5, "failed and garbled reads are counted", failed)
+            tap.eq(drained, run.count("DRAINING after"), "drains confirmed: as many as the log announced")
+            # curl sends a request again on a fresh connection when a reused
+            # one dies under it (ECS "down"): one call, two requests.
+            sent = updates(proxy, run_since)
+            answered = [e for e in sent if e["status"] is not None]
+            tap.ok(len(answered) <= calls <= len(sent), "ECS calls: as many as the endpoint answered, at most as many as it saw",
+                   (calls, len(answered), len(sent)))
+            tap.ok(notices >= drained, "notices counted", (notices, drained))
 
         # ---- dry run ----------------------------------------------------------
         activate(moto, "spot", arn)

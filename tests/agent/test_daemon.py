@@ -122,17 +122,28 @@ def main(tap):
         tap.ok("[info]" not in p.output(), "ECS_LOGLEVEL=warn hides info lines", p.output()[-500:])
 
         # Valgrind-clean: a whole start (IMDS, STS credentials, a signed ECS
-        # call), a reload and a stop with no memory error and no definite
+        # call), a Spot notice drained with its hook, IMDS failing for a
+        # while, a reload and a stop with no memory error and no definite
         # leak.  Only for the plain build: ASan and valgrind do not mix.
         if not harness.BUILD.rstrip("/").endswith("asan"):
+            hook = os.path.join(d, "hook.sh")
+            with open(hook, "w") as f:
+                f.write("#!/bin/sh\necho \"drained $ECS_HOSTD_EVENT_ID\"\n")
+            os.chmod(hook, 0o755)
             with open(conf, "w") as f:
                 f.write("ECS_CLUSTER=demo\nECS_BACKEND_HOST=%s\nAWS_EC2_METADATA_SERVICE_ENDPOINT=%s\n"
-                        % (moto.endpoint, imds.url) + local)
+                        "ECS_HOSTD_DRAIN_HOOK=%s\nECS_HOSTD_POLL_INTERVAL_MS=250\n"
+                        % (moto.endpoint, imds.url, hook) + local)
             vlog = os.path.join(d, "valgrind.log")
             p = harness.Process(["valgrind", "--error-exitcode=99", "--leak-check=full",
                                  "--errors-for-leak-kinds=definite", "--log-file=" + vlog,
                                  HOSTD, "--config", conf], clean_env=True).start()
             p.wait_output(r"Attribute sync: custom attributes in sync", 60)
+            imds.control.spot_notice("terminate", time=110)
+            p.wait_output(r"Drain hook \[\d+\] for spot/terminate/\S+: drained spot/terminate/", 60)
+            imds.control.withdraw_spot()
+            imds.control.fault(kind="status", status=500, path="/latest/meta-data/spot/instance-action", count=16)
+            p.wait_output(r"IMDS answers again", 60)
             p.send_signal(signal.SIGHUP)
             p.wait_output(r"Configuration reloaded", 30)
             harness.wait_until(lambda: p.output().count("Attribute sync: custom attributes in sync") >= 2, 60,
@@ -141,7 +152,8 @@ def main(tap):
             rc = p.wait(60)
             summary = open(vlog).read()
             tap.ok(rc == 0 and "ERROR SUMMARY: 0 errors" in summary,
-                   "valgrind: no memory error or definite leak over start, join, attribute sync, reload and stop",
+                   "valgrind: no memory error or definite leak over start, join, attribute sync, a drain and its "
+                   "hook, failing IMDS reads, reload and stop",
                    "exit %s; %s" % (rc, summary[-1500:]))
     tap.ok(not harness.children_left(), "no process is left running", harness.children_left())
 

@@ -7,7 +7,6 @@
 #pragma once
 
 #include <stddef.h>
-#include <stdint.h>
 
 #include "aws.h"
 #include "config.h"
@@ -24,17 +23,6 @@ int watcher_set_target(struct watcher *w, const char *cluster, const char *arn);
 
 /* One line for STATUS= while a notice is being handled, else NULL. */
 const char *watcher_status(const struct watcher *w);
-
-/* Counters since watcher_new(); watcher_free() logs them in one line. */
-struct watcher_stats {
-        uint64_t polls;         /* ticks that started a poll round */
-        uint64_t polls_skipped; /* ticks that found the previous round still running */
-        uint64_t imds_errors;   /* signal reads that failed (not 404) */
-        uint64_t notices;       /* distinct notices seen */
-        uint64_t drains_confirmed;
-        uint64_t drain_attempts;
-};
-void watcher_get_stats(const struct watcher *w, struct watcher_stats *ret);
 
 /* Pure: parse notices.json's text (the ledger of handled notices) and
  * return how many notices it holds, or -EINVAL.  For tests and the fuzzer. */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +47,16 @@ enum step {
         STEP_REBALANCE,
         STEP_MAINTENANCE,
         STEP_END
+};
+
+/* Counters since watcher_new(); watcher_free() logs them in one line. */
+struct watcher_stats {
+        uint64_t polls;         /* ticks that started a poll round */
+        uint64_t polls_skipped; /* ticks that found the previous round still running */
+        uint64_t imds_errors;   /* signal reads that failed (not 404) or were garbled */
+        uint64_t notices;       /* distinct notices seen */
+        uint64_t drains_confirmed;
+        uint64_t drain_attempts; /* ECS calls, drains and undos */
 };
 
 struct hook;
@@ -108,9 +119,9 @@ struct watcher {
         enum step step;
         struct imds_request *req;
         uint64_t round;
-        bool spot_answered; /* instance-action gave a notice this round */
+        bool spot_answered;     /* instance-action gave a notice this round */
         unsigned spot_failures; /* instance-action reads failed in a row */
-        bool read_ok[4];    /* per kind: a definite answer this round */
+        bool read_ok[4];        /* per kind: a definite answer this round */
 
         struct event *events;
         struct hook *hooks;
@@ -1042,8 +1053,4 @@ int watcher_set_target(struct watcher *w, const char *cluster, const char *arn) 
 
 const char *watcher_status(const struct watcher *w) {
         return w && w->status[0] ? w->status : NULL;
-}
-
-void watcher_get_stats(const struct watcher *w, struct watcher_stats *ret) {
-        *ret = w->stats;
 }

@@ -129,7 +129,8 @@ static int raw_exchange(const char *req, size_t len) {
                         continue;
                 if (!need) {
                         cl = strcasestr(body.data, "\r\nContent-Length:");
-                        need = (size_t)(end + 4 - body.data) + (cl ? strtoul(cl + 17, NULL, 10) : 0);
+                        need = (size_t)(end + 4 - body.data) +
+                               (cl ? strtoul(cl + 17, NULL, 10) : 0);
                 }
                 if (got >= need)
                         break;
@@ -144,8 +145,8 @@ static int raw_get(const char *base, const char *path) {
 
         (void)base;
         n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: */*\r\n" TOKEN_HEADER ": %s\r\n\r\n", path,
-                     host, token);
+                     "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: */*\r\n" TOKEN_HEADER ": %s\r\n\r\n",
+                     path, host, token);
         return raw_exchange(req, (size_t)n);
 }
 
@@ -182,7 +183,8 @@ int main(int argc, char **argv) {
         unsigned reqs = 0;
 
         if (argc != 5 || (strcmp(argv[1], "curl") != 0 && strcmp(argv[1], "raw") != 0)) {
-                fprintf(stderr, "usage: imds-floor curl|raw http://127.0.0.1:PORT INTERVAL_MS POLLS\n");
+                fprintf(stderr,
+                        "usage: imds-floor curl|raw http://127.0.0.1:PORT INTERVAL_MS POLLS\n");
                 return 2;
         }
         interval_ms = atol(argv[3]);
@@ -199,7 +201,8 @@ int main(int argc, char **argv) {
         } else {
                 get = raw_get;
                 if (raw_setup(argv[2]) < 0) {
-                        fprintf(stderr, "imds-floor: cannot get an IMDSv2 token over a socket: %m\n");
+                        fprintf(stderr,
+                                "imds-floor: cannot get an IMDSv2 token over a socket: %m\n");
                         return 1;
                 }
         }
@@ -216,7 +219,8 @@ int main(int argc, char **argv) {
                                 continue;
                         status = get(argv[2], reads[i].path);
                         if (status != 200 && status != 404) {
-                                fprintf(stderr, "imds-floor: %s answered %d\n", reads[i].path, status);
+                                fprintf(stderr, "imds-floor: %s answered %d\n", reads[i].path,
+                                        status);
                                 return 1;
                         }
                         reqs += poll > 0;
@@ -227,7 +231,7 @@ int main(int argc, char **argv) {
                 while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
                         ;
         }
-        printf("%s %.4f ms per poll, %u reads in %ld polls\n", argv[1], (cpu_seconds() - c0) * 1000 / (double)polls,
-               reqs, polls);
+        printf("%s %.4f ms per poll, %u reads in %ld polls\n", argv[1],
+               (cpu_seconds() - c0) * 1000 / (double)polls, reqs, polls);
         return 0;
 }

@@ -23,22 +23,15 @@ import struct
 import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve import reply_json, serve  # noqa: E402
+from serve import CONTROL, ControlClient, ControlError, ThreadServer, control_log, handle_control, serve  # noqa: E402
 
-CONTROL = "/_control"
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
 FAULT_KINDS = ("error", "throttle", "status", "delay", "drop", "reset", "garbage")
 UPSTREAM_TIMEOUT = 30.0  # seconds
-
-
-class ControlError(Exception):
-    pass
 
 
 def operation_of(headers, body):
@@ -141,9 +134,9 @@ class Handler(BaseHTTPRequestHandler):
     def dispatch(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
-        path = urllib.parse.urlsplit(self.path).path
-        if path == CONTROL or path.startswith(CONTROL + "/"):
-            return self.control(body)
+        url = urllib.parse.urlsplit(self.path)
+        if url.path == CONTROL or url.path.startswith(CONTROL + "/"):
+            return handle_control(self, url, body)
         self.proxy(body)
 
     # --- the proxy side -------------------------------------------------
@@ -248,20 +241,6 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
     # --- the control side -------------------------------------------------
-    def control(self, body):
-        st = self.server.state
-        url = urllib.parse.urlsplit(self.path)
-        parts = [p for p in url.path[len(CONTROL) :].split("/") if p]
-        query = urllib.parse.parse_qs(url.query)
-        try:
-            req = json.loads(body) if body.strip() else {}
-            with st.lock:
-                res = self.control_locked(st, self.command, parts, req, query)
-            status = 200
-        except (ControlError, ValueError, KeyError, TypeError) as e:
-            status, res = 400, {"error": str(e)}
-        reply_json(self, status, res, indent=1)
-
     def control_locked(self, st, method, parts, req, query):
         what = parts[0] if parts else ""
         if what == "state" and method == "GET":
@@ -279,50 +258,22 @@ class Handler(BaseHTTPRequestHandler):
                 st.faults = [f for f in st.faults if len(parts) > 1 and str(f["id"]) != parts[1]]
                 return {"faults": [dict(f) for f in st.faults]}
         if what == "log":
-            if method == "GET":
-                since = int(query.get("since", ["0"])[0])
-                return {"log": [e for e in st.log if e["seq"] > since], "last": st.log_seq}
-            if method == "DELETE":
-                st.log = []
-                return {"last": st.log_seq}
+            return control_log(st, method, query)
         raise ControlError("no control endpoint %s %s/%s" % (method, CONTROL, "/".join(parts)))
 
 
-class AwsProxyServer:
+class AwsProxyServer(ThreadServer):
     """The proxy in a thread of this process."""
 
     def __init__(self, upstream, host="127.0.0.1", port=0, verbose=False):
-        self.httpd = ThreadingHTTPServer((host, port), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.state = State(upstream)
-        self.httpd.verbose = verbose
-        self.port = self.httpd.server_address[1]
-        self.url = "http://%s:%d" % (host, self.port)
-
-    def start(self):
-        threading.Thread(target=self.httpd.serve_forever, name="awsproxy", daemon=True).start()
-        return self
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler, State(upstream), "awsproxy", host, port, verbose)
 
 
-class AwsProxyControl:
+class AwsProxyControl(ControlClient):
     """Client of the proxy's control interface."""
 
-    def __init__(self, url, timeout=5.0):
-        self.url = url.rstrip("/")
-        self.timeout = timeout
-
-    def _call(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + CONTROL + path, data=data, method=method)
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as r:
-                return json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            raise ControlError("%s %s: %s" % (method, path, e.read().decode(errors="replace"))) from None
+    name = "proxy"
+    key = "operation"
 
     def fault(self, kind="error", operation="*", count=1, **kw):
         """Answer requests for operations matching the glob instead of upstream:
@@ -342,9 +293,6 @@ class AwsProxyControl:
         """An AWS JSON error {"__type": code, "message": message} with HTTP status."""
         return self.fault("error", operation, count, code=code, message=message, status=status, **kw)
 
-    def faults(self):
-        return self._call("GET", "/faults")["faults"]
-
     def clear_faults(self):
         return self._call("DELETE", "/faults")
 
@@ -352,37 +300,18 @@ class AwsProxyControl:
         """Down: every connection is closed without an answer (ECS unreachable)."""
         return self._call("POST", "/config", {"down": down})
 
-    def state(self):
-        return self._call("GET", "/state")
-
     def log(self, since=0, operation=None):
-        entries = self._call("GET", "/log?since=%d" % since)["log"]
-        if operation is not None:
-            entries = [e for e in entries if e["operation"] == operation]
-        return entries
-
-    def log_mark(self):
-        return self.state()["log_seq"]
+        return self._log(since, operation)
 
     def wait_request(self, operation=None, since=0, status=None, count=1, timeout=10.0, interval=0.02, done=True):
         """Wait until `count` requests for `operation` (answered `status`) are
         logged after `since`; returns those entries.  done=False also counts
         requests still in progress.  TimeoutError otherwise."""
-        deadline = time.monotonic() + timeout
-        while True:
-            got = [e for e in self.log(since, operation) if (status is None or e["status"] == status) and (e["done"] or not done)]
-            if len(got) >= count:
-                return got
-            if time.monotonic() >= deadline:
-                raise TimeoutError("proxy: %d of %d %s requests (status %s) after %.1f s" % (len(got), count, operation or "any", status, timeout))
-            time.sleep(interval)
+        return self._wait(operation, since, status, count, timeout, interval, done)
 
     def requests(self, operation, since=0):
         """The parsed JSON bodies the client sent for one operation."""
         return [e["json"] for e in self.log(since, operation)]
-
-    def clear_log(self):
-        return self._call("DELETE", "/log")
 
 
 def main(argv=None):

@@ -29,19 +29,16 @@ import struct
 import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve import reply_json, serve  # noqa: E402
+from serve import CONTROL, ControlClient, ControlError, ThreadServer, control_log, handle_control, serve  # noqa: E402
 
 TOKEN_PATH = "/latest/api/token"
 TOKEN_HEADER = "X-aws-ec2-metadata-token"
 TTL_HEADER = "X-aws-ec2-metadata-token-ttl-seconds"
 MAX_TTL = 21600  # seconds, IMDS's upper bound for a token
-CONTROL = "/_control"
 META = "/latest/meta-data"
 DYN = "/latest/dynamic"
 MAC_PLACEHOLDER = "{mac}"
@@ -151,10 +148,6 @@ def error_page(status):
         '<html xmlns="http://www.w3.org/1999/xhtml" xml:lang="en" lang="en">\n'
         " <head>\n  <title>%s</title>\n </head>\n <body>\n  <h1>%s</h1>\n </body>\n</html>\n" % (title, title)
     ).encode()
-
-
-class ControlError(Exception):
-    pass
 
 
 class State:
@@ -472,7 +465,7 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length > 0 else b""
         url = urllib.parse.urlsplit(self.path)
         if url.path == CONTROL or url.path.startswith(CONTROL + "/"):
-            self.control(url, body)
+            handle_control(self, url, body)
         else:
             self.imds(url.path)
 
@@ -615,20 +608,6 @@ class Handler(BaseHTTPRequestHandler):
             entry["done"] = True
 
     # --- the control side -------------------------------------------------
-    def control(self, url, body):
-        st = self.server.state
-        parts = [p for p in url.path[len(CONTROL) :].split("/") if p]
-        try:
-            req = json.loads(body) if body.strip() else {}
-            if not isinstance(req, dict):
-                raise ControlError("the body must be a JSON object")
-            with st.lock:
-                res = self.control_locked(st, self.command, parts, req, urllib.parse.parse_qs(url.query))
-            status = 200
-        except (ControlError, ValueError, KeyError, TypeError, re.error) as e:
-            status, res = 400, {"error": str(e)}
-        reply_json(self, status, res, indent=1)
-
     def control_locked(self, st, method, parts, req, query):
         what = parts[0] if parts else ""
         if what == "state" and method == "GET":
@@ -760,66 +739,24 @@ class Handler(BaseHTTPRequestHandler):
                 now = time.monotonic()
                 return {"tokens": [{"ttl": ttl, "remaining": round(exp - now, 3)} for exp, ttl in st.tokens.values()]}
         if what == "log":
-            if method == "GET":
-                since = int(query.get("since", ["0"])[0])
-                return {"log": [e for e in st.log if e["seq"] > since], "last": st.log_seq}
-            if method == "DELETE":
-                st.log = []
-                return {"last": st.log_seq}
+            return control_log(st, method, query)
         raise ControlError("no control endpoint %s %s/%s" % (method, CONTROL, "/".join(parts)))
 
 
-class ImdsServer:
-    """The emulator in a background thread of this process (for unit tests of
-    the emulator itself); scenario tests run it as a subprocess instead."""
+class ImdsServer(ThreadServer):
+    """The emulator in a background thread of this process."""
 
     def __init__(self, host="127.0.0.1", port=0, require_v2=False, verbose=False):
-        self.httpd = ThreadingHTTPServer((host, port), Handler)
-        self.httpd.daemon_threads = True
-        self.httpd.state = State(require_v2=require_v2)
-        self.httpd.verbose = verbose
-        self.port = self.httpd.server_address[1]
-        self.url = "http://%s:%d" % (host, self.port)
-        self.thread = None
-
-    def start(self):
-        self.thread = threading.Thread(target=self.httpd.serve_forever, name="imds", daemon=True)
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
+        super().__init__(Handler, State(require_v2=require_v2), "imds", host, port, verbose)
 
 
-class ImdsControl:
+class ImdsControl(ControlClient):
     """Client of the control interface (what tests call)."""
 
-    def __init__(self, url, timeout=5.0):
-        self.url = url.rstrip("/")
-        self.timeout = timeout
-
-    def _call(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + CONTROL + path, data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as r:
-                return json.loads(r.read())
-        except urllib.error.HTTPError as e:
-            raise ControlError("%s %s: %s" % (method, path, e.read().decode(errors="replace"))) from None
+    name = "IMDS emulator"
+    key = "path"
 
     # state and switches
-    def state(self):
-        return self._call("GET", "/state")
-
     def reset(self):
         return self._call("POST", "/reset", {})
 
@@ -946,9 +883,6 @@ class ImdsControl:
         body.update(kw)
         return self._call("POST", "/faults", body)
 
-    def faults(self):
-        return self._call("GET", "/faults")["faults"]
-
     def clear_faults(self, fault_id=None):
         return self._call("DELETE", "/faults" + ("/%d" % fault_id if fault_id else ""))
 
@@ -960,30 +894,13 @@ class ImdsControl:
 
     def log(self, since=0, path=None):
         """Request log entries after sequence number `since` (optionally for one path)."""
-        entries = self._call("GET", "/log?since=%d" % since)["log"]
-        if path is not None:
-            entries = [e for e in entries if e["path"] == path]
-        return entries
-
-    def log_mark(self):
-        """The current last sequence number: pass it to log(since=...) later."""
-        return self.state()["log_seq"]
+        return self._log(since, path)
 
     def wait_request(self, path=None, since=0, status=None, count=1, timeout=10.0, interval=0.02, done=True):
         """Wait until `count` requests (for `path`, answered `status`) are logged
         after `since`; returns those entries.  done=False also counts requests
         still in progress (e.g. held by a delay fault).  TimeoutError otherwise."""
-        deadline = time.monotonic() + timeout
-        while True:
-            got = [e for e in self.log(since, path) if (status is None or e["status"] == status) and (e["done"] or not done)]
-            if len(got) >= count:
-                return got
-            if time.monotonic() >= deadline:
-                raise TimeoutError("IMDS emulator: %d of %d requests for %s (status %s) after %.1f s" % (len(got), count, path or "any path", status, timeout))
-            time.sleep(interval)
-
-    def clear_log(self):
-        return self._call("DELETE", "/log")
+        return self._wait(path, since, status, count, timeout, interval, done)
 
 
 def main(argv=None):

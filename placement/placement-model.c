@@ -76,6 +76,9 @@ static int parse_ports(const cJSON *set, const char *path, uint16_t **ret, size_
 
         if (!cJSON_IsArray(set))
                 return placement_json_shape_error(e, path, "expected an array of port strings");
+        /* A resource named twice: the last one counts, as for CPU and MEMORY. */
+        *ret = mfree(*ret);
+        *ret_n = 0;
         v = calloc((size_t)cJSON_GetArraySize(set) + 1, sizeof(*v));
         if (!v)
                 return placement_error_set(e, -ENOMEM, "out of memory");

@@ -178,6 +178,22 @@ static void test_bad_input(void) {
                      "a port number string",
                      0, 0);
 
+        /* A resource named twice: the last one counts (the fuzzer found the
+         * first one's ports leaked). */
+        placement_cluster_new(&c);
+        CHECK_INTEQ("PORTS twice loads",
+                    load(c,
+                         "{\"containerInstances\": [{\"containerInstanceArn\": \"a\", "
+                         "\"remainingResources\": [{\"name\": \"PORTS\", \"stringSetValue\": "
+                         "[\"22\", \"80\"]}, {\"name\": \"PORTS\", \"stringSetValue\": "
+                         "[\"443\"]}]}]}",
+                         &e),
+                    0);
+        CHECK("PORTS twice: the last set counts",
+              c->n_instances == 1 && c->instances[0].remaining.n_ports_tcp == 1 &&
+                      c->instances[0].remaining.ports_tcp[0] == 443);
+        placement_cluster_free(c);
+
         /* A failed load leaves what was loaded before untouched. */
         placement_cluster_new(&c);
         CHECK_INTEQ("good load", load(c, good, &e), 0);

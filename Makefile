@@ -64,7 +64,7 @@ tests: all $(TESTS) $(TOOLS)
 
 # libFuzzer targets: clang, with the library sources compiled once more for
 # coverage (fuzzer-no-link) into their own objects, shared by every target.
-FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE= -g -O1 -fsanitize=address,undefined -Iinclude -Itests $(PKG_CFLAGS) \
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE= -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -Iinclude -Itests $(PKG_CFLAGS) \
               -DHOSTD_VERSION='"$(VERSION)"' -DHOSTD_GIT_HASH='"$(GIT_HASH)"'
 FUZZ_OBJS := $(filter-out %/agent/main.o %/placement/main.o,$(HOSTD_SRCS:%.c=$(B)/fuzzobj/%.o) $(PLACE_SRCS:%.c=$(B)/fuzzobj/%.o))
 $(B)/fuzzobj/%.o: %.c

@@ -218,11 +218,15 @@ static int ledger_parse(const char *text, size_t len, struct event **ret) {
                         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "action"));
                 const char *result =
                         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "result"));
+                const cJSON *t = cJSON_GetObjectItemCaseSensitive(item, "time");
                 struct event *e;
                 enum notice_kind k;
 
+                /* A time outside 1970..9999 (or not a number) would not
+                 * convert to time_t: such an entry is not ours. */
                 if (!id || !*id || strlen(id) > 512 || !action || strlen(action) > 128 ||
-                    kind_from_name(kind, &k) < 0 || n >= LEDGER_MAX)
+                    kind_from_name(kind, &k) < 0 || n >= LEDGER_MAX || !cJSON_IsNumber(t) ||
+                    !(t->valuedouble >= 0 && t->valuedouble < 253402300800.0))
                         continue;
                 e = calloc(1, sizeof *e);
                 if (!e || !(e->id = strdup(id)) || !(e->action = strdup(action))) {
@@ -232,8 +236,7 @@ static int ledger_parse(const char *text, size_t len, struct event **ret) {
                 }
                 e->kind = k;
                 e->w = NULL; /* set by the loader */
-                e->time = (time_t)cJSON_GetNumberValue(
-                        cJSON_GetObjectItemCaseSensitive(item, "time"));
+                e->time = (time_t)t->valuedouble;
                 e->drained = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(item, "drained"));
                 e->by_us = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(item, "byUs"));
                 e->hook_done = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(item, "hookDone"));

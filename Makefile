@@ -39,7 +39,7 @@ FUZZERS    := $(patsubst %.c,$(B)/fuzz/%,$(notdir $(FUZZ_SRCS)))
 
 vpath %.c $(sort $(dir $(TEST_SRCS) $(TOOL_SRCS) $(FUZZ_SRCS)))
 
-.PHONY: all deps tests fuzz check check-plain check-asan demo bench clean format install
+.PHONY: all deps tests fuzz fuzz-run check check-plain check-asan demo bench clean format install
 all: $(B)/ecs-hostd $(B)/ecs-place
 
 $(B)/obj/%.o: %.c
@@ -100,6 +100,13 @@ demo: deps all $(TOOLS)
 
 bench: deps all $(TOOLS)
 	@tests/bench $(B)
+
+# Every fuzz target for FUZZ_SECONDS (default 60) each, on a scratch corpus.
+FUZZ_SECONDS ?= 60
+fuzz-run: deps
+	$(MAKE) --no-print-directory B=$(B)/asan CC=clang \
+	    SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" fuzz
+	@tests/fuzz-run $(B)/asan $(FUZZ_SECONDS)
 
 format:
 	clang-format -i $(wildcard agent/*.c watcher/*.c placement/*.c include/*.h tests/*/*.c tests/*.h)

@@ -89,10 +89,13 @@ check: deps
 check-plain: tests
 	@tests/run-suite $(B) plain | tee -a $(B)/check.log
 
+# The sanitizer build: clang, ASan+UBSan, stopping at the first report.
+ASAN_MAKE = $(MAKE) --no-print-directory B=$(B)/asan CC=clang \
+	    SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+
 check-asan:
 	@mkdir -p $(B)
-	$(MAKE) --no-print-directory B=$(B)/asan CC=clang \
-	    SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" tests fuzz
+	$(ASAN_MAKE) tests fuzz
 	@tests/run-suite $(B)/asan asan | tee -a $(B)/check.log
 
 demo: deps all $(TOOLS)
@@ -104,8 +107,7 @@ bench: deps all $(TOOLS)
 # Every fuzz target for FUZZ_SECONDS (default 60) each, on a scratch corpus.
 FUZZ_SECONDS ?= 60
 fuzz-run: deps
-	$(MAKE) --no-print-directory B=$(B)/asan CC=clang \
-	    SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" fuzz
+	$(ASAN_MAKE) fuzz
 	@tests/fuzz-run $(B)/asan $(FUZZ_SECONDS)
 
 format:

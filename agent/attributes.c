@@ -277,8 +277,8 @@ static int bad_char_error(char **error, const char *what, const char *allowed, c
         describe_char(bad, c);
         /* Everything before the first bad character is ASCII, so the
          * character position is the byte offset plus one. */
-        return errmsg_set(error, "the %s may hold only %s ; %s at position %zu is not allowed", what,
-                         allowed, c, (size_t)(bad - s) + 1);
+        return errmsg_set(error, "the %s may hold only %s ; %s at position %zu is not allowed",
+                          what, allowed, c, (size_t)(bad - s) + 1);
 }
 
 int attribute_validate(const char *name, const char *value, char **error) {
@@ -290,10 +290,10 @@ int attribute_validate(const char *name, const char *value, char **error) {
         n = utf8_count(name);
         if (n == 0)
                 return errmsg_set(error, "the name is empty; a name has 1 to %d characters",
-                                 ATTRIBUTE_NAME_MAX);
+                                  ATTRIBUTE_NAME_MAX);
         if (n > ATTRIBUTE_NAME_MAX)
                 return errmsg_set(error, "the name is %zu characters long; at most %d are allowed",
-                                 n, ATTRIBUTE_NAME_MAX);
+                                  n, ATTRIBUTE_NAME_MAX);
         bad = first_bad(name, NAME_PUNCT);
         if (bad)
                 return bad_char_error(error, "name", "letters, digits and - _ / \\ .", name, bad);
@@ -303,7 +303,7 @@ int attribute_validate(const char *name, const char *value, char **error) {
         n = utf8_count(value);
         if (n > ATTRIBUTE_VALUE_MAX)
                 return errmsg_set(error, "the value is %zu characters long; at most %d are allowed",
-                                 n, ATTRIBUTE_VALUE_MAX);
+                                  n, ATTRIBUTE_VALUE_MAX);
         if (value[0] == ' ')
                 return errmsg_set(error, "the value may not start with a space");
         bad = first_bad(value, VALUE_PUNCT);

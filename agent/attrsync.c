@@ -13,12 +13,12 @@
 #include "log.h"
 #include "macro.h"
 
-#define DEBOUNCE_USEC 200000              /* editors write a file in several steps */
+#define DEBOUNCE_USEC 200000 /* editors write a file in several steps */
 #define RETRY_FIRST_USEC (1ULL * 1000000)
 #define RETRY_MAX_USEC (60ULL * 1000000)
 
 struct attrsync {
-        struct aws *aws;          /* borrowed */
+        struct aws_clients *aws;  /* borrowed */
         const struct config *cfg; /* borrowed; replaced on reload */
         struct state *state;      /* borrowed: the registration's */
         attrsync_callback_t cb;
@@ -148,8 +148,8 @@ static void step(struct attrsync *s) {
         else if (s->del_next < s->del.n)
                 set = &s->del, next = &s->del_next, op = "DeleteAttributes";
         else {
-                sync_end(s, 0, false, "custom attributes in sync: %zu put, %zu deleted",
-                         s->put.n, s->del.n);
+                sync_end(s, 0, false, "custom attributes in sync: %zu put, %zu deleted", s->put.n,
+                         s->del.n);
                 return;
         }
         s->batch_set = set;
@@ -165,8 +165,9 @@ static void step(struct attrsync *s) {
                         cJSON_AddStringToObject(o, "value", a->value);
                 cJSON_AddStringToObject(o, "targetId", s->state->container_instance_arn);
                 cJSON_AddItemToArray(list, o);
-                log_info("%s %s%s%s on %s", set == &s->put ? "Putting attribute" : "Deleting attribute",
-                         a->name, a->value && set == &s->put ? "=" : "",
+                log_info("%s %s%s%s on %s",
+                         set == &s->put ? "Putting attribute" : "Deleting attribute", a->name,
+                         a->value && set == &s->put ? "=" : "",
                          a->value && set == &s->put ? a->value : "",
                          s->state->container_instance_arn);
         }
@@ -188,15 +189,18 @@ static void on_described(const struct ecs_result *res, void *userdata) {
                 sync_end(s, res->error, true, "%s", res->message);
                 return;
         }
-        ci = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(res->response, "containerInstances"), 0);
+        ci = cJSON_GetArrayItem(
+                cJSON_GetObjectItemCaseSensitive(res->response, "containerInstances"), 0);
         if (!ci) {
                 sync_end(s, -ENOENT, true, "ECS does not know container instance %s",
                          s->state->container_instance_arn);
                 return;
         }
         cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(ci, "attributes")) {
-                const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "name"));
-                const char *value = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "value"));
+                const char *name =
+                        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "name"));
+                const char *value =
+                        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "value"));
                 if (name && !attribute_is_builtin(name))
                         attribute_set_put(&actual, name, value, "ECS");
         }
@@ -218,7 +222,8 @@ static int read_desired(const struct config *cfg, struct attribute_set *ret,
         size_t n_files = 0;
         int r;
 
-        r = attributes_read_dir(config_get(cfg, "ECS_HOSTD_ATTRIBUTES_DIR"), &files, &n_files, errs);
+        r = attributes_read_dir(config_get(cfg, "ECS_HOSTD_ATTRIBUTES_DIR"), &files, &n_files,
+                                errs);
         if (r >= 0 && errs->n == 0)
                 r = attributes_desired(config_get(cfg, "ECS_INSTANCE_ATTRIBUTES"), files, n_files,
                                        ret, errs);
@@ -250,9 +255,9 @@ static void sync_start(struct attrsync *s) {
         }
         req = cJSON_CreateObject();
         cJSON_AddStringToObject(req, "cluster", s->state->cluster);
-        cJSON_AddItemToObject(req, "containerInstances",
-                              cJSON_CreateStringArray(
-                                      (const char *const *)&s->state->container_instance_arn, 1));
+        cJSON_AddItemToObject(
+                req, "containerInstances",
+                cJSON_CreateStringArray((const char *const *)&s->state->container_instance_arn, 1));
         r = ecs_call(s->aws->ecs, "DescribeContainerInstances", req, on_described, s, &s->call);
         cJSON_Delete(req);
         if (r < 0)
@@ -289,7 +294,7 @@ static void watch_dir(struct attrsync *s) {
         s->watched_dir = strdup(dir);
 }
 
-int attrsync_new(struct attrsync **ret, struct aws *aws, const struct config *cfg,
+int attrsync_new(struct attrsync **ret, struct aws_clients *aws, const struct config *cfg,
                  struct state *state, attrsync_callback_t cb, void *userdata) {
         struct attrsync *s;
 

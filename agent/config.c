@@ -35,8 +35,8 @@ enum config_type {
         CONFIG_PORTS,    /* JSON array of port numbers, as the official agent */
         CONFIG_JSON_OBJECT,
         CONFIG_ATTRIBUTES, /* JSON object checked with ECS's attribute rules (attributes.c) */
-        CONFIG_PATH,   /* absolute */
-        CONFIG_LISTEN, /* HOST:PORT */
+        CONFIG_PATH,       /* absolute */
+        CONFIG_LISTEN,     /* HOST:PORT */
         CONFIG_REGION,
 };
 

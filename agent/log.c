@@ -88,7 +88,7 @@ static const char *prefix(int level) {
 }
 
 _printf_(7, 0) static int emit(int level, int error, const char *file, int line, const char *func,
-                const char *const *fields, const char *format, va_list ap) {
+                               const char *const *fields, const char *format, va_list ap) {
         int saved = errno;
         char msg[2048];
 

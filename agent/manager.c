@@ -10,9 +10,9 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
-#include "aws.h"
-#include "log.h"
 #include "attrsync.h"
+#include "aws-clients.h"
+#include "log.h"
 #include "manager.h"
 #include "registration.h"
 #include "watcher.h"
@@ -30,7 +30,7 @@ struct manager {
         struct config *owned_cfg; /* set after a reload: ours to free */
         const char *const *files;
         size_t n_files;
-        struct aws *aws;
+        struct aws_clients *aws;
         bool aws_ready;
         struct registration *reg; /* kept while joined: its state is ours to read */
         bool joined;
@@ -145,7 +145,7 @@ static void on_registration(const struct registration_result *res, void *userdat
         }
 }
 
-static void on_aws_ready(struct aws *a, int error, const char *text, void *userdata) {
+static void on_aws_ready(struct aws_clients *a, int error, const char *text, void *userdata) {
         struct manager *m = userdata;
 
         if (error < 0) {
@@ -168,7 +168,7 @@ static void on_aws_ready(struct aws *a, int error, const char *text, void *userd
                          a->identity.instance_type ?: "?", a->identity.availability_zone ?: "?",
                          a->identity.account_id ?: "?");
         log_info("Region %s (from %s), ECS endpoint %s, credentials from %s", a->region,
-                 aws_region_source(a), ecs_endpoint(a->ecs), credentials_source(a->creds));
+                 aws_clients_region_source(a), ecs_endpoint(a->ecs), credentials_source(a->creds));
         advance(m);
 }
 
@@ -177,7 +177,7 @@ static void advance(struct manager *m) {
         int r;
 
         if (!m->aws_ready) {
-                r = aws_start(m->aws, on_aws_ready, m);
+                r = aws_clients_start(m->aws, on_aws_ready, m);
                 if (r < 0) {
                         log_error_errno(r, "Failed to read the instance identity: %m");
                         schedule_retry(m, 0);
@@ -214,8 +214,8 @@ static int setup_aws(struct manager *m) {
         m->joined = m->aws_ready = false;
         m->retry = sd_event_source_disable_unref(m->retry);
         m->retry_usec = 0;
-        m->aws = aws_free(m->aws);
-        r = aws_new(&m->aws, m->event, m->cfg);
+        m->aws = aws_clients_free(m->aws);
+        r = aws_clients_new(&m->aws, m->event, m->cfg);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the AWS clients: %m");
         set_status(m, "Reading the instance identity document");
@@ -305,7 +305,7 @@ out:
         watcher_free(m.watcher);
         registration_free(m.reg);
         sd_event_source_disable_unref(m.retry);
-        aws_free(m.aws);
+        aws_clients_free(m.aws);
         config_free(m.owned_cfg);
         sd_event_unref(m.event);
         return status;

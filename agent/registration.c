@@ -21,7 +21,7 @@
 enum mode { MODE_REGISTER, MODE_COMPANION, MODE_AUTO };
 
 struct registration {
-        struct aws *aws;          /* borrowed */
+        struct aws_clients *aws;  /* borrowed */
         const struct config *cfg; /* borrowed */
         registration_callback_t cb;
         void *userdata;
@@ -634,7 +634,7 @@ static void on_verified(const struct ecs_result *res, void *userdata) {
         }
 }
 
-int registration_start(struct registration **ret, struct aws *aws, const struct config *cfg,
+int registration_start(struct registration **ret, struct aws_clients *aws, const struct config *cfg,
                        registration_callback_t cb, void *userdata) {
         _cleanup_free_ char *why = NULL;
         struct registration *g;

@@ -8,7 +8,7 @@
  * one at a time, a request during a sync runs another one after it. */
 #pragma once
 
-#include "aws.h"
+#include "aws-clients.h"
 #include "config.h"
 #include "state.h"
 
@@ -19,7 +19,7 @@ typedef void (*attrsync_callback_t)(int error, const char *message, void *userda
 
 /* state is borrowed (the registration's) and updated as attributes are put
  * and deleted; it is saved to datadir after each change. */
-int attrsync_new(struct attrsync **ret, struct aws *aws, const struct config *cfg,
+int attrsync_new(struct attrsync **ret, struct aws_clients *aws, const struct config *cfg,
                  struct state *state, attrsync_callback_t cb, void *userdata);
 struct attrsync *attrsync_free(struct attrsync *s);
 

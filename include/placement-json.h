@@ -28,8 +28,8 @@ int placement_json_get_string(const cJSON *obj, const char *key, const char *pat
 /* An {"name": ..., "value": ...} object at path (attributes,
  * requiresAttributes): name required, value optional (NULL).  Both strings
  * are returned malloc'd, and only on success. */
-int placement_json_name_value(const cJSON *obj, const char *path, char **ret_name,
-                              char **ret_value, struct placement_error *e);
+int placement_json_name_value(const cJSON *obj, const char *path, char **ret_name, char **ret_value,
+                              struct placement_error *e);
 
 /* j must be an integral number. */
 int placement_json_get_int(const cJSON *j, const char *path, int64_t *ret,

@@ -16,7 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "aws.h"
+#include "aws-clients.h"
 #include "config.h"
 #include "state.h"
 
@@ -43,7 +43,7 @@ typedef void (*registration_callback_t)(const struct registration_result *r, voi
 
 /* aws must be started (identity known, ECS client ready); aws and cfg are
  * borrowed and must outlive the registration.  The callback runs once. */
-int registration_start(struct registration **ret, struct aws *aws, const struct config *cfg,
+int registration_start(struct registration **ret, struct aws_clients *aws, const struct config *cfg,
                        registration_callback_t cb, void *userdata);
 struct registration *registration_free(struct registration *g);
 

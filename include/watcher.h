@@ -8,14 +8,14 @@
 
 #include <stddef.h>
 
-#include "aws.h"
+#include "aws-clients.h"
 #include "config.h"
 
 struct watcher;
 
 /* aws and cfg are borrowed.  Polling starts at once; drains wait until
  * watcher_set_target() names the container instance. */
-int watcher_new(struct watcher **ret, struct aws *aws, const struct config *cfg);
+int watcher_new(struct watcher **ret, struct aws_clients *aws, const struct config *cfg);
 struct watcher *watcher_free(struct watcher *w);
 
 /* The container instance to drain (after joining; both strings copied). */

@@ -84,8 +84,8 @@ int placement_json_get_int(const cJSON *j, const char *path, int64_t *ret,
         return 0;
 }
 
-int placement_json_name_value(const cJSON *obj, const char *path, char **ret_name,
-                              char **ret_value, struct placement_error *e) {
+int placement_json_name_value(const cJSON *obj, const char *path, char **ret_name, char **ret_value,
+                              struct placement_error *e) {
         char *name = NULL, *value = NULL;
         int r;
 

@@ -31,7 +31,7 @@ static inline int test_report_(int ok, const char *name, const char *file, int l
                 const char *g_ = (got), *w_ = (want);                                              \
                 int ok_ = g_ && w_ && strcmp(g_, w_) == 0;                                         \
                 if (!ok_)                                                                          \
-                        fprintf(stdout, "# got:  [%s]\n# want: [%s]\n", g_ ? g_ : "(null)",       \
+                        fprintf(stdout, "# got:  [%s]\n# want: [%s]\n", g_ ? g_ : "(null)",        \
                                 w_ ? w_ : "(null)");                                               \
                 test_report_(ok_, (name), __FILE__, __LINE__, "strings differ");                   \
         })
@@ -40,8 +40,8 @@ static inline int test_report_(int ok, const char *name, const char *file, int l
         ({                                                                                         \
                 long long g_ = (long long)(got), w_ = (long long)(want);                           \
                 if (g_ != w_)                                                                      \
-                        fprintf(stdout, "# got: %lld want: %lld\n", g_, w_);                      \
-                test_report_(g_ == w_, (name), __FILE__, __LINE__, "integers differ");            \
+                        fprintf(stdout, "# got: %lld want: %lld\n", g_, w_);                       \
+                test_report_(g_ == w_, (name), __FILE__, __LINE__, "integers differ");             \
         })
 
 static inline int test_done(void) {

@@ -510,14 +510,14 @@ static int event_token(const cJSON *e, unsigned k, const char *name, const char 
 
         if (r == 0)
                 return errmsg_set(error, "%s: event %u: \"%s\" is missing", MAINTENANCE_WHAT, k,
-                                 name);
+                                  name);
         if (r < 0)
-                return errmsg_set(error, "%s: event %u: \"%s\" is not a string", MAINTENANCE_WHAT, k,
-                                 name);
+                return errmsg_set(error, "%s: event %u: \"%s\" is not a string", MAINTENANCE_WHAT,
+                                  k, name);
         if (!is_token(s)) {
                 quote(q, s, strlen(s));
                 return errmsg_set(error, "%s: event %u: \"%s\" %s is not %s", MAINTENANCE_WHAT, k,
-                                 name, q, what_it_is);
+                                  name, q, what_it_is);
         }
         *ret = s;
         return 0;
@@ -538,16 +538,16 @@ static int maintenance_event(const cJSON *e, unsigned k, struct notice *ret, cha
         if (r == 0)
                 return errmsg_set(error, "%s: event %u: \"State\" is missing", MAINTENANCE_WHAT, k);
         if (r < 0)
-                return errmsg_set(error, "%s: event %u: \"State\" is not a string", MAINTENANCE_WHAT,
-                                 k);
+                return errmsg_set(error, "%s: event %u: \"State\" is not a string",
+                                  MAINTENANCE_WHAT, k);
         /* Over or withdrawn: not a notice, whatever else the entry holds. */
         if (strcmp(state, "canceled") == 0 || strcmp(state, "completed") == 0)
                 return 0;
         if (strcmp(state, "active") != 0) {
                 quote(q, state, strlen(state));
                 return errmsg_set(error,
-                                 "%s: event %u: \"State\" %s is not active, canceled or completed",
-                                 MAINTENANCE_WHAT, k, q);
+                                  "%s: event %u: \"State\" %s is not active, canceled or completed",
+                                  MAINTENANCE_WHAT, k, q);
         }
 
         r = event_token(e, k, "Code", "an event code", &code, error);
@@ -559,13 +559,13 @@ static int maintenance_event(const cJSON *e, unsigned k, struct notice *ret, cha
         r = member_string(e, "NotBefore", &not_before);
         if (r == 0)
                 return errmsg_set(error, "%s: event %u: \"NotBefore\" is missing", MAINTENANCE_WHAT,
-                                 k);
+                                  k);
         if (r < 0)
                 return errmsg_set(error, "%s: event %u: \"NotBefore\" is not a string",
-                                 MAINTENANCE_WHAT, k);
+                                  MAINTENANCE_WHAT, k);
         if (notice_parse_maintenance_time(not_before, &n.time) < 0)
                 return errmsg_set(error, "%s: event %u: \"NotBefore\" is not a date like \"%s\"",
-                                 MAINTENANCE_WHAT, k, MAINTENANCE_DATE_EXAMPLE);
+                                  MAINTENANCE_WHAT, k, MAINTENANCE_DATE_EXAMPLE);
         /* NotAfter and NotBeforeDeadline decide nothing here: a garbled one
          * must not hide the event.  A non-string Description is dropped. */
         if (member_string(e, "Description", &description) <= 0)

@@ -100,7 +100,7 @@ struct hook {
 };
 
 struct watcher {
-        struct aws *aws;          /* borrowed */
+        struct aws_clients *aws;  /* borrowed */
         const struct config *cfg; /* borrowed */
         struct ecs *ecs;          /* ours: one attempt per call, the watcher retries */
         char *cluster, *arn;
@@ -934,7 +934,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-int watcher_new(struct watcher **ret, struct aws *aws, const struct config *cfg) {
+int watcher_new(struct watcher **ret, struct aws_clients *aws, const struct config *cfg) {
         const char *spot_switch;
         struct watcher *w;
         int r;

@@ -148,14 +148,16 @@ static void test_error_classes(void) {
                 {"JSON not an object", "ECS_CONTAINER_INSTANCE_TAGS=[\"a\"]\n",
                  "t.conf:1: ECS_CONTAINER_INSTANCE_TAGS: must be a JSON object of strings, e.g. "
                  "{\"name\": \"value\"}\n"},
-                {"JSON value not a string", "ECS_CONTAINER_INSTANCE_TAGS={\"a\": \"b\", \"n\": 1}\n",
+                {"JSON value not a string",
+                 "ECS_CONTAINER_INSTANCE_TAGS={\"a\": \"b\", \"n\": 1}\n",
                  "t.conf:1: ECS_CONTAINER_INSTANCE_TAGS: the value of \"n\" is not a string\n"},
                 /* ECS_INSTANCE_ATTRIBUTES speaks with the attributes module's voice. */
                 {"attribute rules", "ECS_INSTANCE_ATTRIBUTES={\"team:x\": \"cats\"}\n",
                  "t.conf:1: ECS_INSTANCE_ATTRIBUTES: attribute \"team:x\": the name may hold only "
                  "letters, digits and - _ / \\ . ; ':' at position 5 is not allowed\n"},
                 {"attribute value type", "ECS_INSTANCE_ATTRIBUTES={\"port\": 8080}\n",
-                 "t.conf:1: ECS_INSTANCE_ATTRIBUTES: attribute \"port\": the value must be a string "
+                 "t.conf:1: ECS_INSTANCE_ATTRIBUTES: attribute \"port\": the value must be a "
+                 "string "
                  "or null, not a number (quote it: \"8080\")\n"},
                 {"relative path", "ECS_HOSTD_DATADIR=var/lib/ecs-hostd\n",
                  "t.conf:1: ECS_HOSTD_DATADIR: \"var/lib/ecs-hostd\" is not an absolute path\n"},
@@ -539,7 +541,8 @@ static void test_print_quoting(void) {
         }
         again = parse(out, strlen(out), &c2);
         CHECK_STREQ("printed config parses", again, "");
-        CHECK_STREQ("round trip", config_get(c2, "ECS_CONTAINER_INSTANCE_TAGS"), "{\"a\": \"it's\"}");
+        CHECK_STREQ("round trip", config_get(c2, "ECS_CONTAINER_INSTANCE_TAGS"),
+                    "{\"a\": \"it's\"}");
         config_free(c);
         config_free(c2);
 }

@@ -10,8 +10,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-        static const char *const keys[] = {"ECS_HOSTD_POLL_INTERVAL_MS", "ECS_HOSTD_MAINTENANCE_LEAD",
-                                           "ECS_HOSTD_DRY_RUN", "ECS_RESERVED_PORTS"};
+        static const char *const keys[] = {"ECS_HOSTD_POLL_INTERVAL_MS",
+                                           "ECS_HOSTD_MAINTENANCE_LEAD", "ECS_HOSTD_DRY_RUN",
+                                           "ECS_RESERVED_PORTS"};
         struct config_errors errs = {};
         struct config *c = NULL;
         uint16_t *ports = NULL;

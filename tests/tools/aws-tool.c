@@ -13,14 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aws.h"
+#include "aws-clients.h"
 #include "log.h"
 
 extern char **environ;
 
 struct tool {
         sd_event *event;
-        struct aws *aws;
+        struct aws_clients *aws;
         char **args;
         int n_args, next;
         const char *op;
@@ -117,7 +117,7 @@ static void on_ecs(const struct ecs_result *r, void *userdata) {
         sd_event_exit(t->event, 0);
 }
 
-static void on_ready(struct aws *a, int error, const char *text, void *userdata) {
+static void on_ready(struct aws_clients *a, int error, const char *text, void *userdata) {
         struct tool *t = userdata;
         cJSON *req;
         int r;
@@ -164,7 +164,7 @@ int main(int argc, char *argv[]) {
         if (r >= 0)
                 log_set_max_level(r);
         sd_event_default(&t.event);
-        r = aws_new(&t.aws, t.event, cfg);
+        r = aws_clients_new(&t.aws, t.event, cfg);
         if (r < 0) {
                 fprintf(stderr, "aws-tool: %s\n", strerror(-r));
                 return 2;
@@ -178,14 +178,14 @@ int main(int argc, char *argv[]) {
         else if (strcmp(t.op, "creds") == 0)
                 r = credentials_get(t.aws->creds, on_creds, &t, NULL);
         else if (strcmp(t.op, "ecs") == 0 && t.n_args == 2)
-                r = aws_start(t.aws, on_ready, &t);
+                r = aws_clients_start(t.aws, on_ready, &t);
         else {
                 fprintf(stderr, "aws-tool: unknown command %s\n", t.op);
                 return 2;
         }
         if (r >= 0)
                 sd_event_loop(t.event);
-        aws_free(t.aws);
+        aws_clients_free(t.aws);
         sd_event_unref(t.event);
         config_free(cfg);
         return t.failures || r < 0 ? 1 : 0;

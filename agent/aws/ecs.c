@@ -287,7 +287,8 @@ static void retry_or_finish(struct ecs_call *c, enum ecs_error_kind kind, long s
 
         if (c->attempts < c->ecs->max_attempts) {
                 r = sd_event_add_time_relative(c->ecs->event, &c->timer, CLOCK_MONOTONIC,
-                                               backoff_usec(c->ecs, c->attempts), TIMER_ACCURACY_USEC, on_timer, c);
+                                               backoff_usec(c->ecs, c->attempts),
+                                               TIMER_ACCURACY_USEC, on_timer, c);
                 if (r >= 0)
                         return;
         }

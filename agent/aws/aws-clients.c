@@ -1,4 +1,4 @@
-/* aws.c: build the AWS clients from the configuration and settle the region.
+/* aws-clients.c: build the AWS clients from the configuration and settle the region.
  * The only place that maps configuration keys onto the clients' settings, so
  * the daemon and the test tools get the same behaviour. */
 #include <errno.h>
@@ -6,15 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "aws.h"
+#include "aws-clients.h"
 #include "macro.h"
 
 static const char *nonempty(const char *s) {
         return s && *s ? s : NULL;
 }
 
-int aws_new(struct aws **ret, sd_event *event, const struct config *cfg) {
-        struct aws *a;
+int aws_clients_new(struct aws_clients **ret, sd_event *event, const struct config *cfg) {
+        struct aws_clients *a;
         const char *region;
         int r;
 
@@ -28,12 +28,13 @@ int aws_new(struct aws **ret, sd_event *event, const struct config *cfg) {
         r = http_new(&a->http, event);
         if (r < 0)
                 goto fail;
-        r = imds_new(&a->imds, event, a->http,
-                     &(struct imds_config){
-                             .endpoint = nonempty(config_get(cfg, "AWS_EC2_METADATA_SERVICE_ENDPOINT")),
-                             .token_ttl = (unsigned)config_get_int(cfg, "ECS_HOSTD_IMDS_TOKEN_TTL"),
-                             .v1_fallback = config_get_bool(cfg, "ECS_HOSTD_IMDS_V1_FALLBACK"),
-                     });
+        r = imds_new(
+                &a->imds, event, a->http,
+                &(struct imds_config){
+                        .endpoint = nonempty(config_get(cfg, "AWS_EC2_METADATA_SERVICE_ENDPOINT")),
+                        .token_ttl = (unsigned)config_get_int(cfg, "ECS_HOSTD_IMDS_TOKEN_TTL"),
+                        .v1_fallback = config_get_bool(cfg, "ECS_HOSTD_IMDS_V1_FALLBACK"),
+                });
         if (r < 0)
                 goto fail;
         r = credentials_new(&a->creds, event, a->imds,
@@ -59,11 +60,11 @@ int aws_new(struct aws **ret, sd_event *event, const struct config *cfg) {
 oom:
         r = -ENOMEM;
 fail:
-        aws_free(a);
+        aws_clients_free(a);
         return r;
 }
 
-struct aws *aws_free(struct aws *a) {
+struct aws_clients *aws_clients_free(struct aws_clients *a) {
         if (!a)
                 return NULL;
         imds_request_cancel(a->doc_req);
@@ -81,7 +82,7 @@ struct aws *aws_free(struct aws *a) {
         return NULL;
 }
 
-static void ready(struct aws *a, int error, const char *text) {
+static void ready(struct aws_clients *a, int error, const char *text) {
         if (error == 0 && !a->ecs) {
                 int r = ecs_new(&a->ecs, a->event, a->http, a->creds,
                                 &(struct ecs_config){.region = a->region,
@@ -95,7 +96,7 @@ static void ready(struct aws *a, int error, const char *text) {
 }
 
 static void on_document(const struct imds_result *res, void *userdata) {
-        struct aws *a = userdata;
+        struct aws_clients *a = userdata;
         _cleanup_free_ char *why = NULL;
         char text[512];
         int r;
@@ -134,7 +135,7 @@ static void on_document(const struct imds_result *res, void *userdata) {
         ready(a, 0, NULL);
 }
 
-int aws_start(struct aws *a, aws_ready_t cb, void *userdata) {
+int aws_clients_start(struct aws_clients *a, aws_clients_ready_t cb, void *userdata) {
         if (!a || !cb)
                 return -EINVAL;
         a->ready_cb = cb;
@@ -144,6 +145,6 @@ int aws_start(struct aws *a, aws_ready_t cb, void *userdata) {
         return imds_get(a->imds, IDENTITY_DOCUMENT_PATH, on_document, a, &a->doc_req);
 }
 
-const char *aws_region_source(const struct aws *a) {
+const char *aws_clients_region_source(const struct aws_clients *a) {
         return a && a->region_configured ? "the configuration" : "the instance identity document";
 }

@@ -104,10 +104,10 @@ int credentials_parse_imds(const char *json, size_t len, struct aws_credentials 
         exp = string_field(o, "Expiration");
         if (!id || !secret || !token || !exp) {
                 r = errmsg_set(error, "the role credentials lack %s",
-                              !id       ? "AccessKeyId"
-                              : !secret ? "SecretAccessKey"
-                              : !token  ? "Token"
-                                        : "Expiration");
+                               !id       ? "AccessKeyId"
+                               : !secret ? "SecretAccessKey"
+                               : !token  ? "Token"
+                                         : "Expiration");
                 goto out;
         }
         if (credentials_parse_time(exp, &c.expiration) < 0) {

@@ -258,7 +258,8 @@ int http_new(struct http **ret, sd_event *event) {
                 http_free(h);
                 return -ENOMEM;
         }
-        r = sd_event_add_time(event, &h->timer, CLOCK_MONOTONIC, UINT64_MAX, TIMER_ACCURACY_USEC, on_timer, h);
+        r = sd_event_add_time(event, &h->timer, CLOCK_MONOTONIC, UINT64_MAX, TIMER_ACCURACY_USEC,
+                              on_timer, h);
         if (r < 0) {
                 http_free(h);
                 return r;

@@ -158,7 +158,8 @@ static void retry_or_fail(struct imds_request *q, int error, long status, const 
         }
         q->state = BACKOFF;
         r = sd_event_add_time_relative(q->m->event, &q->timer, CLOCK_MONOTONIC,
-                                       backoff_usec(q->m, q->attempts), TIMER_ACCURACY_USEC, on_request_timer, q);
+                                       backoff_usec(q->m, q->attempts), TIMER_ACCURACY_USEC,
+                                       on_request_timer, q);
         if (r < 0)
                 fail(q, r, status, "%s (cannot schedule a retry)", why);
 }
@@ -294,8 +295,8 @@ static void token_retry_or_fail(struct imds *m, int error, long status) {
         m->token_attempts++;
         if (m->token_attempts <= m->retries) {
                 r = sd_event_add_time_relative(m->event, &m->token_timer, CLOCK_MONOTONIC,
-                                               backoff_usec(m, m->token_attempts), TIMER_ACCURACY_USEC,
-                                               on_token_timer, m);
+                                               backoff_usec(m, m->token_attempts),
+                                               TIMER_ACCURACY_USEC, on_token_timer, m);
                 if (r >= 0)
                         return;
         }

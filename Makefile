@@ -3,33 +3,53 @@
 # `make demo` runs the daemon against the local emulators.
 #
 # Sources are found by convention, so a new module needs no edit here:
-#   agent/*.c watcher/*.c  -> build/libhostd.a   (agent/main.c -> build/ecs-hostd)
-#   placement/*.c          -> build/libplace.a   (placement/main.c -> build/ecs-place)
-#   tests/*/test-*.c       -> build/tests/test-* (unit tests, TAP output)
-#   tests/tools/*.c        -> build/tests/*      (helpers the scenario tests drive)
-#   tests/fuzz/fuzz-*.c    -> build/fuzz/fuzz-*  (libFuzzer, clang)
+#   agent/*.c agent/aws/*.c watcher/*.c -> build/libhostd.a (agent/main.c -> build/ecs-hostd)
+#   placement/*.c                       -> build/libplace.a (placement/main.c -> build/ecs-place)
+#   tests/**/test-*.c                   -> build/tests/test-* (unit tests, TAP output)
+#   tests/tools/*.c                     -> build/tests/*      (helpers the scenario tests drive)
+#   tests/fuzz/fuzz-*.c                 -> build/fuzz/fuzz-*  (libFuzzer, clang)
+#
+# The entry points that install dependencies first (check, demo, bench,
+# fuzz-run) do the rest in a sub-make, so the package flags below are read
+# after the packages exist: the first run on a fresh machine works.
+
+SHELL       := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
 VERSION     := 0.1.0
 GIT_HASH    := $(shell git rev-parse --short=8 HEAD 2>/dev/null || echo unknown)
 B           ?= build
 CC          ?= cc
 FUZZ_CC     ?= clang
-PKGS        := libcurl libcjson libsystemd libcrypto libmicrohttpd libpcre2-8
-PKG_CFLAGS  := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+DEPS        ?= packaging/install-deps.sh
+DEMO        ?= tests/demo
+
+# What each binary links, and nothing more (with --as-needed on top).
+HOSTD_PKGS  := libcurl libcjson libsystemd libcrypto
+PLACE_PKGS  := libcjson libpcre2-8
+# Tests and tools link everything, plus libmicrohttpd for the HTTP client's test server.
+ALL_PKGS    := $(sort $(HOSTD_PKGS) $(PLACE_PKGS) libmicrohttpd)
+pkg_cflags   = $(shell pkg-config --cflags $(1) 2>/dev/null)
+pkg_libs     = $(shell pkg-config --libs $(1) 2>/dev/null)
+PKG_CFLAGS  := $(call pkg_cflags,$(ALL_PKGS))
+HOSTD_LIBS  := $(call pkg_libs,$(HOSTD_PKGS)) -lm
+PLACE_LIBS  := $(call pkg_libs,$(PLACE_PKGS)) -lm
+ALL_LIBS    := $(call pkg_libs,$(ALL_PKGS)) -lm
 
 WARN   := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
           -Wpointer-arith -Wcast-qual -Wformat=2 -Werror
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE= $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude $(PKG_CFLAGS) \
              -DHOSTD_VERSION='"$(VERSION)"' -DHOSTD_GIT_HASH='"$(GIT_HASH)"' -MMD -MP
-LDLIBS := $(PKG_LIBS) -lm
+LINK   = $(CC) $(SANFLAGS) -Wl,--as-needed $(LDFLAGS)
 
-HOSTD_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c watcher/*.c))
+HOSTD_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c agent/aws/*.c watcher/*.c))
 PLACE_SRCS := $(filter-out placement/main.c,$(wildcard placement/*.c))
-TEST_SRCS  := $(wildcard tests/*/test-*.c)
+TEST_SRCS  := $(wildcard tests/*/test-*.c tests/*/*/test-*.c)
 TOOL_SRCS  := $(wildcard tests/tools/*.c)
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz-*.c)
+C_FILES    := $(sort $(wildcard agent/*.c agent/aws/*.c watcher/*.c placement/*.c include/*.h \
+                tests/*.h tests/*/*.c tests/*/*/*.c))
 
 HOSTD_OBJS := $(HOSTD_SRCS:%.c=$(B)/obj/%.o)
 PLACE_OBJS := $(PLACE_SRCS:%.c=$(B)/obj/%.o)
@@ -39,10 +59,20 @@ FUZZERS    := $(patsubst %.c,$(B)/fuzz/%,$(notdir $(FUZZ_SRCS)))
 
 vpath %.c $(sort $(dir $(TEST_SRCS) $(TOOL_SRCS) $(FUZZ_SRCS)))
 
-.PHONY: all deps tests fuzz fuzz-run check check-plain check-asan demo bench clean format install
+.PHONY: all deps pkgcheck tests fuzz fuzz-run check check-plain check-asan demo bench clean \
+        format format-check lint run-demo run-bench run-fuzz
 all: $(B)/ecs-hostd $(B)/ecs-place
 
-$(B)/obj/%.o: %.c
+# Without the -dev packages the flags above are empty: say so once, clearly,
+# instead of a page of missing headers.
+pkgcheck:
+	@pkg-config --exists $(ALL_PKGS) || { \
+	  echo "error: pkg-config cannot find: $$(for p in $(ALL_PKGS); do \
+	    pkg-config --exists $$p || printf '%s ' $$p; done)"; \
+	  echo "error: run 'make deps' ($(DEPS)) first, or 'make check' / 'make demo', which do"; \
+	  exit 1; }
+
+$(B)/obj/%.o: %.c | pkgcheck
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -52,36 +82,52 @@ $(B)/libplace.a: $(PLACE_OBJS)
 	@rm -f $@; $(AR) rcs $@ $^
 
 $(B)/ecs-hostd: $(B)/obj/agent/main.o $(B)/libhostd.a
-	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(HOSTD_LIBS)
 $(B)/ecs-place: $(B)/obj/placement/main.o $(B)/libplace.a
-	$(CC) $(SANFLAGS) -o $@ $^ $(LDLIBS)
+	$(LINK) -o $@ $^ $(PLACE_LIBS)
 
-$(B)/tests/%: %.c $(B)/libhostd.a $(B)/libplace.a
+$(B)/tests/%: %.c $(B)/libhostd.a $(B)/libplace.a | pkgcheck
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests -MF $@.d -o $@ $< $(B)/libhostd.a $(B)/libplace.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Itests -MF $@.d -Wl,--as-needed -o $@ $< $(B)/libhostd.a \
+	    $(B)/libplace.a $(ALL_LIBS)
 
 tests: all $(TESTS) $(TOOLS)
 
 # libFuzzer targets: clang, with the library sources compiled once more for
 # coverage (fuzzer-no-link) into their own objects, shared by every target.
-FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE= -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -Iinclude -Itests $(PKG_CFLAGS) \
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE= -g -O1 -fsanitize=address,undefined \
+              -fno-sanitize-recover=all -Iinclude -Itests $(PKG_CFLAGS) \
               -DHOSTD_VERSION='"$(VERSION)"' -DHOSTD_GIT_HASH='"$(GIT_HASH)"'
-FUZZ_OBJS := $(filter-out %/agent/main.o %/placement/main.o,$(HOSTD_SRCS:%.c=$(B)/fuzzobj/%.o) $(PLACE_SRCS:%.c=$(B)/fuzzobj/%.o))
-$(B)/fuzzobj/%.o: %.c
+FUZZ_OBJS := $(HOSTD_SRCS:%.c=$(B)/fuzzobj/%.o) $(PLACE_SRCS:%.c=$(B)/fuzzobj/%.o)
+$(B)/fuzzobj/%.o: %.c | pkgcheck
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
 $(B)/fuzz/%: %.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(LDLIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(ALL_LIBS)
 fuzz: $(FUZZERS)
 
 deps:
-	@packaging/install-deps.sh
+	@$(DEPS)
+
+# The static gates: the checked-in .clang-format, 100 columns, and the
+# layout rules (tests/lint: what the AWS clients may include, function length).
+format:
+	clang-format -i $(C_FILES)
+format-check:
+	@clang-format --dry-run -Werror $(C_FILES)
+	@awk 'length > 100 { print FILENAME ":" FNR ": " length " columns (at most 100)"; bad = 1 } \
+	      END { exit bad }' $(C_FILES)
+	@echo "format-check: $(words $(C_FILES)) files formatted as .clang-format says"
+lint: format-check
+	@tests/lint
 
 # The suite runs twice; tests/run-suite prints a `N passed, N failed` line per
-# pass and tests/total sums them into the final line.
+# pass and tests/total sums them into the final line.  Each pass fails the
+# make when a test fails (pipefail: tee does not hide it).
 check: deps
-	@rm -f $(B)/check.log
+	@rm -f $(B)/check.log; mkdir -p $(B)
+	@$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory check-plain
 	$(MAKE) --no-print-directory check-asan
 	@tests/total $(B)/check.log
@@ -98,20 +144,23 @@ check-asan:
 	$(ASAN_MAKE) tests fuzz
 	@tests/run-suite $(B)/asan asan | tee -a $(B)/check.log
 
-demo: deps all $(TOOLS)
-	@tests/demo $(B)
+demo: deps
+	@$(MAKE) --no-print-directory run-demo
+run-demo: all $(TOOLS)
+	@$(DEMO) $(B)
 
-bench: deps all $(TOOLS)
+bench: deps
+	@$(MAKE) --no-print-directory run-bench
+run-bench: all $(TOOLS)
 	@tests/bench $(B)
 
 # Every fuzz target for FUZZ_SECONDS (default 60) each, on a scratch corpus.
 FUZZ_SECONDS ?= 60
 fuzz-run: deps
+	@$(MAKE) --no-print-directory run-fuzz
+run-fuzz:
 	$(ASAN_MAKE) fuzz
 	@tests/fuzz-run $(B)/asan $(FUZZ_SECONDS)
-
-format:
-	clang-format -i $(wildcard agent/*.c watcher/*.c placement/*.c include/*.h tests/*/*.c tests/*.h)
 
 clean:
 	rm -rf $(B)

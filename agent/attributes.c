@@ -16,7 +16,9 @@
 #include <unistd.h>
 
 #include "attributes.h"
-#include "errmsg.h"
+#include "errors.h"
+#include "escape.h"
+#include "fileio.h"
 #include "macro.h"
 
 /* Names shown in messages are cut to this many bytes (a 129-character name
@@ -134,41 +136,6 @@ int attribute_set_remove(struct attribute_set *s, const char *name) {
 
 /* ---- messages ---- */
 
-void attribute_errors_done(struct attribute_errors *e) {
-        if (!e)
-                return;
-        for (size_t i = 0; i < e->n; i++)
-                free(e->v[i]);
-        free(e->v);
-        *e = (struct attribute_errors){};
-}
-
-static int errors_take(struct attribute_errors *e, char *msg) {
-        char **v;
-
-        if (!msg)
-                return -ENOMEM;
-        v = reallocarray(e->v, e->n + 1, sizeof *v);
-        if (!v) {
-                free(msg);
-                return -ENOMEM;
-        }
-        e->v = v;
-        e->v[e->n++] = msg;
-        return 0;
-}
-
-_printf_(2, 3) static int errors_add(struct attribute_errors *e, const char *fmt, ...) {
-        char *msg = NULL;
-        va_list ap;
-        int r;
-
-        va_start(ap, fmt);
-        r = vasprintf(&msg, fmt, ap);
-        va_end(ap);
-        return errors_take(e, r < 0 ? NULL : msg);
-}
-
 /* Bytes of the UTF-8 character starting at s (at most avail), or 1 when s
  * does not start a well-formed one: a stray byte is shown on its own. */
 static size_t utf8_len(const unsigned char *s, size_t avail) {
@@ -201,59 +168,17 @@ static size_t utf8_count(const char *s) {
         return n;
 }
 
-static bool is_printable(unsigned char c) {
-        return c >= 0x20 && c < 0x7f;
-}
-
-/* Write c as it reads inside quotes: printable ASCII as itself
- * (the quote and backslash escaped), anything else as \xNN. */
-static void escape_byte(FILE *f, unsigned char c, char quote) {
-        if (c == (unsigned char)quote || c == '\\')
-                fprintf(f, "\\%c", c);
-        else if (is_printable(c))
-                fputc(c, f);
-        else
-                fprintf(f, "\\x%02x", c);
-}
-
-/* "name" with escapes, cut after QUOTE_MAX bytes ("name"... then). */
-static char *quote_name(const char *s) {
-        char *buf = NULL;
-        size_t size = 0, n = strlen(s);
-        FILE *f = open_memstream(&buf, &size);
-
-        if (!f)
-                return NULL;
-        fputc('"', f);
-        for (size_t i = 0; i < n && i < QUOTE_MAX; i++)
-                escape_byte(f, (unsigned char)s[i], '"');
-        fputc('"', f);
-        if (n > QUOTE_MAX)
-                fputs("...", f);
-        if (fclose(f) != 0) {
-                free(buf);
-                return NULL;
-        }
-        return buf;
+/* "name" as it reads in a message: escaped and cut after QUOTE_MAX bytes. */
+static char *quote_name(char buf[static ESCAPE_QUOTE_SIZE(QUOTE_MAX)], const char *s) {
+        return escape_quote(buf, s, strlen(s), QUOTE_MAX, '"');
 }
 
 /* The offending character at s as 'c', '\xNN' or '\xNN\xNN' (a whole UTF-8
  * character, so "é" is one character at one position). */
-static void describe_char(const char *s, char buf[static 32]) {
+static char *describe_char(char buf[static ESCAPE_QUOTE_SIZE(4)], const char *s) {
         const unsigned char *p = (const unsigned char *)s;
-        size_t n = utf8_len(p, strnlen(s, 4)), k = 0;
 
-        buf[k++] = '\'';
-        for (size_t i = 0; i < n; i++) {
-                if (p[i] == '\'' || p[i] == '\\')
-                        k += (size_t)snprintf(buf + k, 32 - k, "\\%c", p[i]);
-                else if (is_printable(p[i]))
-                        buf[k++] = (char)p[i];
-                else
-                        k += (size_t)snprintf(buf + k, 32 - k, "\\x%02x", p[i]);
-        }
-        buf[k++] = '\'';
-        buf[k] = 0;
+        return escape_quote(buf, s, utf8_len(p, strnlen(s, 4)), 4, '\'');
 }
 
 /* ---- rules ---- */
@@ -272,13 +197,12 @@ static const char *first_bad(const char *s, const char *punct) {
 
 static int bad_char_error(char **error, const char *what, const char *allowed, const char *s,
                           const char *bad) {
-        char c[32];
+        char c[ESCAPE_QUOTE_SIZE(4)];
 
-        describe_char(bad, c);
         /* Everything before the first bad character is ASCII, so the
          * character position is the byte offset plus one. */
         return errmsg_set(error, "the %s may hold only %s ; %s at position %zu is not allowed",
-                          what, allowed, c, (size_t)(bad - s) + 1);
+                          what, allowed, describe_char(c, bad), (size_t)(bad - s) + 1);
 }
 
 int attribute_validate(const char *name, const char *value, char **error) {
@@ -378,13 +302,13 @@ static bool only_space(const char *text, size_t len) {
 
 /* One "key": value member of a source's object. */
 static int parse_member(const char *source, const cJSON *item, struct attribute_set *set,
-                        struct attribute_errors *errs, int *bad) {
-        _cleanup_free_ char *q = quote_name(item->string ? item->string : ""), *msg = NULL;
+                        struct errors *errs, int *bad) {
+        char q[ESCAPE_QUOTE_SIZE(QUOTE_MAX)];
+        _cleanup_free_ char *msg = NULL;
         const char *value = NULL;
         int r;
 
-        if (!q)
-                return -ENOMEM;
+        quote_name(q, item->string ? item->string : "");
         if (cJSON_IsString(item))
                 value = item->valuestring;
         else if (!cJSON_IsNull(item)) {
@@ -393,13 +317,13 @@ static int parse_member(const char *source, const cJSON *item, struct attribute_
                 /* A number or boolean most likely means the text: say how. */
                 if ((cJSON_IsNumber(item) || cJSON_IsBool(item)) &&
                     (raw = cJSON_PrintUnformatted(item)))
-                        return errors_add(errs,
-                                          "%s: attribute %s: the value must be a string or null, "
+                        return errors_add(errs, source, 0,
+                                          "attribute %s: the value must be a string or null, "
                                           "not %s (quote it: \"%s\")",
-                                          source, q, json_type(item), raw);
-                return errors_add(errs,
-                                  "%s: attribute %s: the value must be a string or null, not %s",
-                                  source, q, json_type(item));
+                                          q, json_type(item), raw);
+                return errors_add(errs, source, 0,
+                                  "attribute %s: the value must be a string or null, not %s", q,
+                                  json_type(item));
         }
 
         r = attribute_validate(item->string, value, &msg);
@@ -407,14 +331,14 @@ static int parse_member(const char *source, const cJSON *item, struct attribute_
                 return r;
         if (r < 0) {
                 (*bad)++;
-                return errors_add(errs, "%s: attribute %s: %s", source, q, msg);
+                return errors_add(errs, source, 0, "attribute %s: %s", q, msg);
         }
         if (attribute_is_builtin(item->string)) {
                 (*bad)++;
-                return errors_add(errs,
-                                  "%s: attribute %s: names starting with \"ecs.\" are built-in "
+                return errors_add(errs, source, 0,
+                                  "attribute %s: names starting with \"ecs.\" are built-in "
                                   "attributes of ECS and its agent; choose another name",
-                                  source, q);
+                                  q);
         }
         return attribute_set_put(set, item->string, value, source);
 }
@@ -423,7 +347,7 @@ static int parse_member(const char *source, const cJSON *item, struct attribute_
  * place: cJSON's error offset is approximate (it may point one past the
  * culprit), hence "near"; the reason is given where it is certain. */
 static int parse_root(const char *source, const char *json, size_t len, cJSON **ret,
-                      struct attribute_errors *errs) {
+                      struct errors *errs) {
         _cleanup_free_ char *copy = NULL;
         const char *end = NULL, *why = "", *nul;
         unsigned line, col;
@@ -472,23 +396,21 @@ static int parse_root(const char *source, const char *json, size_t len, cJSON **
 fail:
         cJSON_Delete(root);
         line_column(json, at, &line, &col);
-        r = errors_add(errs, "%s: malformed JSON near line %u, column %u%s", source, line, col,
-                       why);
+        r = errors_add(errs, source, 0, "malformed JSON near line %u, column %u%s", line, col, why);
         return r < 0 ? r : -EINVAL;
 }
 
 int attributes_parse_json(const char *source, const char *json, size_t len,
-                          struct attribute_set *set, struct attribute_errors *errs) {
+                          struct attribute_set *set, struct errors *errs) {
         cJSON *root = NULL, *item;
         int r = 0, bad = 0;
 
         if (!source || !set || !errs || (!json && len > 0))
                 return -EINVAL;
         if (!json || only_space(json, len)) {
-                r = errors_add(errs,
-                               "%s: empty; expected a JSON object such as {\"team\": \"blue\"} "
-                               "({} for no attributes)",
-                               source);
+                r = errors_add(errs, source, 0,
+                               "empty; expected a JSON object such as {\"team\": \"blue\"} "
+                               "({} for no attributes)");
                 return r < 0 ? r : -EINVAL;
         }
 
@@ -497,9 +419,9 @@ int attributes_parse_json(const char *source, const char *json, size_t len,
                 return r;
 
         if (!cJSON_IsObject(root)) {
-                r = errors_add(errs,
-                               "%s: expected a JSON object such as {\"team\": \"blue\"}, not %s",
-                               source, json_type(root));
+                r = errors_add(errs, source, 0,
+                               "expected a JSON object such as {\"team\": \"blue\"}, not %s",
+                               json_type(root));
                 cJSON_Delete(root);
                 return r < 0 ? r : -EINVAL;
         }
@@ -507,12 +429,13 @@ int attributes_parse_json(const char *source, const char *json, size_t len,
         /* cJSON keeps duplicate keys in order, so the last one wins here as
          * it does across sources. */
         cJSON_ArrayForEach(item, root) {
+                /* A bad member is recorded (-EINVAL) and the rest still read. */
                 r = parse_member(source, item, set, errs, &bad);
-                if (r < 0)
+                if (r == -ENOMEM)
                         break;
         }
         cJSON_Delete(root);
-        if (r < 0)
+        if (r == -ENOMEM)
                 return r;
         return bad ? -EINVAL : 0;
 }
@@ -540,65 +463,48 @@ static bool is_candidate(const char *name) {
 }
 
 /* Read one entry; 0 with *ret_text NULL when it is to be ignored
- * (a directory, or gone since readdir). */
+ * (a directory, or gone since readdir).  Symlinks are followed: pointing
+ * attributes.d/x.json at a shared file is how operators reuse one. */
 static int read_entry(int dfd, const char *name, const char *path, char **ret_text, size_t *ret_len,
-                      struct attribute_errors *errs) {
-        _cleanup_close_ int fd = -EBADF;
-        _cleanup_free_ char *text = NULL;
-        struct stat st, lst;
+                      struct errors *errs) {
+        struct stat lst;
         size_t len = 0;
+        int r;
 
         *ret_text = NULL;
         *ret_len = 0;
-        /* O_NONBLOCK: a FIFO named x.json must not hang the daemon. */
-        fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-        if (fd < 0) {
-                int e = errno;
-                if (e == ENOENT && fstatat(dfd, name, &lst, AT_SYMLINK_NOFOLLOW) < 0)
-                        return 0; /* removed meanwhile: it is not part of the set */
-                if (e == ENOENT)
-                        return errors_add(errs, "%s: cannot read: a dangling symlink", path);
-                return errors_add(errs, "%s: cannot read: %s", path, strerror(e));
-        }
-        if (fstat(fd, &st) < 0)
-                return errors_add(errs, "%s: cannot read: %s", path, strerror(errno));
-        if (S_ISDIR(st.st_mode))
+        r = fileio_read_at(dfd, name, ATTRIBUTES_FILE_MAX, 0, ret_text, &len);
+        switch (r) {
+        case 0:
+                *ret_len = len;
                 return 0;
-        if (!S_ISREG(st.st_mode))
-                return errors_add(errs, "%s: not a regular file", path);
-        if (st.st_size > ATTRIBUTES_FILE_MAX)
-                return errors_add(errs,
-                                  "%s: the file is %jd bytes; an attributes file may hold at "
+        case -ENOENT:
+                if (fstatat(dfd, name, &lst, AT_SYMLINK_NOFOLLOW) < 0)
+                        return 0; /* removed meanwhile: it is not part of the set */
+                return errors_add(errs, path, 0, "cannot read: a dangling symlink");
+        case -EISDIR:
+                return 0;
+        case -EBADFD:
+                return errors_add(errs, path, 0, "not a regular file");
+        case -EFBIG:
+                if (len > 0)
+                        return errors_add(errs, path, 0,
+                                          "the file is %zu bytes; an attributes file may hold at "
+                                          "most %d bytes (64 KiB)",
+                                          len, ATTRIBUTES_FILE_MAX);
+                return errors_add(errs, path, 0,
+                                  "the file is more than %d bytes; an attributes file may hold at "
                                   "most %d bytes (64 KiB)",
-                                  path, (intmax_t)st.st_size, ATTRIBUTES_FILE_MAX);
-
-        /* One byte more than the limit tells a file that grew since fstat. */
-        text = malloc(ATTRIBUTES_FILE_MAX + 2);
-        if (!text)
-                return -ENOMEM;
-        while (len <= ATTRIBUTES_FILE_MAX) {
-                ssize_t k = read(fd, text + len, ATTRIBUTES_FILE_MAX + 1 - len);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k < 0)
-                        return errors_add(errs, "%s: cannot read: %s", path, strerror(errno));
-                if (k == 0)
-                        break;
-                len += (size_t)k;
+                                  ATTRIBUTES_FILE_MAX, ATTRIBUTES_FILE_MAX);
+        case -ENOMEM:
+                return r;
+        default:
+                return errors_add(errs, path, 0, "cannot read: %s", strerror(-r));
         }
-        if (len > ATTRIBUTES_FILE_MAX)
-                return errors_add(errs,
-                                  "%s: the file is more than %d bytes; an attributes file may "
-                                  "hold at most %d bytes (64 KiB)",
-                                  path, ATTRIBUTES_FILE_MAX, ATTRIBUTES_FILE_MAX);
-        text[len] = 0;
-        *ret_text = TAKE_PTR(text);
-        *ret_len = len;
-        return 0;
 }
 
 int attributes_read_dir(const char *dir, struct attribute_file **ret, size_t *ret_n,
-                        struct attribute_errors *errs) {
+                        struct errors *errs) {
         _cleanup_free_ char **names = NULL;
         struct attribute_file *files = NULL;
         size_t n_names = 0, n_files = 0, n_errs;
@@ -618,7 +524,7 @@ int attributes_read_dir(const char *dir, struct attribute_file **ret, size_t *re
                         *ret_n = 0;
                         return 0;
                 }
-                r = errors_add(errs, "%s: cannot open the directory: %s", dir, strerror(errno));
+                r = errors_add(errs, dir, 0, "cannot open the directory: %s", strerror(errno));
                 return r < 0 ? r : -EINVAL;
         }
 
@@ -636,8 +542,9 @@ int attributes_read_dir(const char *dir, struct attribute_file **ret, size_t *re
                 names = v;
                 n_names++;
         }
-        if (r == 0 && errno != 0)
-                r = errors_add(errs, "%s: cannot read the directory: %s", dir, strerror(errno));
+        if (r == 0 && errno != 0 &&
+            errors_add(errs, dir, 0, "cannot read the directory: %s", strerror(errno)) == -ENOMEM)
+                r = -ENOMEM;
         if (r == 0 && n_names > 0) {
                 qsort(names, n_names, sizeof *names, cmp_names);
                 files = calloc(n_names, sizeof *files);
@@ -652,6 +559,8 @@ int attributes_read_dir(const char *dir, struct attribute_file **ret, size_t *re
                         break;
                 }
                 r = read_entry(dirfd(d), names[i], f->path, &f->text, &f->len, errs);
+                if (r == -EINVAL)
+                        r = 0; /* recorded in errs; the other files are still read */
                 if (r >= 0 && f->text)
                         n_files++;
                 else
@@ -675,9 +584,8 @@ int attributes_read_dir(const char *dir, struct attribute_file **ret, size_t *re
  * defined it last, sources in reading order, so the operator sees where to
  * cut. */
 static int too_many(const struct attribute_set *set, const char *env_json,
-                    const struct attribute_file *files, size_t n_files,
-                    struct attribute_errors *errs) {
-        char *buf = NULL;
+                    const struct attribute_file *files, size_t n_files, struct errors *errs) {
+        _cleanup_free_ char *buf = NULL;
         size_t size = 0;
         FILE *f = open_memstream(&buf, &size);
         bool first_source = true;
@@ -692,26 +600,24 @@ static int too_many(const struct attribute_set *set, const char *env_json,
                 if (s == 0 && !env_json)
                         continue;
                 for (size_t i = 0; i < set->n; i++) {
-                        _cleanup_free_ char *q = NULL;
+                        char q[ESCAPE_QUOTE_SIZE(QUOTE_MAX)];
                         if (!streq_ptr(set->v[i].source, src))
                                 continue;
-                        q = quote_name(set->v[i].name);
                         fprintf(f, "%s%s%s", first ? (first_source ? "" : "; ") : ", ",
                                 first ? src : "", first ? ": " : "");
-                        fputs(q ? q : "?", f);
+                        fputs(quote_name(q, set->v[i].name), f);
                         first = first_source = false;
                 }
         }
         fputc(')', f);
-        if (fclose(f) != 0) {
-                free(buf);
+        if (fclose(f) != 0)
                 return -ENOMEM;
-        }
-        return errors_take(errs, buf);
+        /* About the whole set, so no one source: the message names them all. */
+        return errors_add(errs, NULL, 0, "%s", buf);
 }
 
 int attributes_desired(const char *env_json, const struct attribute_file *files, size_t n_files,
-                       struct attribute_set *ret, struct attribute_errors *errs) {
+                       struct attribute_set *ret, struct errors *errs) {
         struct attribute_set set = {};
         int r = 0;
 

@@ -10,6 +10,7 @@
 
 #include "attributes.h"
 #include "attrsync.h"
+#include "event-util.h"
 #include "log.h"
 #include "macro.h"
 
@@ -19,7 +20,7 @@
 
 struct attrsync {
         struct aws_clients *aws;  /* borrowed */
-        const struct config *cfg; /* borrowed; replaced on reload */
+        const struct config *cfg; /* borrowed: a reload makes a new attrsync */
         struct state *state;      /* borrowed: the registration's */
         attrsync_callback_t cb;
         void *userdata;
@@ -27,7 +28,6 @@ struct attrsync {
         bool running, again;
         struct ecs_call *call;
         sd_event_source *timer, *watch;
-        char *watched_dir;
         uint64_t backoff;
 
         struct attribute_set desired, put, del;
@@ -100,7 +100,7 @@ static int save_owned(struct attrsync *s, const struct attribute_set *owned) {
         free(names);
         if (r < 0)
                 return r;
-        r = state_save(config_get(s->cfg, "ECS_HOSTD_DATADIR"), s->state);
+        r = state_save(config_string(s->cfg, KEY_ECS_HOSTD_DATADIR), s->state);
         if (r < 0)
                 log_error_errno(r, "Failed to save the owned attributes: %m");
         return r;
@@ -216,23 +216,22 @@ static void on_described(const struct ecs_result *res, void *userdata) {
 }
 
 /* The desired set, or the errors that make it unusable. */
-static int read_desired(const struct config *cfg, struct attribute_set *ret,
-                        struct attribute_errors *errs) {
+static int read_desired(const struct config *cfg, struct attribute_set *ret, struct errors *errs) {
         struct attribute_file *files = NULL;
         size_t n_files = 0;
         int r;
 
-        r = attributes_read_dir(config_get(cfg, "ECS_HOSTD_ATTRIBUTES_DIR"), &files, &n_files,
+        r = attributes_read_dir(config_string(cfg, KEY_ECS_HOSTD_ATTRIBUTES_DIR), &files, &n_files,
                                 errs);
         if (r >= 0 && errs->n == 0)
-                r = attributes_desired(config_get(cfg, "ECS_INSTANCE_ATTRIBUTES"), files, n_files,
-                                       ret, errs);
+                r = attributes_desired(config_string(cfg, KEY_ECS_INSTANCE_ATTRIBUTES), files,
+                                       n_files, ret, errs);
         attribute_files_free(files, n_files);
         return errs->n ? -EINVAL : r;
 }
 
 static void sync_start(struct attrsync *s) {
-        struct attribute_errors errs = {};
+        struct errors errs = {};
         cJSON *req;
         int r;
 
@@ -245,9 +244,8 @@ static void sync_start(struct attrsync *s) {
         clear_work(s);
         r = read_desired(s->cfg, &s->desired, &errs);
         if (r < 0) {
-                for (size_t i = 0; i < errs.n; i++)
-                        log_error("%s", errs.v[i]);
-                attribute_errors_done(&errs);
+                log_errors(LOG_ERR, &errs);
+                errors_done(&errs);
                 /* Nothing is sent until the files are fixed (a change re-triggers). */
                 sync_end(s, -EINVAL, false,
                          "the configured attributes are invalid; nothing changed in ECS");
@@ -276,22 +274,15 @@ static int on_inotify(sd_event_source *src, const struct inotify_event *ev, void
 }
 
 static void watch_dir(struct attrsync *s) {
-        const char *dir = config_get(s->cfg, "ECS_HOSTD_ATTRIBUTES_DIR");
+        const char *dir = config_string(s->cfg, KEY_ECS_HOSTD_ATTRIBUTES_DIR);
         int r;
 
-        if (s->watched_dir && streq_ptr(s->watched_dir, dir))
-                return;
-        s->watch = sd_event_source_disable_unref(s->watch);
-        s->watched_dir = mfree(s->watched_dir);
         r = sd_event_add_inotify(s->aws->event, &s->watch, dir,
                                  IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
                                          IN_CREATE | IN_ATTRIB | IN_ONLYDIR,
                                  on_inotify, s);
-        if (r < 0) {
+        if (r < 0)
                 log_info_errno(r, "Not watching %s (%m); SIGHUP rereads it", dir);
-                return;
-        }
-        s->watched_dir = strdup(dir);
 }
 
 int attrsync_new(struct attrsync **ret, struct aws_clients *aws, const struct config *cfg,
@@ -319,7 +310,6 @@ struct attrsync *attrsync_free(struct attrsync *s) {
         ecs_call_cancel(s->call);
         sd_event_source_disable_unref(s->timer);
         sd_event_source_disable_unref(s->watch);
-        free(s->watched_dir);
         clear_work(s);
         free(s);
         return NULL;
@@ -334,36 +324,28 @@ void attrsync_request(struct attrsync *s) {
                 arm(s, 0);
 }
 
-void attrsync_set_config(struct attrsync *s, const struct config *cfg) {
-        if (!s)
-                return;
-        s->cfg = cfg;
-        watch_dir(s);
-}
-
-int attrsync_check_config(const struct config *cfg, struct config_errors *errs) {
-        struct attribute_errors aerr = {};
+int attrsync_check_config(const struct config *cfg, struct errors *errs) {
         struct attribute_set set = {};
+        struct errors found = {};
+        unsigned line;
+        const char *file = config_origin(cfg, KEY_ECS_INSTANCE_ATTRIBUTES, &line);
+        size_t n;
         int r;
 
-        r = read_desired(cfg, &set, &aerr);
+        r = read_desired(cfg, &set, &found);
         attribute_set_done(&set);
-        for (size_t i = 0; i < aerr.n; i++) {
-                const char *m = aerr.v[i];
-                if (strncmp(m, "ECS_INSTANCE_ATTRIBUTES", 23) == 0)
-                        config_errors_add(errs, config_source(cfg, "ECS_INSTANCE_ATTRIBUTES"), 0,
-                                          "%s", m);
-                else {
-                        /* "path: message": keep config_errors_print's "file: message" form. */
-                        const char *sep = strstr(m, ": ");
-                        _cleanup_free_ char *file = sep ? strndup(m, (size_t)(sep - m)) : NULL;
-                        if (file)
-                                config_errors_add(errs, file, 0, "%s", sep + 2);
-                        else
-                                config_errors_add(errs, config_get(cfg, "ECS_HOSTD_ATTRIBUTES_DIR"),
-                                                  0, "%s", m);
-                }
+        n = found.n;
+        /* An error about ECS_INSTANCE_ATTRIBUTES is one about the file and
+         * line (or the environment) that set it, as the other keys' are. */
+        for (size_t i = 0; r != -ENOMEM && i < n; i++) {
+                const struct error *e = &found.v[i];
+                if (streq_ptr(e->source, config_key_name(KEY_ECS_INSTANCE_ATTRIBUTES)) && file)
+                        r = errors_add(errs, file, line, "%s: %s", e->source, e->message);
+                else
+                        r = errors_add(errs, e->source, e->line, "%s", e->message);
         }
-        attribute_errors_done(&aerr);
-        return r < 0 ? -EINVAL : 0;
+        errors_done(&found);
+        if (r == -ENOMEM)
+                return r;
+        return n > 0 ? -EINVAL : 0;
 }

@@ -8,35 +8,12 @@
 #include <sys/stat.h>
 #include <systemd/sd-journal.h>
 
+#include "errors.h"
 #include "log.h"
 
 static int max_level = LOG_INFO;
 static int use_journal = 0;
 static int forced_stderr = 0;
-
-static const struct {
-        const char *name;
-        int level;
-} levels[] = {
-        {"debug", LOG_DEBUG}, {"info", LOG_INFO}, {"warn", LOG_WARNING},
-        {"error", LOG_ERR},   {"crit", LOG_CRIT},
-};
-
-int log_level_from_string(const char *s) {
-        if (!s)
-                return -EINVAL;
-        for (size_t i = 0; i < ELEMENTSOF(levels); i++)
-                if (strcasecmp(s, levels[i].name) == 0)
-                        return levels[i].level;
-        return -EINVAL;
-}
-
-const char *log_level_to_string(int level) {
-        for (size_t i = 0; i < ELEMENTSOF(levels); i++)
-                if (levels[i].level == level)
-                        return levels[i].name;
-        return level == LOG_NOTICE ? "notice" : "unknown";
-}
 
 void log_set_max_level(int level) {
         max_level = level;
@@ -159,4 +136,11 @@ int log_struct_internal(int level, int error, const char *file, int line, const 
         r = emit(level, error, file, line, func, fields, format, ap);
         va_end(ap);
         return r;
+}
+
+void log_errors(int level, const struct errors *e) {
+        for (size_t i = 0; e && i < e->n; i++) {
+                _cleanup_free_ char *line = error_format(&e->v[i]);
+                log_full_errno(level, 0, "%s", line ? line : e->v[i].message);
+        }
 }

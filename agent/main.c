@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "attrsync.h"
 #include "config.h"
+#include "errors.h"
 #include "log.h"
 #include "macro.h"
 #include "manager.h"
@@ -16,8 +16,6 @@
 
 #define EXIT_USAGE 2
 #define AUTO_PROBE_MS 1000 /* --check-config asks the official agent this long */
-
-extern char **environ;
 
 struct args {
         const char **config_files; /* pointers into argv */
@@ -91,14 +89,13 @@ static int parse_argv(int argc, char *argv[], struct args *a) {
         return 1;
 }
 
-/* Likely mistakes that are not errors (see config_warnings()). */
 /* What ECS_HOSTD_MODE=auto would choose now: ask the official agent once. */
 static void print_mode(const struct config *cfg) {
-        const char *url = config_get(cfg, "ECS_AGENT_INTROSPECTION_URL");
+        const char *url = config_string(cfg, KEY_ECS_AGENT_INTROSPECTION_URL);
         _cleanup_free_ char *arn = NULL;
         int r;
 
-        if (!streq_ptr(config_get(cfg, "ECS_HOSTD_MODE"), "auto"))
+        if (config_enum(cfg, KEY_ECS_HOSTD_MODE) != CONFIG_MODE_AUTO)
                 return;
         r = registration_probe_agent(url, AUTO_PROBE_MS, &arn);
         if (r == 0)
@@ -113,51 +110,61 @@ static void print_mode(const struct config *cfg) {
                 printf("# ECS_HOSTD_MODE=auto resolves to register: nothing answers at %s\n", url);
 }
 
+/* The configuration, with ECS's attribute rules checked by their owner.  On
+ * errors: printed (--check-config) or logged, and the exit status. */
+static int load(const struct args *a, struct config **ret) {
+        _cleanup_(config_freep) struct config *cfg = NULL;
+        struct errors errs = {};
+        int r;
+
+        r = manager_load_config(a->config_files, a->n_config_files, &cfg, &errs);
+        if (a->check_config)
+                errors_print(&errs, stderr);
+        else
+                log_errors(LOG_ERR, &errs);
+        errors_done(&errs);
+        if (r < 0 && r != -EINVAL)
+                log_error_errno(r, "Failed to load the configuration: %m");
+        if (r < 0)
+                return EXIT_FAILURE;
+        *ret = TAKE_PTR(cfg);
+        return EXIT_SUCCESS;
+}
+
+static int check_config(const struct config *cfg) {
+        config_print(cfg, stdout);
+        print_mode(cfg);
+        errors_print(config_warnings(cfg), stderr);
+        return EXIT_SUCCESS;
+}
+
+static int run(struct config *cfg, const struct args *a) {
+        _cleanup_(manager_freep) struct manager *m = NULL;
+        int r;
+
+        log_set_max_level(config_enum(cfg, KEY_ECS_LOGLEVEL));
+        r = manager_new(&m, cfg, a->config_files, a->n_config_files);
+        if (r < 0)
+                return EXIT_FAILURE;
+        return manager_run(m);
+}
+
 int main(int argc, char *argv[]) {
-        struct config_errors errs = {};
-        struct config *cfg = NULL;
+        _cleanup_(config_freep) struct config *cfg = NULL;
         struct args a = {};
         int r;
 
         r = parse_argv(argc, argv, &a);
-        if (r <= 0) {
-                free(a.config_files);
-                return r == 0 ? EXIT_SUCCESS : EXIT_USAGE;
-        }
-        if (a.list_keys) {
+        if (r > 0 && a.list_keys) {
                 config_list_keys(stdout);
-                free(a.config_files);
-                return EXIT_SUCCESS;
-        }
-        log_open();
-
-        r = config_load_files(&cfg, a.config_files, a.n_config_files, environ, &errs);
-        /* ECS's attribute rules are configuration rules too. */
-        if (r >= 0 && attrsync_check_config(cfg, &errs) < 0) {
-                cfg = config_free(cfg);
-                r = -EINVAL;
-        }
-        if (r < 0) {
-                if (a.check_config)
-                        config_errors_print(&errs, stderr);
-                else if (r == -EINVAL)
-                        manager_log_config_errors(&errs);
-                if (r != -EINVAL)
-                        log_error_errno(r, "Failed to load the configuration: %m");
-                config_errors_done(&errs);
-                free(a.config_files);
-                return EXIT_FAILURE;
-        }
-        if (a.check_config) {
-                config_print(cfg, stdout);
-                print_mode(cfg);
-                config_errors_print(config_warnings(cfg), stderr);
-                r = EXIT_SUCCESS;
-        } else {
-                log_set_max_level(log_level_from_string(config_get(cfg, "ECS_LOGLEVEL")));
-                r = manager_run(cfg, a.config_files, a.n_config_files);
-        }
-        config_free(cfg);
+                r = 0;
+        } else if (r > 0) {
+                log_open();
+                r = load(&a, &cfg);
+                if (r == EXIT_SUCCESS)
+                        r = a.check_config ? check_config(cfg) : run(TAKE_PTR(cfg), &a);
+        } else
+                r = r == 0 ? EXIT_SUCCESS : EXIT_USAGE;
         free(a.config_files);
         return r;
 }

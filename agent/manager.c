@@ -2,7 +2,8 @@
  * (SIGTERM/SIGINT stop, SIGHUP reloads), the systemd watchdog is a timer, and
  * every AWS conversation is asynchronous on this loop.  Startup never gives
  * up on a transient failure: it retries with capped backoff and says in
- * STATUS= what it is waiting for. */
+ * STATUS= what it is waiting for.  The manager alone writes STATUS=: its own
+ * phase, or the watcher's line while a notice is handled. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,8 @@
 
 #include "attrsync.h"
 #include "aws-clients.h"
+#include "event-util.h"
+#include "hook.h"
 #include "log.h"
 #include "manager.h"
 #include "registration.h"
@@ -26,10 +29,10 @@ extern char **environ;
 
 struct manager {
         sd_event *event;
-        struct config *cfg;       /* current configuration */
-        struct config *owned_cfg; /* set after a reload: ours to free */
+        struct config *cfg; /* ours; a reload replaces it */
         const char *const *files;
         size_t n_files;
+        struct hooks *hooks; /* outlives the watchers: a hook may outlive a reload */
         struct aws_clients *aws;
         bool aws_ready;
         struct registration *reg; /* kept while joined: its state is ours to read */
@@ -38,33 +41,25 @@ struct manager {
         struct watcher *watcher; /* polls from the moment the AWS clients are ready */
         sd_event_source *retry;
         uint64_t retry_usec;
-        char status[512];
+        char phase[512]; /* what startup does or waits for */
 };
 
-static void set_status(struct manager *m, const char *fmt, ...) _printf_(2, 3);
-static void set_status(struct manager *m, const char *fmt, ...) {
+/* STATUS=: the watcher's line while it has one, else the phase. */
+static void update_status(void *userdata) {
+        struct manager *m = userdata;
+        const char *w = watcher_status(m->watcher);
+
+        sd_notifyf(false, "STATUS=%s", w ? w : m->phase);
+}
+
+static void set_phase(struct manager *m, const char *fmt, ...) _printf_(2, 3);
+static void set_phase(struct manager *m, const char *fmt, ...) {
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(m->status, sizeof m->status, fmt, ap);
+        vsnprintf(m->phase, sizeof m->phase, fmt, ap);
         va_end(ap);
-        sd_notifyf(false, "STATUS=%s", m->status);
-}
-
-void manager_log_config_errors(const struct config_errors *errs) {
-        for (size_t i = 0; i < errs->n; i++) {
-                if (errs->v[i].line > 0)
-                        log_error("%s:%u: %s", errs->v[i].file, errs->v[i].line,
-                                  errs->v[i].message);
-                else
-                        log_error("%s: %s", errs->v[i].file, errs->v[i].message);
-        }
-}
-
-static void log_config_warnings(const struct config *c) {
-        const struct config_errors *w = config_warnings(c);
-        for (size_t i = 0; w && i < w->n; i++)
-                log_warn("%s:%u: %s", w->v[i].file, w->v[i].line, w->v[i].message);
+        update_status(m);
 }
 
 static void advance(struct manager *m);
@@ -103,43 +98,49 @@ static void on_synced(int error, const char *message, void *userdata) {
                 log_info("Attribute sync: %s", message);
 }
 
+static void joined(struct manager *m, const struct registration_result *res) {
+        int r;
+
+        m->joined = true;
+        m->retry_usec = 0;
+        set_phase(m, "Joined ECS cluster %s as %s (%s mode%s)", res->cluster, res->arn, res->mode,
+                  res->reused ? ", saved identity" : "");
+        log_info("%s", m->phase);
+        if (m->watcher) {
+                r = watcher_set_target(m->watcher, res->cluster, res->arn);
+                if (r < 0)
+                        log_error_errno(r, "Failed to tell the watcher the container instance: %m");
+        }
+        m->sync = attrsync_free(m->sync);
+        r = attrsync_new(&m->sync, m->aws, m->cfg, registration_state(m->reg), on_synced, m);
+        if (r < 0)
+                log_error_errno(r, "Failed to start the attribute sync: %m");
+        else
+                attrsync_request(m->sync);
+}
+
 static void on_registration(const struct registration_result *res, void *userdata) {
         struct manager *m = userdata;
-        int r;
+        const char *cluster = config_string(m->cfg, KEY_ECS_CLUSTER);
 
         switch (res->outcome) {
         case REGISTRATION_DONE:
-                m->joined = true;
-                m->retry_usec = 0;
-                set_status(m, "Joined ECS cluster %s as %s (%s mode%s)", res->cluster, res->arn,
-                           res->mode, res->reused ? ", saved identity" : "");
-                log_info("%s", m->status);
-                if (m->watcher)
-                        watcher_set_target(m->watcher, res->cluster, res->arn);
-                m->sync = attrsync_free(m->sync);
-                r = attrsync_new(&m->sync, m->aws, m->cfg, registration_state(m->reg), on_synced,
-                                 m);
-                if (r < 0)
-                        log_error_errno(r, "Failed to start the attribute sync: %m");
-                else
-                        attrsync_request(m->sync);
+                joined(m, res);
                 return;
         case REGISTRATION_RETRY:
                 log_warn("Cannot join the cluster yet: %s; retrying", res->message);
-                set_status(m, "Waiting to join ECS cluster %s: %s",
-                           config_get(m->cfg, "ECS_CLUSTER"), res->message);
+                set_phase(m, "Waiting to join ECS cluster %s: %s", cluster, res->message);
                 schedule_retry(m, 0);
                 return;
         case REGISTRATION_RETRY_SLOW:
                 log_error("Cannot join the cluster: %s; retrying in %llu s", res->message,
                           (unsigned long long)(RETRY_SLOW_USEC / 1000000));
-                set_status(m, "Cannot join ECS cluster %s: %s", config_get(m->cfg, "ECS_CLUSTER"),
-                           res->message);
+                set_phase(m, "Cannot join ECS cluster %s: %s", cluster, res->message);
                 schedule_retry(m, RETRY_SLOW_USEC);
                 return;
         case REGISTRATION_TERMINAL:
                 log_crit("%s", res->message);
-                set_status(m, "Stopped: %s", res->message);
+                set_phase(m, "Stopped: %s", res->message);
                 sd_event_exit(m->event, EXIT_TERMINAL);
                 return;
         }
@@ -147,10 +148,11 @@ static void on_registration(const struct registration_result *res, void *userdat
 
 static void on_aws_ready(struct aws_clients *a, int error, const char *text, void *userdata) {
         struct manager *m = userdata;
+        int r;
 
         if (error < 0) {
                 log_warn("%s; retrying", text);
-                set_status(m, "Waiting for IMDS: %s", text);
+                set_phase(m, "Waiting for IMDS: %s", text);
                 schedule_retry(m, 0);
                 return;
         }
@@ -159,7 +161,7 @@ static void on_aws_ready(struct aws_clients *a, int error, const char *text, voi
         if (!m->watcher) {
                 /* Watch at once: a notice that comes before the join is
                  * remembered and drained as soon as the instance is known. */
-                int r = watcher_new(&m->watcher, a, m->cfg);
+                r = watcher_new(&m->watcher, a, m->cfg, m->hooks, update_status, m);
                 if (r < 0)
                         log_error_errno(r, "Failed to start the interruption watcher: %m");
         }
@@ -170,6 +172,27 @@ static void on_aws_ready(struct aws_clients *a, int error, const char *text, voi
         log_info("Region %s (from %s), ECS endpoint %s, credentials from %s", a->region,
                  aws_clients_region_source(a), ecs_endpoint(a->ecs), credentials_source(a->creds));
         advance(m);
+}
+
+static void join(struct manager *m) {
+        int r;
+
+        if (!m->aws->have_identity) {
+                log_error("Joining a cluster needs the instance identity document from IMDS; "
+                          "retrying");
+                set_phase(m, "Waiting for the instance identity document");
+                m->aws_ready = false;
+                schedule_retry(m, 0);
+                return;
+        }
+        set_phase(m, "Joining ECS cluster %s in %s", config_string(m->cfg, KEY_ECS_CLUSTER),
+                  m->aws->region);
+        m->reg = registration_free(m->reg);
+        r = registration_start(&m->reg, m->aws, m->cfg, on_registration, m);
+        if (r < 0) {
+                log_error_errno(r, "Failed to start joining the cluster: %m");
+                schedule_retry(m, 0);
+        }
 }
 
 /* Do the next thing startup needs: the AWS clients, then joining the cluster. */
@@ -184,30 +207,12 @@ static void advance(struct manager *m) {
                 }
                 return;
         }
-        if (!m->joined) {
-                if (!m->aws->have_identity) {
-                        log_error("Joining a cluster needs the instance identity document from "
-                                  "IMDS; retrying");
-                        set_status(m, "Waiting for the instance identity document");
-                        m->aws_ready = false;
-                        schedule_retry(m, 0);
-                        return;
-                }
-                set_status(m, "Joining ECS cluster %s in %s", config_get(m->cfg, "ECS_CLUSTER"),
-                           m->aws->region);
-                m->reg = registration_free(m->reg);
-                r = registration_start(&m->reg, m->aws, m->cfg, on_registration, m);
-                if (r < 0) {
-                        log_error_errno(r, "Failed to start joining the cluster: %m");
-                        schedule_retry(m, 0);
-                }
-        }
+        if (!m->joined)
+                join(m);
 }
 
-/* (Re)build the AWS clients from the current configuration and start. */
-static int setup_aws(struct manager *m) {
-        int r;
-
+/* Drop everything built from the configuration (the hooks stay). */
+static void teardown(struct manager *m) {
         m->sync = attrsync_free(m->sync);
         m->watcher = watcher_free(m->watcher);
         m->reg = registration_free(m->reg);
@@ -215,42 +220,60 @@ static int setup_aws(struct manager *m) {
         m->retry = sd_event_source_disable_unref(m->retry);
         m->retry_usec = 0;
         m->aws = aws_clients_free(m->aws);
+}
+
+/* (Re)build the AWS clients from the current configuration and start. */
+static int setup(struct manager *m) {
+        int r;
+
+        teardown(m);
         r = aws_clients_new(&m->aws, m->event, m->cfg);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the AWS clients: %m");
-        set_status(m, "Reading the instance identity document");
+        set_phase(m, "Reading the instance identity document");
         advance(m);
+        return 0;
+}
+
+int manager_load_config(const char *const *files, size_t n_files, struct config **ret,
+                        struct errors *errs) {
+        _cleanup_(config_freep) struct config *c = NULL;
+        int r;
+
+        r = config_load_files(&c, files, n_files, environ, errs);
+        if (r >= 0)
+                r = attrsync_check_config(c, errs);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(c);
         return 0;
 }
 
 static int on_reload(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
         struct manager *m = userdata;
-        struct config_errors errs = {};
+        _cleanup_(config_freep) struct config *old = NULL;
+        struct errors errs = {};
         struct config *n = NULL;
-        int r, level;
+        int r;
 
         (void)s, (void)si;
         sd_notify(false, "RELOADING=1");
-        r = config_load_files(&n, m->files, m->n_files, environ, &errs);
-        if (r >= 0 && attrsync_check_config(n, &errs) < 0) {
-                n = config_free(n);
-                r = -EINVAL;
-        }
+        r = manager_load_config(m->files, m->n_files, &n, &errs);
+        log_errors(LOG_ERR, &errs);
+        errors_done(&errs);
         if (r < 0) {
-                manager_log_config_errors(&errs);
                 log_error_errno(r, "Reloading the configuration failed; keeping the previous one");
-                config_errors_done(&errs);
-                sd_notifyf(false, "READY=1\nSTATUS=%s", m->status);
+                sd_notify(false, "READY=1");
+                update_status(m);
                 return 0;
         }
-        config_free(m->owned_cfg);
-        m->cfg = m->owned_cfg = n;
-        log_config_warnings(m->cfg);
-        level = log_level_from_string(config_get(m->cfg, "ECS_LOGLEVEL"));
-        if (level >= 0)
-                log_set_max_level(level);
+        /* The old configuration lives until setup() has freed its borrowers. */
+        old = TAKE_PTR(m->cfg);
+        m->cfg = n;
+        log_errors(LOG_WARNING, config_warnings(m->cfg));
+        log_set_max_level(config_enum(m->cfg, KEY_ECS_LOGLEVEL));
         log_info("Configuration reloaded");
-        setup_aws(m);
+        (void)setup(m);
         sd_notify(false, "READY=1");
         return 0;
 }
@@ -265,10 +288,9 @@ static int on_stop(sd_event_source *s, const struct signalfd_siginfo *si, void *
         return 0;
 }
 
-int manager_run(struct config *cfg, const char *const *config_files, size_t n_config_files) {
-        struct manager m = {.cfg = cfg, .files = config_files, .n_files = n_config_files};
+static int setup_loop(struct manager *m) {
         sigset_t mask;
-        int r, status = EXIT_FAILURE;
+        int r;
 
         sigemptyset(&mask);
         sigaddset(&mask, SIGTERM);
@@ -276,37 +298,62 @@ int manager_run(struct config *cfg, const char *const *config_files, size_t n_co
         sigaddset(&mask, SIGHUP);
         sigaddset(&mask, SIGCHLD); /* the drain hook is watched with sd_event_add_child */
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return log_crit_errno(errno, "Failed to block signals: %m"), EXIT_FAILURE;
-
-        r = sd_event_default(&m.event);
+                return log_crit_errno(errno, "Failed to block signals: %m");
+        r = sd_event_default(&m->event);
         if (r < 0)
-                return log_crit_errno(r, "Failed to create the event loop: %m"), EXIT_FAILURE;
-        if ((r = sd_event_add_signal(m.event, NULL, SIGTERM, on_stop, &m)) < 0 ||
-            (r = sd_event_add_signal(m.event, NULL, SIGINT, on_stop, &m)) < 0 ||
-            (r = sd_event_add_signal(m.event, NULL, SIGHUP, on_reload, &m)) < 0) {
-                log_crit_errno(r, "Failed to watch signals: %m");
-                goto out;
-        }
+                return log_crit_errno(r, "Failed to create the event loop: %m");
+        if ((r = sd_event_add_signal(m->event, NULL, SIGTERM, on_stop, m)) < 0 ||
+            (r = sd_event_add_signal(m->event, NULL, SIGINT, on_stop, m)) < 0 ||
+            (r = sd_event_add_signal(m->event, NULL, SIGHUP, on_reload, m)) < 0)
+                return log_crit_errno(r, "Failed to watch signals: %m");
         /* WATCHDOG=1 at half of WATCHDOG_USEC, when systemd asks for it. */
-        r = sd_event_set_watchdog(m.event, true);
+        r = sd_event_set_watchdog(m->event, true);
         if (r < 0)
                 log_warn_errno(r, "Failed to enable the watchdog: %m");
+        r = hooks_new(&m->hooks, m->event);
+        if (r < 0)
+                return log_crit_errno(r, "Failed to set up the hook runner: %m");
+        return 0;
+}
+
+int manager_new(struct manager **ret, struct config *cfg, const char *const *config_files,
+                size_t n_config_files) {
+        _cleanup_(manager_freep) struct manager *m = calloc(1, sizeof *m);
+        int r;
+
+        if (!m) {
+                config_free(cfg);
+                return -ENOMEM;
+        }
+        m->cfg = cfg;
+        m->files = config_files;
+        m->n_files = n_config_files;
+        r = setup_loop(m);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+struct manager *manager_free(struct manager *m) {
+        if (!m)
+                return NULL;
+        teardown(m);
+        hooks_free(m->hooks);
+        config_free(m->cfg);
+        sd_event_unref(m->event);
+        free(m);
+        return NULL;
+}
+
+int manager_run(struct manager *m) {
+        int r;
 
         log_info("ecs-hostd %s (%s) starting", HOSTD_VERSION, HOSTD_GIT_HASH);
-        log_config_warnings(m.cfg);
-        if (setup_aws(&m) < 0)
-                goto out;
+        log_errors(LOG_WARNING, config_warnings(m->cfg));
+        if (setup(m) < 0)
+                return EXIT_FAILURE;
         sd_notify(false, "READY=1");
-
-        r = sd_event_loop(m.event);
-        status = r < 0 ? EXIT_FAILURE : r;
-out:
-        attrsync_free(m.sync);
-        watcher_free(m.watcher);
-        registration_free(m.reg);
-        sd_event_source_disable_unref(m.retry);
-        aws_clients_free(m.aws);
-        config_free(m.owned_cfg);
-        sd_event_unref(m.event);
-        return status;
+        r = sd_event_loop(m->event);
+        return r < 0 ? EXIT_FAILURE : r;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "event-util.h"
 #include "log.h"
 #include "macro.h"
 #include "registration.h"
@@ -18,15 +19,13 @@
 #define AUTO_PROBE_DELAY_USEC 500000 /* ... half a second apart */
 #define DESCRIBE_BATCH 100           /* DescribeContainerInstances takes at most 100 */
 
-enum mode { MODE_REGISTER, MODE_COMPANION, MODE_AUTO };
-
 struct registration {
         struct aws_clients *aws;  /* borrowed */
         const struct config *cfg; /* borrowed */
         registration_callback_t cb;
         void *userdata;
 
-        enum mode mode; /* resolved: REGISTER or COMPANION after the probe */
+        enum config_mode mode; /* resolved: register or companion after auto's probe */
         const char *cluster;
         bool cluster_unset; /* ECS_CLUSTER not configured: "default", created if missing */
         const char *datadir;
@@ -48,28 +47,27 @@ struct registration {
         char message[700];
 };
 
-static const char *mode_name(enum mode m) {
-        return m == MODE_COMPANION ? "companion" : m == MODE_REGISTER ? "register" : "auto";
+static const char *mode_name(enum config_mode m) {
+        static const char *const names[] = {
+                [CONFIG_MODE_AUTO] = "auto",
+                [CONFIG_MODE_REGISTER] = "register",
+                [CONFIG_MODE_COMPANION] = "companion",
+        };
+        return names[m];
 }
 
-static void finish(struct registration *g, enum registration_outcome outcome, const char *fmt, ...)
+/* The join cannot go on now: say why and how soon to try again (never DONE:
+ * done() reports success). */
+static void fail(struct registration *g, enum registration_outcome outcome, const char *fmt, ...)
         _printf_(3, 4);
-static void finish(struct registration *g, enum registration_outcome outcome, const char *fmt,
-                   ...) {
+static void fail(struct registration *g, enum registration_outcome outcome, const char *fmt, ...) {
         struct registration_result r = {.outcome = outcome, .mode = mode_name(g->mode)};
         va_list ap;
 
-        if (fmt) {
-                va_start(ap, fmt);
-                vsnprintf(g->message, sizeof g->message, fmt, ap);
-                va_end(ap);
-                r.message = g->message;
-        }
-        if (outcome == REGISTRATION_DONE) {
-                r.arn = g->state.container_instance_arn;
-                r.cluster = g->state.cluster;
-                r.state = &g->state;
-        }
+        va_start(ap, fmt);
+        vsnprintf(g->message, sizeof g->message, fmt, ap);
+        va_end(ap);
+        r.message = g->message;
         g->cb(&r, g->userdata);
 }
 
@@ -77,9 +75,9 @@ static void finish(struct registration *g, enum registration_outcome outcome, co
 static void ecs_failed(struct registration *g, const struct ecs_result *res) {
         if (res->kind == ECS_ERR_ACCESS || res->kind == ECS_ERR_AUTH ||
             res->kind == ECS_ERR_CREDENTIALS)
-                finish(g, REGISTRATION_RETRY_SLOW, "%s", res->message);
+                fail(g, REGISTRATION_RETRY_SLOW, "%s", res->message);
         else
-                finish(g, REGISTRATION_RETRY, "%s", res->message);
+                fail(g, REGISTRATION_RETRY, "%s", res->message);
 }
 
 static int call(struct registration *g, const char *op, cJSON *req, ecs_callback_t cb) {
@@ -95,13 +93,13 @@ static void done(struct registration *g, const char *arn, const char *cluster, b
 
         if (!(n.container_instance_arn = strdup(arn)) || !(n.cluster = strdup(cluster)) ||
             !(n.region = strdup(g->aws->region)) ||
-            !(n.ec2_instance_id = strdup(g->aws->identity.instance_id))) {
+            !(n.ec2_instance_id = strdup(g->aws->identity.instance_id)) ||
+            (g->have_state && streq_ptr(g->state.container_instance_arn, arn) &&
+             state_set_owned(&n, g->state.owned_attributes, g->state.n_owned_attributes) < 0)) {
                 state_done(&n);
-                finish(g, REGISTRATION_RETRY, "out of memory");
+                fail(g, REGISTRATION_RETRY, "out of memory");
                 return;
         }
-        if (g->have_state && streq_ptr(g->state.container_instance_arn, arn))
-                state_set_owned(&n, g->state.owned_attributes, g->state.n_owned_attributes);
         state_done(&g->state);
         g->state = n;
         g->have_state = true;
@@ -143,10 +141,9 @@ static void on_registered(const struct ecs_result *res, void *userdata) {
 
         g->ecs_call = NULL;
         if (res->error) {
-                if (res->kind == ECS_ERR_CLIENT && res->message &&
-                    strcasestr(res->message, "not found"))
-                        finish(g, REGISTRATION_TERMINAL, "cluster %s does not exist in %s (%s)",
-                               g->cluster, g->aws->region, res->message);
+                if (ecs_cluster_not_found(res))
+                        fail(g, REGISTRATION_TERMINAL, "cluster %s does not exist in %s (%s)",
+                             g->cluster, g->aws->region, res->message);
                 else
                         ecs_failed(g, res);
                 return;
@@ -154,8 +151,8 @@ static void on_registered(const struct ecs_result *res, void *userdata) {
         ci = cJSON_GetObjectItemCaseSensitive(res->response, "containerInstance");
         arn = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ci, "containerInstanceArn"));
         if (!arn || strncmp(arn, "arn:", 4) != 0) {
-                finish(g, REGISTRATION_RETRY,
-                       "ECS RegisterContainerInstance: the answer has no containerInstanceArn");
+                fail(g, REGISTRATION_RETRY,
+                     "ECS RegisterContainerInstance: the answer has no containerInstanceArn");
                 return;
         }
         log_info("Registered EC2 instance %s in cluster %s as %s", g->aws->identity.instance_id,
@@ -163,28 +160,31 @@ static void on_registered(const struct ecs_result *res, void *userdata) {
         done(g, arn, g->cluster, false);
 }
 
-static void do_register(struct registration *g) {
-        _cleanup_free_ uint16_t *ports = NULL, *udp = NULL;
-        struct resources res = {};
-        const char *tags = config_get(g->cfg, "ECS_CONTAINER_INSTANCE_TAGS");
-        cJSON *req, *attrs, *ver;
-        size_t n_ports = 0, n_udp = 0;
-        int r;
+/* The tags of ECS_CONTAINER_INSTANCE_TAGS (validated: an object of strings)
+ * as RegisterContainerInstance wants them: [{"key", "value"}, ...]. */
+static cJSON *tags_json(const char *tags) {
+        cJSON *t = cJSON_Parse(tags), *item, *out = cJSON_CreateArray();
 
-        config_get_ports(g->cfg, "ECS_RESERVED_PORTS", &ports, &n_ports);
-        config_get_ports(g->cfg, "ECS_RESERVED_PORTS_UDP", &udp, &n_udp);
-        r = resources_read(&res, "/proc/meminfo", config_get_int(g->cfg, "ECS_RESERVED_MEMORY"),
-                           ports, n_ports, udp, n_udp);
-        if (r < 0) {
-                finish(g, REGISTRATION_RETRY, "cannot read the host's resources: %s", strerror(-r));
-                return;
+        cJSON_ArrayForEach(item, t) {
+                cJSON *kv = cJSON_CreateObject();
+                cJSON_AddStringToObject(kv, "key", item->string);
+                cJSON_AddStringToObject(kv, "value", cJSON_GetStringValue(item) ?: "");
+                cJSON_AddItemToArray(out, kv);
         }
-        req = cJSON_CreateObject();
+        cJSON_Delete(t);
+        return out;
+}
+
+/* What the official agent registers: the identity document and its
+ * signature, the host's resources, the version and the built-in attributes. */
+static cJSON *register_request(struct registration *g, const struct resources *res) {
+        const char *tags = config_string(g->cfg, KEY_ECS_CONTAINER_INSTANCE_TAGS);
+        cJSON *req = cJSON_CreateObject(), *attrs, *ver;
+
         cJSON_AddStringToObject(req, "cluster", g->cluster);
         cJSON_AddStringToObject(req, "instanceIdentityDocument", g->aws->identity_document);
         cJSON_AddStringToObject(req, "instanceIdentityDocumentSignature", g->signature);
-        cJSON_AddItemToObject(req, "totalResources", resources_to_json(&res));
-        resources_done(&res);
+        cJSON_AddItemToObject(req, "totalResources", resources_to_json(res));
         ver = cJSON_AddObjectToObject(req, "versionInfo");
         cJSON_AddStringToObject(ver, "agentVersion", "ecs-hostd-" HOSTD_VERSION);
         cJSON_AddStringToObject(ver, "agentHash", HOSTD_GIT_HASH);
@@ -197,26 +197,41 @@ static void do_register(struct registration *g) {
                 cJSON_AddItemToArray(attrs, attribute("ecs.vpc-id", g->vpc_id));
         if (g->subnet_id)
                 cJSON_AddItemToArray(attrs, attribute("ecs.subnet-id", g->subnet_id));
-        if (tags && *tags) {
-                cJSON *t = cJSON_Parse(tags), *item, *out = cJSON_AddArrayToObject(req, "tags");
-                cJSON_ArrayForEach(item, t) {
-                        cJSON *kv = cJSON_CreateObject();
-                        cJSON_AddStringToObject(kv, "key", item->string);
-                        cJSON_AddStringToObject(kv, "value", cJSON_GetStringValue(item) ?: "");
-                        cJSON_AddItemToArray(out, kv);
-                }
-                cJSON_Delete(t);
+        if (tags && *tags)
+                cJSON_AddItemToObject(req, "tags", tags_json(tags));
+        return req;
+}
+
+static void do_register(struct registration *g) {
+        _cleanup_free_ uint16_t *ports = NULL, *udp = NULL;
+        struct resources res = {};
+        size_t n_ports = 0, n_udp = 0;
+        cJSON *req;
+        int r;
+
+        r = config_ports(g->cfg, KEY_ECS_RESERVED_PORTS, &ports, &n_ports);
+        if (r >= 0)
+                r = config_ports(g->cfg, KEY_ECS_RESERVED_PORTS_UDP, &udp, &n_udp);
+        if (r >= 0)
+                r = resources_read(&res, "/proc/meminfo",
+                                   config_int(g->cfg, KEY_ECS_RESERVED_MEMORY), ports, n_ports, udp,
+                                   n_udp);
+        if (r < 0) {
+                fail(g, REGISTRATION_RETRY, "cannot read the host's resources: %s", strerror(-r));
+                return;
         }
+        req = register_request(g, &res);
+        resources_done(&res);
         r = call(g, "RegisterContainerInstance", req, on_registered);
         if (r < 0)
-                finish(g, REGISTRATION_RETRY, "cannot call RegisterContainerInstance: %s",
-                       strerror(-r));
+                fail(g, REGISTRATION_RETRY, "cannot call RegisterContainerInstance: %s",
+                     strerror(-r));
 }
 
 static void imds_then(struct registration *g, const char *path, imds_callback_t cb) {
         int r = imds_get(g->aws->imds, path, cb, g, &g->imds_req);
         if (r < 0)
-                finish(g, REGISTRATION_RETRY, "cannot ask IMDS for %s: %s", path, strerror(-r));
+                fail(g, REGISTRATION_RETRY, "cannot ask IMDS for %s: %s", path, strerror(-r));
 }
 
 /* A single line of printable text, or NULL. */
@@ -273,12 +288,12 @@ static void on_signature(const struct imds_result *r, void *userdata) {
 
         g->imds_req = NULL;
         if (r->error) {
-                finish(g, REGISTRATION_RETRY, "%s", r->error_text);
+                fail(g, REGISTRATION_RETRY, "%s", r->error_text);
                 return;
         }
         g->signature = strndup(r->body, r->body_len);
         if (!g->signature) {
-                finish(g, REGISTRATION_RETRY, "out of memory");
+                fail(g, REGISTRATION_RETRY, "out of memory");
                 return;
         }
         imds_then(g, "/latest/meta-data/mac", on_mac);
@@ -322,10 +337,10 @@ static void on_clusters(const struct ecs_result *res, void *userdata) {
                 return;
         }
         if (!g->cluster_unset) {
-                finish(g, REGISTRATION_TERMINAL,
-                       "ECS cluster %s does not exist in region %s: create it, or set "
-                       "ECS_CLUSTER to an existing cluster",
-                       g->cluster, g->aws->region);
+                fail(g, REGISTRATION_TERMINAL,
+                     "ECS cluster %s does not exist in region %s: create it, or set "
+                     "ECS_CLUSTER to an existing cluster",
+                     g->cluster, g->aws->region);
                 return;
         }
         /* ECS_CLUSTER unset: the "default" cluster, created as the agent does. */
@@ -333,18 +348,18 @@ static void on_clusters(const struct ecs_result *res, void *userdata) {
         cJSON_AddStringToObject(req, "clusterName", g->cluster);
         r = call(g, "CreateCluster", req, on_cluster_created);
         if (r < 0)
-                finish(g, REGISTRATION_RETRY, "cannot call CreateCluster: %s", strerror(-r));
+                fail(g, REGISTRATION_RETRY, "cannot call CreateCluster: %s", strerror(-r));
 }
 
 static void start_register(struct registration *g) {
         cJSON *req = cJSON_CreateObject();
         int r;
 
-        g->mode = MODE_REGISTER;
+        g->mode = CONFIG_MODE_REGISTER;
         cJSON_AddItemToObject(req, "clusters", cJSON_CreateStringArray(&g->cluster, 1));
         r = call(g, "DescribeClusters", req, on_clusters);
         if (r < 0)
-                finish(g, REGISTRATION_RETRY, "cannot call DescribeClusters: %s", strerror(-r));
+                fail(g, REGISTRATION_RETRY, "cannot call DescribeClusters: %s", strerror(-r));
 }
 
 /* ---- companion mode ----------------------------------------------------- */
@@ -381,10 +396,10 @@ static void on_described(const struct ecs_result *res, void *userdata) {
                         _cleanup_free_ char *a = strdup(arn);
                         free_arns(g);
                         if (!a) {
-                                finish(g, REGISTRATION_RETRY, "out of memory");
+                                fail(g, REGISTRATION_RETRY, "out of memory");
                                 return;
                         }
-                        if (g->mode == MODE_REGISTER)
+                        if (g->mode == CONFIG_MODE_REGISTER)
                                 log_info("EC2 instance %s is already registered in cluster %s "
                                          "as %s; reusing it",
                                          g->aws->identity.instance_id, g->cluster, a);
@@ -411,13 +426,13 @@ static void describe_next(struct registration *g) {
                         return;
                 }
                 free_arns(g);
-                if (g->mode == MODE_REGISTER) {
+                if (g->mode == CONFIG_MODE_REGISTER) {
                         fetch_signature(g); /* no registration of ours to adopt */
                         return;
                 }
-                finish(g, REGISTRATION_RETRY,
-                       "the official agent has not registered EC2 instance %s in cluster %s yet",
-                       g->aws->identity.instance_id, g->cluster);
+                fail(g, REGISTRATION_RETRY,
+                     "the official agent has not registered EC2 instance %s in cluster %s yet",
+                     g->aws->identity.instance_id, g->cluster);
                 return;
         }
         end = g->next_arn + DESCRIBE_BATCH < g->n_arns ? g->next_arn + DESCRIBE_BATCH : g->n_arns;
@@ -428,8 +443,8 @@ static void describe_next(struct registration *g) {
                 cJSON_AddItemToArray(list, cJSON_CreateString(g->arns[g->next_arn]));
         r = call(g, "DescribeContainerInstances", req, on_described);
         if (r < 0)
-                finish(g, REGISTRATION_RETRY, "cannot call DescribeContainerInstances: %s",
-                       strerror(-r));
+                fail(g, REGISTRATION_RETRY, "cannot call DescribeContainerInstances: %s",
+                     strerror(-r));
 }
 
 static void on_listed(const struct ecs_result *res, void *userdata) {
@@ -439,12 +454,11 @@ static void on_listed(const struct ecs_result *res, void *userdata) {
 
         g->ecs_call = NULL;
         if (res->error) {
-                if (res->kind == ECS_ERR_CLIENT && res->message &&
-                    strcasestr(res->message, "not found"))
-                        finish(g, REGISTRATION_RETRY,
-                               "cluster %s does not exist in %s yet (waiting for the official "
-                               "agent)",
-                               g->cluster, g->aws->region);
+                if (ecs_cluster_not_found(res))
+                        fail(g, REGISTRATION_RETRY,
+                             "cluster %s does not exist in %s yet (waiting for the official "
+                             "agent)",
+                             g->cluster, g->aws->region);
                 else
                         ecs_failed(g, res);
                 return;
@@ -452,7 +466,7 @@ static void on_listed(const struct ecs_result *res, void *userdata) {
         arns = cJSON_GetObjectItemCaseSensitive(res->response, "containerInstanceArns");
         g->arns = calloc((size_t)cJSON_GetArraySize(arns) + 1, sizeof(char *));
         if (!g->arns) {
-                finish(g, REGISTRATION_RETRY, "out of memory");
+                fail(g, REGISTRATION_RETRY, "out of memory");
                 return;
         }
         cJSON_ArrayForEach(item, arns) if (cJSON_IsString(item)) {
@@ -478,8 +492,7 @@ static void list_page(struct registration *g) {
                 cJSON_AddStringToObject(req, "nextToken", g->next_token);
         r = call(g, "ListContainerInstances", req, on_listed);
         if (r < 0)
-                finish(g, REGISTRATION_RETRY, "cannot call ListContainerInstances: %s",
-                       strerror(-r));
+                fail(g, REGISTRATION_RETRY, "cannot call ListContainerInstances: %s", strerror(-r));
 }
 
 int registration_parse_introspection(const char *body, size_t len, char **ret_arn,
@@ -531,18 +544,18 @@ static void on_introspection(const struct http_response *resp, void *userdata) {
 
         g->http_call = NULL;
         r = parse_introspection(resp, &arn, &cluster);
-        if (g->mode == MODE_AUTO) {
+        if (g->mode == CONFIG_MODE_AUTO) {
                 if (r == -EAGAIN && ++g->probes < AUTO_PROBE_ATTEMPTS) {
                         if (sd_event_add_time_relative(g->aws->event, &g->timer, CLOCK_MONOTONIC,
                                                        AUTO_PROBE_DELAY_USEC, TIMER_ACCURACY_USEC,
                                                        on_probe_timer, g) >= 0)
                                 return;
                 }
-                g->mode = r == -EAGAIN ? MODE_REGISTER : MODE_COMPANION;
+                g->mode = r == -EAGAIN ? CONFIG_MODE_REGISTER : CONFIG_MODE_COMPANION;
                 log_info("ECS_HOSTD_MODE=auto: the official agent's introspection endpoint %s; "
                          "using %s mode",
                          r == -EAGAIN ? "does not answer" : "answers", mode_name(g->mode));
-                if (g->mode == MODE_REGISTER) {
+                if (g->mode == CONFIG_MODE_REGISTER) {
                         start_register(g);
                         return;
                 }
@@ -562,7 +575,7 @@ static void on_introspection(const struct http_response *resp, void *userdata) {
 }
 
 static void start_companion(struct registration *g) {
-        const char *url = config_get(g->cfg, "ECS_AGENT_INTROSPECTION_URL");
+        const char *url = config_string(g->cfg, KEY_ECS_AGENT_INTROSPECTION_URL);
         const char *why = NULL;
         int r;
 
@@ -575,8 +588,8 @@ static void start_companion(struct registration *g) {
                         on_introspection, g, &g->http_call, &why);
         if (r < 0) {
                 g->http_call = NULL;
-                if (g->mode == MODE_AUTO) {
-                        g->mode = MODE_REGISTER;
+                if (g->mode == CONFIG_MODE_AUTO) {
+                        g->mode = CONFIG_MODE_REGISTER;
                         log_warn("ECS_AGENT_INTROSPECTION_URL %s: %s; using register mode", url,
                                  why ?: strerror(-r));
                         start_register(g);
@@ -589,11 +602,13 @@ static void start_companion(struct registration *g) {
 
 static void start_mode(struct registration *g) {
         switch (g->mode) {
-        case MODE_REGISTER:
+        case CONFIG_MODE_REGISTER:
                 start_register(g);
-                break;
-        default:
+                return;
+        case CONFIG_MODE_COMPANION:
+        case CONFIG_MODE_AUTO: /* auto asks the agent first, as companion does */
                 start_companion(g);
+                return;
         }
 }
 
@@ -627,7 +642,7 @@ static void on_verified(const struct ecs_result *res, void *userdata) {
         {
                 _cleanup_free_ char *arn = strdup(g->state.container_instance_arn);
                 if (!arn) {
-                        finish(g, REGISTRATION_RETRY, "out of memory");
+                        fail(g, REGISTRATION_RETRY, "out of memory");
                         return;
                 }
                 done(g, arn, g->cluster, true);
@@ -638,7 +653,6 @@ int registration_start(struct registration **ret, struct aws_clients *aws, const
                        registration_callback_t cb, void *userdata) {
         _cleanup_free_ char *why = NULL;
         struct registration *g;
-        const char *mode;
         int r;
 
         if (!ret || !aws || !aws->ecs || !aws->have_identity || !cfg || !cb)
@@ -650,13 +664,10 @@ int registration_start(struct registration **ret, struct aws_clients *aws, const
         g->cfg = cfg;
         g->cb = cb;
         g->userdata = userdata;
-        g->cluster = config_get(cfg, "ECS_CLUSTER");
-        g->cluster_unset = streq_ptr(config_source(cfg, "ECS_CLUSTER"), "default");
-        g->datadir = config_get(cfg, "ECS_HOSTD_DATADIR");
-        mode = config_get(cfg, "ECS_HOSTD_MODE");
-        g->mode = streq_ptr(mode, "register")    ? MODE_REGISTER
-                  : streq_ptr(mode, "companion") ? MODE_COMPANION
-                                                 : MODE_AUTO;
+        g->cluster = config_string(cfg, KEY_ECS_CLUSTER);
+        g->cluster_unset = !config_is_set(cfg, KEY_ECS_CLUSTER);
+        g->datadir = config_string(cfg, KEY_ECS_HOSTD_DATADIR);
+        g->mode = (enum config_mode)config_enum(cfg, KEY_ECS_HOSTD_MODE);
         *ret = g;
 
         r = state_load(g->datadir, &g->state, &why);
@@ -672,11 +683,11 @@ int registration_start(struct registration **ret, struct aws_clients *aws, const
                                  g->datadir, g->state.ec2_instance_id, aws->identity.instance_id);
                         state_done(&g->state);
                 } else if (!streq_ptr(g->state.cluster, g->cluster)) {
-                        finish(g, REGISTRATION_TERMINAL,
-                               "%s/" STATE_FILE " says this instance is registered in cluster "
-                               "%s, but ECS_CLUSTER is %s; deregister it from %s and remove "
-                               "the file to change clusters",
-                               g->datadir, g->state.cluster, g->cluster, g->state.cluster);
+                        fail(g, REGISTRATION_TERMINAL,
+                             "%s/" STATE_FILE " says this instance is registered in cluster "
+                             "%s, but ECS_CLUSTER is %s; deregister it from %s and remove "
+                             "the file to change clusters",
+                             g->datadir, g->state.cluster, g->cluster, g->state.cluster);
                         return 0;
                 } else {
                         cJSON *req = cJSON_CreateObject();
@@ -688,7 +699,7 @@ int registration_start(struct registration **ret, struct aws_clients *aws, const
                                         (const char *const *)&g->state.container_instance_arn, 1));
                         r = call(g, "DescribeContainerInstances", req, on_verified);
                         if (r < 0)
-                                finish(g, REGISTRATION_RETRY, "cannot call ECS: %s", strerror(-r));
+                                fail(g, REGISTRATION_RETRY, "cannot call ECS: %s", strerror(-r));
                         return 0;
                 }
         }

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "macro.h"
 #include "state.h"
 
@@ -138,37 +139,6 @@ char *state_format(const struct state *s) {
         return text;
 }
 
-static int read_file(const char *path, char **ret, size_t *ret_len) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        _cleanup_free_ char *buf = NULL;
-        struct stat st;
-        size_t len = 0;
-
-        if (fd < 0)
-                return -errno;
-        if (fstat(fd, &st) < 0)
-                return -errno;
-        if (!S_ISREG(st.st_mode) || st.st_size > STATE_MAX_SIZE)
-                return -EBADMSG;
-        buf = malloc((size_t)st.st_size + 1);
-        if (!buf)
-                return -ENOMEM;
-        while (len < (size_t)st.st_size) {
-                ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return -errno;
-                if (n == 0)
-                        break;
-                len += (size_t)n;
-        }
-        buf[len] = 0;
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
-}
-
 int state_load(const char *dir, struct state *ret, char **error) {
         _cleanup_free_ char *path = NULL, *text = NULL, *why = NULL, *aside = NULL;
         size_t len = 0;
@@ -178,14 +148,16 @@ int state_load(const char *dir, struct state *ret, char **error) {
                 *error = NULL;
         if (asprintf(&path, "%s/" STATE_FILE, dir) < 0)
                 return -ENOMEM;
-        r = read_file(path, &text, &len);
+        r = fileio_read(path, STATE_MAX_SIZE, FILEIO_NOFOLLOW, &text, &len);
         if (r == -ENOENT)
                 return r;
         if (r == 0)
                 r = state_parse(text, len, ret, &why);
         if (r == 0)
                 return 0;
-        if (r != -EINVAL && r != -EBADMSG && r != -ELOOP)
+        /* Not what we write: not JSON of our shape, a symlink, not a regular
+         * file, or far too large. */
+        if (r != -EINVAL && r != -ELOOP && r != -EISDIR && r != -EBADFD && r != -EFBIG)
                 return r;
         /* Corrupt: keep it for a human to look at, start without state. */
         if (asprintf(&aside, "%s.corrupt-%lld", path, (long long)time(NULL)) < 0)
@@ -198,54 +170,10 @@ int state_load(const char *dir, struct state *ret, char **error) {
         return -EBADMSG;
 }
 
-static int write_all(int fd, const char *p, size_t n) {
-        while (n > 0) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w < 0)
-                        return -errno;
-                p += w;
-                n -= (size_t)w;
-        }
-        return 0;
-}
-
-int state_write_atomic(const char *dir, const char *name, const char *text) {
-        _cleanup_free_ char *path = NULL, *tmp = NULL;
-        _cleanup_close_ int fd = -1, dfd = -1;
-        int r;
-
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-                return -errno;
-        if (asprintf(&path, "%s/%s", dir, name) < 0 ||
-            asprintf(&tmp, "%s/.%s.tmp-%d", dir, name, (int)getpid()) < 0)
-                return -ENOMEM;
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0)
-                return -errno;
-        r = write_all(fd, text, strlen(text));
-        if (r == 0)
-                r = write_all(fd, "\n", 1);
-        if (r == 0 && fsync(fd) < 0)
-                r = -errno;
-        if (r == 0 && rename(tmp, path) < 0)
-                r = -errno;
-        if (r < 0) {
-                unlink(tmp);
-                return r;
-        }
-        /* The rename itself must reach the disk too. */
-        dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0 || fsync(dfd) < 0)
-                return -errno;
-        return 0;
-}
-
 int state_save(const char *dir, const struct state *s) {
         _cleanup_free_ char *text = state_format(s);
 
         if (!text)
                 return -ENOMEM;
-        return state_write_atomic(dir, STATE_FILE, text);
+        return fileio_write_atomic(dir, STATE_FILE, text);
 }

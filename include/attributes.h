@@ -2,12 +2,15 @@
  * ECS_INSTANCE_ATTRIBUTES and *.json files in the attributes directory),
  * ECS's validation rules applied locally, and the difference to send.
  * Pure except attributes_read_dir(), which only reads files.  No logging:
- * every problem comes back as a message naming the source, the attribute,
+ * every problem comes back as an error whose source is the file (or
+ * ECS_INSTANCE_ATTRIBUTES) and whose message names the attribute,
  * the rule and the offending character. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "errors.h"
 
 #define ATTRIBUTES_MAX_CUSTOM 10   /* ECS: at most 10 custom attributes per instance */
 #define ATTRIBUTES_MAX_PER_CALL 10 /* ECS: at most 10 per PutAttributes/DeleteAttributes */
@@ -35,14 +38,6 @@ int attribute_set_put(struct attribute_set *s, const char *name, const char *val
 /* -ENOENT when absent. */
 int attribute_set_remove(struct attribute_set *s, const char *name);
 
-struct attribute_errors {
-        char **v; /* messages, e.g. "/etc/ecs/attributes.d/a.json: attribute \"team:x\": the name
-                     may hold only letters, digits and - _ / \\ . ; ':' at position 5 is not
-                     allowed" (README.md, "Custom attributes", lists them all) */
-        size_t n;
-};
-void attribute_errors_done(struct attribute_errors *e);
-
 /* Check a name and a value (NULL or "": no value) against ECS's rules.
  * Returns 0, or -EINVAL with *error set (malloc'd) naming the rule and the
  * offending character (1-based position) or length; the message does not
@@ -57,7 +52,7 @@ bool attribute_is_builtin(const char *name);
  * override earlier ones of the same name).  Also refuses built-in names.
  * Returns 0, -EINVAL when it appended errors, -ENOMEM. */
 int attributes_parse_json(const char *source, const char *json, size_t len,
-                          struct attribute_set *set, struct attribute_errors *errs);
+                          struct attribute_set *set, struct errors *errs);
 
 /* One file of the attributes directory. */
 struct attribute_file {
@@ -74,7 +69,7 @@ struct attribute_file {
  * pass them on to attributes_desired(), which fails because errs is not
  * empty.  Other negative errno: nothing is written. */
 int attributes_read_dir(const char *dir, struct attribute_file **ret, size_t *ret_n,
-                        struct attribute_errors *errs);
+                        struct errors *errs);
 void attribute_files_free(struct attribute_file *f, size_t n);
 
 /* The desired custom set: ECS_INSTANCE_ATTRIBUTES (may be NULL) first, then
@@ -84,7 +79,7 @@ void attribute_files_free(struct attribute_file *f, size_t n);
  * including errors appended before the call (ret is then untouched).  On
  * success the old contents of *ret are freed and replaced. */
 int attributes_desired(const char *env_json, const struct attribute_file *files, size_t n_files,
-                       struct attribute_set *ret, struct attribute_errors *errs);
+                       struct attribute_set *ret, struct errors *errs);
 
 /* What to send so that ECS matches desired, touching only attributes we own:
  *  - put: desired attributes missing from actual or with another value;

@@ -26,10 +26,9 @@ struct attrsync *attrsync_free(struct attrsync *s);
 /* Ask for a sync (now, or right after the running one). */
 void attrsync_request(struct attrsync *s);
 
-/* The configuration changed (SIGHUP): read the desired set from cfg from now
- * on.  The caller has validated it. */
-void attrsync_set_config(struct attrsync *s, const struct config *cfg);
-
-/* Validate the configured attributes (for --check-config, start and reload):
- * appends every problem to errs as a config error; returns -EINVAL if any. */
-int attrsync_check_config(const struct config *cfg, struct config_errors *errs);
+/* Validate the configured attributes (ECS_INSTANCE_ATTRIBUTES and the
+ * attributes directory) against ECS's rules, for --check-config, start and
+ * reload: the configuration itself only knows ECS_INSTANCE_ATTRIBUTES is
+ * text.  Appends every problem to errs, an ECS_INSTANCE_ATTRIBUTES one at
+ * the file and line that set it; returns -EINVAL if there was any. */
+int attrsync_check_config(const struct config *cfg, struct errors *errs);

@@ -46,8 +46,9 @@ enum ecs_error_kind {
 struct ecs_result {
         int error; /* 0, or a negative errno matching kind */
         enum ecs_error_kind kind;
-        long status;           /* HTTP status of the last attempt, 0 if none */
-        const char *code;      /* AWS error code without its "prefix#", or NULL */
+        long status;                 /* HTTP status of the last attempt, 0 if none */
+        const char *code;            /* AWS error code without its "prefix#", or NULL */
+        const char *service_message; /* the error answer's own message, or NULL */
         const char *message;   /* one line for the log: operation, code, message; no secrets */
         const cJSON *response; /* the parsed answer on success (borrowed) */
         unsigned attempts;
@@ -81,3 +82,7 @@ int ecs_parse_error(const char *body, size_t len, char **ret_code, char **ret_me
 /* Classify an HTTP status and error code. */
 enum ecs_error_kind ecs_classify(long status, const char *code);
 bool ecs_kind_retryable(enum ecs_error_kind kind);
+
+/* The cluster named in the request does not exist: ClusterNotFoundException,
+ * or RegisterContainerInstance's ClientException "Cluster not found.". */
+bool ecs_cluster_not_found(const struct ecs_result *r);

@@ -8,21 +8,8 @@
 #include <stdarg.h>
 #include <syslog.h>
 
+#include "errors.h"
 #include "macro.h"
-
-/* ECS_LOGLEVEL names, most to least verbose. */
-enum log_level {
-        LOG_LEVEL_DEBUG = LOG_DEBUG,
-        LOG_LEVEL_INFO = LOG_INFO,
-        LOG_LEVEL_WARN = LOG_WARNING,
-        LOG_LEVEL_ERROR = LOG_ERR,
-        LOG_LEVEL_CRIT = LOG_CRIT,
-};
-
-/* Parse "debug", "info", "warn", "error", "crit" (case-insensitive).
- * Returns the syslog priority or -EINVAL. */
-int log_level_from_string(const char *s);
-const char *log_level_to_string(int level);
 
 void log_set_max_level(int level);
 int log_get_max_level(void);
@@ -44,6 +31,9 @@ int log_internalv(int level, int error, const char *file, int line, const char *
  * "KEY=value" strings that follow the message.  On stderr they are omitted. */
 int log_struct_internal(int level, int error, const char *file, int line, const char *func,
                         const char *const *fields, const char *format, ...) _printf_(7, 8);
+
+/* Log each error on its own line at level, as errors_print() prints it. */
+void log_errors(int level, const struct errors *e);
 
 #define log_full_errno(level, error, ...)                                                          \
         log_internal((level), (error), __FILE__, __LINE__, __func__, __VA_ARGS__)

@@ -52,7 +52,3 @@ static inline void *mfree(void *p) {
         free(p);
         return NULL;
 }
-
-/* Accuracy for every sd-event timer: sd-event's default (0 = 250 ms) would
- * let timers slip by a quarter second, too much for a one-second watcher. */
-#define TIMER_ACCURACY_USEC 1000

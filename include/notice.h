@@ -19,6 +19,7 @@ enum notice_kind {
         NOTICE_REBALANCE,
         NOTICE_ASG,
         NOTICE_MAINTENANCE,
+        _NOTICE_KIND_MAX,
 };
 
 /* Lowercase name used in logs, hook environment and DRAIN_ON: "spot",

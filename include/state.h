@@ -33,9 +33,5 @@ int state_load(const char *dir, struct state *ret, char **error);
 /* Write dir/state.json atomically (creating dir, mode 0700, when missing). */
 int state_save(const char *dir, const struct state *s);
 
-/* Write dir/name atomically: a temporary file, fsync, rename, fsync of the
- * directory (created, mode 0700, when missing).  A newline is appended. */
-int state_write_atomic(const char *dir, const char *name, const char *text);
-
 /* Replace the owned attribute names (copied). */
 int state_set_owned(struct state *s, char *const *names, size_t n);

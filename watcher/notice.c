@@ -13,12 +13,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "errmsg.h"
+#include "errors.h"
+#include "escape.h"
 #include "macro.h"
 #include "notice.h"
 
-#define ECHO_MAX 64                       /* bytes of outside input a message may quote */
-#define QUOTE_SIZE (ECHO_MAX * 4 + 8)     /* quote(): every byte may become \xNN */
+#define ECHO_MAX 64 /* bytes of outside input a message may quote */
+#define QUOTE_SIZE ESCAPE_QUOTE_SIZE(ECHO_MAX)
 #define TIME_MAX ((time_t)253402300799LL) /* 9999-12-31T23:59:59Z */
 #define ISO_TIME_SIZE 21                  /* "2017-09-18T08:22:00Z" + NUL */
 
@@ -91,30 +92,9 @@ static char ascii_lower(char c) {
         return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
 }
 
-/* Quote at most ECHO_MAX bytes of s for a message: printable ASCII as is,
- * quotes and backslashes escaped, anything else as \xNN; "..." marks a cut. */
+/* Quote at most ECHO_MAX bytes of s for a message (escape.h). */
 static void quote(char buf[static QUOTE_SIZE], const char *s, size_t n) {
-        size_t k = 0;
-
-        buf[k++] = '"';
-        for (size_t i = 0; i < n && i < ECHO_MAX; i++) {
-                unsigned char c = (unsigned char)s[i];
-                if (c == '"' || c == '\\') {
-                        buf[k++] = '\\';
-                        buf[k++] = (char)c;
-                } else if (c >= 0x20 && c < 0x7f)
-                        buf[k++] = (char)c;
-                else {
-                        snprintf(buf + k, 5, "\\x%02x", c);
-                        k += 4;
-                }
-        }
-        buf[k++] = '"';
-        if (n > ECHO_MAX) {
-                memcpy(buf + k, "...", 3);
-                k += 3;
-        }
-        buf[k] = '\0';
+        escape_quote(buf, s, n, ECHO_MAX, '"');
 }
 
 /* Trim ASCII whitespace (IMDS bodies may end with a newline). */

@@ -28,32 +28,33 @@ int aws_clients_new(struct aws_clients **ret, sd_event *event, const struct conf
         r = http_new(&a->http, event);
         if (r < 0)
                 goto fail;
-        r = imds_new(
-                &a->imds, event, a->http,
-                &(struct imds_config){
-                        .endpoint = nonempty(config_get(cfg, "AWS_EC2_METADATA_SERVICE_ENDPOINT")),
-                        .token_ttl = (unsigned)config_get_int(cfg, "ECS_HOSTD_IMDS_TOKEN_TTL"),
-                        .v1_fallback = config_get_bool(cfg, "ECS_HOSTD_IMDS_V1_FALLBACK"),
+        r = imds_new(&a->imds, event, a->http,
+                     &(struct imds_config){
+                             .endpoint = nonempty(
+                                     config_string(cfg, KEY_AWS_EC2_METADATA_SERVICE_ENDPOINT)),
+                             .token_ttl = (unsigned)config_int(cfg, KEY_ECS_HOSTD_IMDS_TOKEN_TTL),
+                             .v1_fallback = config_bool(cfg, KEY_ECS_HOSTD_IMDS_V1_FALLBACK),
+                     });
+        if (r < 0)
+                goto fail;
+        r = credentials_new(
+                &a->creds, event, a->imds,
+                &(struct credentials_config){
+                        .access_key_id = config_string(cfg, KEY_AWS_ACCESS_KEY_ID),
+                        .secret_access_key = config_string(cfg, KEY_AWS_SECRET_ACCESS_KEY),
+                        .session_token = config_string(cfg, KEY_AWS_SESSION_TOKEN),
                 });
         if (r < 0)
                 goto fail;
-        r = credentials_new(&a->creds, event, a->imds,
-                            &(struct credentials_config){
-                                    .access_key_id = config_get(cfg, "AWS_ACCESS_KEY_ID"),
-                                    .secret_access_key = config_get(cfg, "AWS_SECRET_ACCESS_KEY"),
-                                    .session_token = config_get(cfg, "AWS_SESSION_TOKEN"),
-                            });
-        if (r < 0)
-                goto fail;
 
-        region = nonempty(config_get(cfg, "AWS_REGION"));
+        region = nonempty(config_string(cfg, KEY_AWS_REGION));
         if (!region)
-                region = nonempty(config_get(cfg, "AWS_DEFAULT_REGION"));
+                region = nonempty(config_string(cfg, KEY_AWS_DEFAULT_REGION));
         if (region && !(a->region = strdup(region)))
                 goto oom;
         a->region_configured = region != NULL;
-        if (nonempty(config_get(cfg, "ECS_BACKEND_HOST")) &&
-            !(a->endpoint_override = strdup(config_get(cfg, "ECS_BACKEND_HOST"))))
+        if (nonempty(config_string(cfg, KEY_ECS_BACKEND_HOST)) &&
+            !(a->endpoint_override = strdup(config_string(cfg, KEY_ECS_BACKEND_HOST))))
                 goto oom;
         *ret = a;
         return 0;

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "credentials.h"
-#include "errmsg.h"
+#include "errors.h"
 #include "macro.h"
 
 #define ROLES_PATH "/latest/meta-data/iam/security-credentials/"

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "ecs.h"
+#include "event-util.h"
 #include "macro.h"
 #include "sigv4.h"
 
@@ -26,6 +27,7 @@ struct ecs_call {
         unsigned attempts;
         bool auth_retried;
         bool in_callback;
+        char *service_message; /* the last error answer's own message */
         struct credentials_request *creds_req;
         struct http_call *http_call;
         sd_event_source *timer;
@@ -97,6 +99,15 @@ enum ecs_error_kind ecs_classify(long status, const char *code) {
         if (status == 403 && !code)
                 return ECS_ERR_ACCESS;
         return ECS_ERR_CLIENT;
+}
+
+bool ecs_cluster_not_found(const struct ecs_result *r) {
+        /* ClusterNotFoundException from most operations; RegisterContainerInstance
+         * says it as a ClientException, matched on its exact text as the
+         * official agent does. */
+        return streq_ptr(r->code, "ClusterNotFoundException") ||
+               (streq_ptr(r->code, "ClientException") &&
+                streq_ptr(r->service_message, "Cluster not found."));
 }
 
 bool ecs_kind_retryable(enum ecs_error_kind kind) {
@@ -229,6 +240,7 @@ static void call_free(struct ecs_call *c) {
         sd_event_source_disable_unref(c->timer);
         free(c->op);
         free(c->body);
+        free(c->service_message);
         free(c);
 }
 
@@ -242,6 +254,7 @@ static void finish(struct ecs_call *c, enum ecs_error_kind kind, long status, co
                 .kind = kind,
                 .status = status,
                 .code = code,
+                .service_message = code ? c->service_message : NULL,
                 .response = response,
                 .attempts = c->attempts,
         };
@@ -326,6 +339,8 @@ static void on_http(const struct http_response *resp, void *userdata) {
 
         if (ecs_parse_error(resp->body, resp->body_len, &code, &message) < 0)
                 code = NULL;
+        free(c->service_message);
+        c->service_message = message ? strdup(message) : NULL;
         kind = ecs_classify(resp->status, code);
         snprintf(what, sizeof what, "%s%s%s (HTTP %ld)", code ? code : "error", message ? ": " : "",
                  message ? message : "", resp->status);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "event-util.h"
 #include "http.h"
 #include "macro.h"
 
@@ -38,12 +39,6 @@ struct http {
         struct http_call *calls;
         unsigned n_calls;
 };
-
-static uint64_t now_usec(sd_event *e) {
-        uint64_t t = 0;
-        sd_event_now(e, CLOCK_MONOTONIC, &t);
-        return t;
-}
 
 static void call_unlink_free(struct http_call *c) {
         struct http *h = c->http;
@@ -112,7 +107,7 @@ static void check_finished(struct http *h) {
                 r.call = c;
                 r.body = c->buf ? c->buf : "";
                 r.body_len = c->len;
-                r.elapsed_usec = now_usec(h->event) - c->started;
+                r.elapsed_usec = event_now_usec(h->event) - c->started;
                 if (msg->data.result == CURLE_OK && !c->too_big) {
                         curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &r.status);
                 } else {
@@ -209,7 +204,7 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp) {
                 return sd_event_source_set_enabled(h->timer, SD_EVENT_OFF) < 0 ? -1 : 0;
         if (timeout_ms == 0)
                 return sd_event_source_set_enabled(h->now, SD_EVENT_ONESHOT) < 0 ? -1 : 0;
-        when = now_usec(h->event) + (uint64_t)timeout_ms * 1000;
+        when = event_now_usec(h->event) + (uint64_t)timeout_ms * 1000;
         if (sd_event_source_set_time(h->timer, when) < 0)
                 return -1;
         return sd_event_source_set_enabled(h->timer, SD_EVENT_ONESHOT) < 0 ? -1 : 0;
@@ -414,7 +409,7 @@ int http_submit(struct http *h, const struct http_request *req, http_callback_t 
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
         curl_easy_setopt(e, CURLOPT_PRIVATE, c);
 
-        c->started = now_usec(h->event);
+        c->started = event_now_usec(h->event);
         if (curl_multi_add_handle(h->multi, e) != CURLM_OK)
                 goto oom;
         c->next = h->calls;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "event-util.h"
 #include "imds.h"
 #include "macro.h"
 
@@ -52,12 +53,6 @@ struct imds {
 
         struct imds_request *requests;
 };
-
-static uint64_t now(struct imds *m) {
-        uint64_t t = 0;
-        sd_event_now(m->event, CLOCK_MONOTONIC, &t);
-        return t;
-}
 
 static void request_unlink(struct imds_request *q) {
         struct imds *m = q->m;
@@ -115,11 +110,11 @@ static uint64_t token_margin(const struct imds *m) {
 
 static bool need_token(struct imds *m) {
         if (m->v1) {
-                if (now(m) < m->v1_until)
+                if (event_now_usec(m->event) < m->v1_until)
                         return false;
                 m->v1 = false; /* time to see whether IMDSv2 is back */
         }
-        return !m->token || now(m) + token_margin(m) >= m->token_expiry;
+        return !m->token || event_now_usec(m->event) + token_margin(m) >= m->token_expiry;
 }
 
 /* Backoff with jitter: base * 2^(n-1), scaled by a random factor in [0.5, 1). */
@@ -351,7 +346,7 @@ static void on_token_done(const struct http_response *resp, void *userdata) {
                         if (*ttl_hdr && !*end && v > 0 && v < ttl)
                                 ttl = v;
                 }
-                m->token_expiry = now(m) + (uint64_t)ttl * 1000000;
+                m->token_expiry = event_now_usec(m->event) + (uint64_t)ttl * 1000000;
                 m->token_attempts = 0;
                 dispatch_waiting(m);
                 return;
@@ -360,7 +355,7 @@ static void on_token_done(const struct http_response *resp, void *userdata) {
         case 405:
                 if (m->v1_fallback) {
                         m->v1 = true;
-                        m->v1_until = now(m) + V1_RETRY_V2_USEC;
+                        m->v1_until = event_now_usec(m->event) + V1_RETRY_V2_USEC;
                         m->token_attempts = 0;
                         dispatch_waiting(m);
                 } else {

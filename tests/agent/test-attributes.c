@@ -32,16 +32,15 @@ static char *render(const struct attribute_set *s, bool with_source) {
         return buf;
 }
 
-/* The messages, one a line. */
-static char *join(const struct attribute_errors *e) {
+/* The errors as printed, one a line ("source: message"). */
+static char *join(const struct errors *e) {
         char *buf = NULL;
         size_t size = 0;
         FILE *f = open_memstream(&buf, &size);
 
         if (!f)
                 abort();
-        for (size_t i = 0; i < e->n; i++)
-                fprintf(f, "%s\n", e->v[i]);
+        errors_print(e, f);
         fclose(f);
         return buf;
 }
@@ -161,7 +160,7 @@ static void test_validate(void) {
 static void check_parse(const char *name, const char *json, const char *want_errors,
                         const char *want_set) {
         struct attribute_set set = {};
-        struct attribute_errors errs = {};
+        struct errors errs = {};
         _cleanup_free_ char *got_errors = NULL, *got_set = NULL;
         int r = attributes_parse_json("s.json", json, strlen(json), &set, &errs);
 
@@ -171,7 +170,7 @@ static void check_parse(const char *name, const char *json, const char *want_err
         CHECK_STREQ(name, got_set, want_set);
         CHECK_INTEQ(name, r, want_errors[0] ? -EINVAL : 0);
         attribute_set_done(&set);
-        attribute_errors_done(&errs);
+        errors_done(&errs);
 }
 
 static void test_parse_json(void) {
@@ -254,7 +253,7 @@ static void test_parse_json(void) {
 static void test_parse_bytes(void) {
         static const char text[] = "{\"a\": \"b\"}\0{";
         struct attribute_set set = {};
-        struct attribute_errors errs = {};
+        struct errors errs = {};
         _cleanup_free_ char *got = NULL;
 
         attributes_parse_json("s.json", text, sizeof text - 1, &set, &errs);
@@ -263,7 +262,7 @@ static void test_parse_bytes(void) {
                     "s.json: malformed JSON near line 1, column 11: a NUL byte\n");
         CHECK_INTEQ("nothing kept from a malformed file", set.n, 0);
         attribute_set_done(&set);
-        attribute_errors_done(&errs);
+        errors_done(&errs);
 }
 
 static void test_set(void) {
@@ -289,7 +288,7 @@ static void test_set(void) {
 static void check_desired(const char *name, const char *env, const struct attribute_file *files,
                           size_t n, const char *want_errors, const char *want_set) {
         struct attribute_set set = {};
-        struct attribute_errors errs = {};
+        struct errors errs = {};
         _cleanup_free_ char *got_errors = NULL, *got_set = NULL;
         int r;
 
@@ -301,7 +300,7 @@ static void check_desired(const char *name, const char *env, const struct attrib
         CHECK_STREQ(name, got_set, want_errors[0] ? "previous=1@old" : want_set);
         CHECK_INTEQ(name, r, want_errors[0] ? -EINVAL : 0);
         attribute_set_done(&set);
-        attribute_errors_done(&errs);
+        errors_done(&errs);
 }
 
 #define FILE_(p, t)                                                                                \
@@ -364,17 +363,15 @@ static void test_desired(void) {
 
         /* Errors collected before the call (from attributes_read_dir) fail it too. */
         struct attribute_set set = {};
-        struct attribute_errors errs = {};
+        struct errors errs = {};
         attribute_set_put(&set, "keep", NULL, NULL);
-        errs.v = calloc(1, sizeof(char *));
-        errs.v[0] = strdup("d/x.json: cannot read: Permission denied");
-        errs.n = 1;
+        (void)errors_add(&errs, "d/x.json", 0, "cannot read: Permission denied");
         CHECK_INTEQ("earlier errors fail attributes_desired",
                     attributes_desired("{\"a\": \"b\"}", NULL, 0, &set, &errs), -EINVAL);
         CHECK("ret untouched on failure", set.n == 1 && strcmp(set.v[0].name, "keep") == 0);
         CHECK_INTEQ("no error added", errs.n, 1);
         attribute_set_done(&set);
-        attribute_errors_done(&errs);
+        errors_done(&errs);
 }
 
 /* ---- the directory ---- */
@@ -422,7 +419,7 @@ static char *files_paths(const struct attribute_file *f, size_t n) {
 
 static void test_read_dir(void) {
         struct attribute_file *files = NULL;
-        struct attribute_errors errs = {};
+        struct errors errs = {};
         struct attribute_set set = {};
         _cleanup_free_ char *paths = NULL, *got = NULL, *want = NULL, *sub = NULL, *big = NULL,
                             *missing = NULL, *slash = NULL;
@@ -518,7 +515,7 @@ static void test_read_dir(void) {
         r = attributes_desired(NULL, files, n, &set, &errs);
         CHECK("attributes_desired then fails", r == -EINVAL && set.n == 0);
         attribute_files_free(files, n);
-        attribute_errors_done(&errs);
+        errors_done(&errs);
 
         /* e-max.json holds '}' and blanks only: malformed, but read whole. */
         free(got);
@@ -532,7 +529,7 @@ static void test_read_dir(void) {
                 abort();
         CHECK_STREQ("a file where the directory should be", got, want);
         CHECK_INTEQ("is an error", r, -EINVAL);
-        attribute_errors_done(&errs);
+        errors_done(&errs);
 }
 
 /* ---- diff ---- */

@@ -5,7 +5,8 @@ Runs the built daemon on temporary config files with a controlled
 environment and checks exit codes, the exact error lines, the effective
 configuration with its sources, that secrets never reach stdout or stderr,
 that README.md documents every key of the table, and that every
-key the code reads (config_get(cfg, "KEY") and friends) is in the table.
+key the code reads (config_string(cfg, KEY_X) and friends) is in the table
+and none is named by a string.
 """
 import glob
 import os
@@ -121,19 +122,24 @@ def main():
         check("--check-config prints every key once, in table order", printed == keys,
               f"{printed} != {keys}")
 
-        # Every key the code reads is in the table: config_get() of an unknown
-        # key is NULL, so a typo in a key name would silently read "unset".
-        used = {}
-        pattern = re.compile(r'config_(?:get|get_bool|get_int|source|list_contains|get_ports)'
-                             r'\(\s*[^,()]+,\s*"([A-Za-z0-9_]+)"')
-        for path in sorted(glob.glob(os.path.join(TOP, "agent", "*.c")) +
-                           glob.glob(os.path.join(TOP, "watcher", "*.c"))):
+        # Keys are read through their enum (KEY_ECS_CLUSTER), so a misspelt
+        # key does not compile; no code outside the table names a key by a
+        # string, and every key the code reads is one --list-keys prints.
+        used, by_string = {}, []
+        typed = re.compile(r'config_\w+\(\s*[^,()]+,\s*KEY_([A-Z0-9_]+)')
+        stringly = re.compile(r'config_\w+\(\s*[^,()]+,\s*"[A-Z0-9_]+"')
+        sources = sorted(glob.glob(os.path.join(TOP, "agent", "**", "*.c"), recursive=True) +
+                         glob.glob(os.path.join(TOP, "watcher", "*.c")))
+        for path in sources:
             with open(path) as f:
-                for m in pattern.finditer(f.read()):
-                    used.setdefault(m.group(1), os.path.relpath(path, TOP))
+                text = f.read()
+            for m in typed.finditer(text):
+                used.setdefault(m.group(1), os.path.relpath(path, TOP))
+            by_string += [os.path.relpath(path, TOP) + ": " + m.group(0) for m in stringly.finditer(text)]
         unknown = {k: v for k, v in used.items() if k not in keys}
-        check("the code reads config keys", len(used) > 0, "no config_get(...) found")
+        check("the code reads config keys through their enum", len(used) >= 25, sorted(used))
         check("every key the code reads is in the table", not unknown, f"unknown: {unknown}")
+        check("no code names a key by a string", not by_string, by_string)
 
         # Every key is documented (the doc's table is `ecs-hostd --list-keys`).
         try:

@@ -29,7 +29,7 @@ static void check_set(const struct attribute_set *s) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct attribute_file file = {(char *)"fuzz.json", (char *)data, size};
         struct attribute_set set = {}, desired = {}, put = {}, del = {};
-        struct attribute_errors errs = {};
+        struct errors errs = {};
         char *text, *eq, *err = NULL;
         int r;
 
@@ -56,7 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if ((r == -EINVAL) != (errs.n > 0))
                 abort();
         check_set(&set);
-        attribute_errors_done(&errs);
+        errors_done(&errs);
 
         r = attributes_desired(NULL, &file, 1, &desired, &errs);
         if (r == 0) {
@@ -76,6 +76,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         attribute_set_done(&desired);
         attribute_set_done(&put);
         attribute_set_done(&del);
-        attribute_errors_done(&errs);
+        errors_done(&errs);
         return 0;
 }

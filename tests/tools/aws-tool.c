@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "aws-clients.h"
+#include "event-util.h"
 #include "log.h"
 
 extern char **environ;
@@ -144,7 +145,7 @@ static void on_ready(struct aws_clients *a, int error, const char *text, void *u
 }
 
 int main(int argc, char *argv[]) {
-        struct config_errors errs = {};
+        struct errors errs = {};
         struct config *cfg = NULL;
         struct tool t = {};
         int r;
@@ -156,13 +157,11 @@ int main(int argc, char *argv[]) {
         log_force_stderr(1);
         r = config_load(&cfg, NULL, 0, true, environ, &errs);
         if (r < 0) {
-                config_errors_print(&errs, stderr);
-                config_errors_done(&errs);
+                errors_print(&errs, stderr);
+                errors_done(&errs);
                 return 2;
         }
-        r = log_level_from_string(config_get(cfg, "ECS_LOGLEVEL"));
-        if (r >= 0)
-                log_set_max_level(r);
+        log_set_max_level(config_enum(cfg, KEY_ECS_LOGLEVEL));
         sd_event_default(&t.event);
         r = aws_clients_new(&t.aws, t.event, cfg);
         if (r < 0) {

@@ -1,0 +1,37 @@
+/* escape.c: one way to show outside text (see escape.h).  Escaping is by
+ * byte, never by locale, so the output is the same on every host. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "escape.h"
+
+char *escape_quote(char *buf, const char *s, size_t n, size_t max, char quote) {
+        size_t k = 0;
+
+        buf[k++] = quote;
+        for (size_t i = 0; i < n && i < max; i++) {
+                unsigned char c = (unsigned char)s[i];
+                if (c == (unsigned char)quote || c == '\\') {
+                        buf[k++] = '\\';
+                        buf[k++] = (char)c;
+                } else if (c >= 0x20 && c < 0x7f)
+                        buf[k++] = (char)c;
+                else
+                        k += (size_t)snprintf(buf + k, 5, "\\x%02x", c);
+        }
+        buf[k++] = quote;
+        if (n > max) {
+                memcpy(buf + k, "...", 3);
+                k += 3;
+        }
+        buf[k] = '\0';
+        return buf;
+}
+
+char *escape_quote_dup(const char *s, size_t max) {
+        size_t n = strlen(s);
+        char *buf = malloc(ESCAPE_QUOTE_SIZE(n < max ? n : max));
+
+        return buf ? escape_quote(buf, s, n, max, '"') : NULL;
+}

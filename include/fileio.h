@@ -1,0 +1,26 @@
+/* fileio.h: the daemon's one way to read and write its files.  Reading is
+ * bounded (a size cap), never blocks (O_NONBLOCK, so a FIFO put in place of
+ * a file cannot hang the event loop), and refuses what is not a regular
+ * file; writing is atomic (temporary file, fsync, rename, fsync of the
+ * directory), so a crash leaves the old or the new file, never a torn one. */
+#pragma once
+
+#include <stddef.h>
+
+enum {
+        FILEIO_NOFOLLOW = 1 << 0, /* refuse a symlink (-ELOOP): our own state files */
+};
+
+/* Read path (relative to dirfd, or AT_FDCWD) whole into *ret (NUL-terminated,
+ * caller frees) and *ret_len.  Errors: -ENOENT, -EACCES, ... as open(2);
+ * -ELOOP for a symlink with FILEIO_NOFOLLOW; -EISDIR for a directory;
+ * -EBADFD for anything else that is not a regular file; -EFBIG when it holds
+ * more than max bytes (then *ret_len is its size when known, else 0).
+ * Files whose size stat(2) does not know (/proc) are read to their end. */
+int fileio_read_at(int dirfd, const char *path, size_t max, unsigned flags, char **ret,
+                   size_t *ret_len);
+int fileio_read(const char *path, size_t max, unsigned flags, char **ret, size_t *ret_len);
+
+/* Write dir/name atomically with text and a newline (dir is created, mode
+ * 0700, when missing; the file is mode 0600). */
+int fileio_write_atomic(const char *dir, const char *name, const char *text);

@@ -1,0 +1,28 @@
+/* hook.h: the drain hook runner.  A hook is an executable run in its own
+ * process group with the event in its environment; its output is logged
+ * line by line, it is killed (its whole group) at its time limit, and it is
+ * reaped from the loop.  Nothing here blocks or waits on the hook.  The
+ * runner belongs to the daemon, not to the watcher that asked for a run: a
+ * reload rebuilds the watcher while a hook still runs, and the hook is still
+ * logged, time-limited and reaped. */
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
+
+#define HOOK_OUTPUT_MAX 4096 /* bytes of one output line; longer ones are cut into pieces */
+
+struct hooks;
+
+int hooks_new(struct hooks **ret, sd_event *event);
+/* Stops following the hooks still running (they are not killed). */
+struct hooks *hooks_free(struct hooks *h);
+
+/* Run path for the run named id (for the log), with env ("NAME=value"
+ * strings, NULL-terminated) added to the daemon's environment, stdin from
+ * /dev/null and stdout and stderr into the log.  The environment is built
+ * before fork; the child only execs.  Returns the pid, or a negative errno
+ * (nothing runs). */
+int hooks_run(struct hooks *h, const char *path, const char *id, const char *const *env,
+              uint64_t timeout_usec);

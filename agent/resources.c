@@ -8,10 +8,12 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "macro.h"
 #include "resources.h"
 
 #define CPU_UNITS_PER_CORE 1024
+#define MEMINFO_MAX (64 * 1024) /* bytes: /proc/meminfo is about 1.5 KiB */
 
 void resources_done(struct resources *r) {
         if (!r)
@@ -66,25 +68,20 @@ static int copy_ports(uint16_t **ret, const uint16_t *v, size_t n) {
 int resources_read(struct resources *ret, const char *meminfo_path, int64_t reserved_mib,
                    const uint16_t *ports, size_t n_ports, const uint16_t *ports_udp,
                    size_t n_ports_udp) {
+        _cleanup_free_ char *text = NULL;
         struct resources r = {};
-        char buf[8192];
+        size_t len = 0;
         uint64_t kib;
         long cpus;
-        ssize_t n;
-        int fd, e;
+        int e;
 
         cpus = sysconf(_SC_NPROCESSORS_ONLN);
         if (cpus < 1)
                 return -EIO;
-        fd = open(meminfo_path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        n = read(fd, buf, sizeof buf - 1);
-        e = errno;
-        close(fd);
-        if (n < 0)
-                return -e;
-        if (resources_parse_meminfo(buf, (size_t)n, &kib) < 0)
+        e = fileio_read(meminfo_path, MEMINFO_MAX, 0, &text, &len);
+        if (e < 0)
+                return e;
+        if (resources_parse_meminfo(text, len, &kib) < 0)
                 return -EBADMSG;
         r.cpu = (int64_t)cpus * CPU_UNITS_PER_CORE;
         r.memory_mib = (int64_t)(kib / 1024) - reserved_mib;

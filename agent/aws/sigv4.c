@@ -914,6 +914,91 @@ static int message_add_string(struct sigv4_message *m, size_t *cap, const char *
         return 0;
 }
 
+/* obs-fold: a line starting with a space or tab continues the previous
+ * value, which keeps the line break, as the signed request reproduces it;
+ * the signer folds it. */
+static int message_continue_header(struct sigv4_message *m, const char *line, size_t l,
+                                   const char **ret_error) {
+        if (m->n_strings_ == 0) {
+                *ret_error = "continuation line before any header";
+                return -EINVAL;
+        }
+        char **v = &m->strings_[m->n_strings_ - 1];
+        size_t vl = strlen(*v);
+        char *nv = realloc(*v, vl + 1 + l + 1);
+        if (!nv)
+                return -ENOMEM;
+        nv[vl] = '\n';
+        memcpy(nv + vl + 1, line, l);
+        nv[vl + 1 + l] = '\0';
+        *v = nv;
+        return 0;
+}
+
+/* header-line = name ":" value; name and value go to strings_ as a pair. */
+static int message_add_header(struct sigv4_message *m, size_t *cap, const char *line, size_t l,
+                              const char **ret_error) {
+        const char *colon = memchr(line, ':', l);
+        if (!colon || colon == line) {
+                *ret_error = "header line is not Name:value";
+                return -EINVAL;
+        }
+        int r = message_add_string(m, cap, line, (size_t)(colon - line));
+        if (r < 0)
+                return r;
+        return message_add_string(m, cap, colon + 1, (size_t)(line + l - colon - 1));
+}
+
+/* The header lines up to the blank line; *pos is left where the body starts
+ * (at the end of the text when there is no blank line). */
+static int message_parse_headers(struct sigv4_message *m, const char *t, size_t len, size_t *pos,
+                                 const char **ret_error) {
+        size_t l, cap = 0;
+        const char *line;
+        while (next_line(t, len, pos, &line, &l)) {
+                if (l == 0)
+                        break;
+                if (memchr(line, '\0', l)) {
+                        *ret_error = "NUL byte in a header";
+                        return -EINVAL;
+                }
+                int r = line[0] == ' ' || line[0] == '\t'
+                                ? message_continue_header(m, line, l, ret_error)
+                                : message_add_header(m, &cap, line, l, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Point m->request at the parsed parts, the header pairs and a copy of the body. */
+static int message_set_request(struct sigv4_message *m, const char *body, size_t body_len) {
+        size_t n_headers = m->n_strings_ / 2;
+        m->headers_ = calloc(n_headers ? n_headers : 1, sizeof(struct sigv4_header));
+        if (!m->headers_)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_headers; i++)
+                m->headers_[i] = (struct sigv4_header){m->strings_[2 * i], m->strings_[2 * i + 1]};
+
+        if (body_len > 0) {
+                m->body_ = malloc(body_len);
+                if (!m->body_)
+                        return -ENOMEM;
+                memcpy(m->body_, body, body_len);
+        }
+
+        m->request = (struct sigv4_request){
+                .method = m->method_,
+                .path = m->path_,
+                .query = m->query_,
+                .headers = m->headers_,
+                .n_headers = n_headers,
+                .body = m->body_,
+                .body_len = body_len,
+        };
+        return 0;
+}
+
 int sigv4_message_parse(struct sigv4_message **ret, const void *text, size_t len,
                         const char **ret_error) {
         const char *dummy, *t = text;
@@ -927,7 +1012,7 @@ int sigv4_message_parse(struct sigv4_message **ret, const void *text, size_t len
         if (!m)
                 return -ENOMEM;
 
-        size_t pos = 0, l, cap = 0;
+        size_t pos = 0, l;
         const char *line;
         if (!next_line(t, len, &pos, &line, &l) || l == 0) {
                 *ret_error = "missing request line";
@@ -940,72 +1025,14 @@ int sigv4_message_parse(struct sigv4_message **ret, const void *text, size_t len
         int r = message_parse_request_line(m, line, l, ret_error);
         if (r < 0)
                 return r;
+        r = message_parse_headers(m, t, len, &pos, ret_error);
+        if (r < 0)
+                return r;
+        /* Without a blank line next_line() has consumed everything: no body. */
+        r = message_set_request(m, pos < len ? t + pos : NULL, len - pos);
+        if (r < 0)
+                return r;
 
-        bool have_body = false;
-        while (next_line(t, len, &pos, &line, &l)) {
-                if (l == 0) {
-                        have_body = true;
-                        break;
-                }
-                if (memchr(line, '\0', l)) {
-                        *ret_error = "NUL byte in a header";
-                        return -EINVAL;
-                }
-                if (line[0] == ' ' || line[0] == '\t') {
-                        /* obs-fold: the value keeps its line break, as the
-                         * signed request reproduces it; the signer folds it. */
-                        if (m->n_strings_ == 0) {
-                                *ret_error = "continuation line before any header";
-                                return -EINVAL;
-                        }
-                        char **v = &m->strings_[m->n_strings_ - 1];
-                        size_t vl = strlen(*v);
-                        char *nv = realloc(*v, vl + 1 + l + 1);
-                        if (!nv)
-                                return -ENOMEM;
-                        nv[vl] = '\n';
-                        memcpy(nv + vl + 1, line, l);
-                        nv[vl + 1 + l] = '\0';
-                        *v = nv;
-                        continue;
-                }
-                const char *colon = memchr(line, ':', l);
-                if (!colon || colon == line) {
-                        *ret_error = "header line is not Name:value";
-                        return -EINVAL;
-                }
-                r = message_add_string(m, &cap, line, (size_t)(colon - line));
-                if (r < 0)
-                        return r;
-                r = message_add_string(m, &cap, colon + 1, (size_t)(line + l - colon - 1));
-                if (r < 0)
-                        return r;
-        }
-
-        size_t n_headers = m->n_strings_ / 2;
-        m->headers_ = calloc(n_headers ? n_headers : 1, sizeof(struct sigv4_header));
-        if (!m->headers_)
-                return -ENOMEM;
-        for (size_t i = 0; i < n_headers; i++)
-                m->headers_[i] = (struct sigv4_header){m->strings_[2 * i], m->strings_[2 * i + 1]};
-
-        size_t body_len = have_body ? len - pos : 0;
-        if (body_len > 0) {
-                m->body_ = malloc(body_len);
-                if (!m->body_)
-                        return -ENOMEM;
-                memcpy(m->body_, t + pos, body_len);
-        }
-
-        m->request = (struct sigv4_request){
-                .method = m->method_,
-                .path = m->path_,
-                .query = m->query_,
-                .headers = m->headers_,
-                .n_headers = n_headers,
-                .body = m->body_,
-                .body_len = body_len,
-        };
         *ret = TAKE_PTR(m);
         return 0;
 }

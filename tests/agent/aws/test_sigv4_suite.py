@@ -10,15 +10,14 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
 import harness  # noqa: E402
-import tempfile
 
-TOP = os.environ.get("HOSTD_TOP", os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = os.environ.get("HOSTD_BUILD", os.path.join(TOP, "build"))
-SUITE = os.path.join(BUILD, "tests", "sigv4-suite")
-DATA = os.path.join(TOP, "tests", "data", "sigv4")
+# harness finds the checkout and the build (HOSTD_TOP, HOSTD_BUILD, or beside it).
+SUITE = os.path.join(harness.BUILD, "tests", "sigv4-suite")
+DATA = os.path.join(harness.TOP, "tests", "data", "sigv4")
 
 TAP = harness.Tap()
 

@@ -335,58 +335,71 @@ bool http_url_plain_allowed(const char *url) {
         return ok;
 }
 
-int http_submit(struct http *h, const struct http_request *req, http_callback_t cb, void *userdata,
-                struct http_call **ret_call, const char **err_text) {
-        struct http_call *c;
-        CURL *e;
-
-        if (!h || !req || !req->url || !req->method || !cb)
-                return -EINVAL;
-        if (strncasecmp(req->url, "http://", 7) != 0 && strncasecmp(req->url, "https://", 8) != 0) {
+/* Only http and https, and plain http only to local addresses (see http.h). */
+static int check_url(const char *url, const char **err_text) {
+        if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
                 if (err_text)
                         *err_text = "only http:// and https:// URLs are supported";
                 return -EINVAL;
         }
-        if (!http_url_plain_allowed(req->url)) {
+        if (!http_url_plain_allowed(url)) {
                 if (err_text)
                         *err_text = "refusing plain http to a non-local address: use https "
                                     "(plain http is allowed only to loopback and link-local "
                                     "addresses such as IMDS)";
                 return -EPERM;
         }
+        return 0;
+}
 
-        c = calloc(1, sizeof *c);
-        if (!c)
+/* Free a call that is neither in the multi handle nor in h->calls yet. */
+static void call_free_unstarted(struct http_call *c) {
+        curl_slist_free_all(c->headers);
+        curl_easy_cleanup(c->easy);
+        free(c->req_body);
+        free(c);
+}
+
+static int call_add_header(struct http_call *c, const char *line) {
+        struct curl_slist *l = curl_slist_append(c->headers, line);
+
+        if (!l)
                 return -ENOMEM;
-        c->http = h;
-        c->cb = cb;
-        c->userdata = userdata;
-        c->max = req->max_body ? req->max_body : HTTP_DEFAULT_MAX_BODY;
-        c->easy = e = curl_easy_init();
-        if (!e) {
-                free(c);
-                return -ENOMEM;
-        }
+        c->headers = l;
+        return 0;
+}
+
+/* The caller's headers, then the body: copied, since curl sends it after
+ * http_submit() has returned. */
+static int call_set_headers_and_body(struct http_call *c, const struct http_request *req) {
+        int r;
+
         for (const char *const *p = req->headers; p && *p; p++) {
-                struct curl_slist *l = curl_slist_append(c->headers, *p);
-                if (!l)
-                        goto oom;
-                c->headers = l;
+                r = call_add_header(c, *p);
+                if (r < 0)
+                        return r;
         }
+        if (!req->body)
+                return 0;
         /* curl adds "Expect: 100-continue" to larger POSTs; AWS does not need
          * the extra round trip. */
-        if (req->body) {
-                struct curl_slist *l = curl_slist_append(c->headers, "Expect:");
-                if (!l)
-                        goto oom;
-                c->headers = l;
-                c->req_body = malloc(req->body_len ? req->body_len : 1);
-                if (!c->req_body)
-                        goto oom;
-                memcpy(c->req_body, req->body, req->body_len);
-                curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->req_body);
-                curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-        }
+        r = call_add_header(c, "Expect:");
+        if (r < 0)
+                return r;
+        c->req_body = malloc(req->body_len ? req->body_len : 1);
+        if (!c->req_body)
+                return -ENOMEM;
+        memcpy(c->req_body, req->body, req->body_len);
+        curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->req_body);
+        curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        return 0;
+}
+
+/* The transfer's settings: TLS verified, no redirects, no proxy, the
+ * request's timeouts and body cap, the response into c. */
+static void call_set_options(struct http_call *c, const struct http_request *req) {
+        CURL *e = c->easy;
+
         curl_easy_setopt(e, CURLOPT_URL, req->url);
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
         if (strcmp(req->method, "GET") == 0)
@@ -408,10 +421,53 @@ int http_submit(struct http *h, const struct http_request *req, http_callback_t 
         curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
         curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
         curl_easy_setopt(e, CURLOPT_PRIVATE, c);
+}
+
+/* A call ready to be added to the multi handle; *ret written only on success. */
+static int call_new(struct http_call **ret, struct http *h, const struct http_request *req,
+                    http_callback_t cb, void *userdata) {
+        struct http_call *c;
+        int r;
+
+        c = calloc(1, sizeof *c);
+        if (!c)
+                return -ENOMEM;
+        *c = (struct http_call){
+                .http = h,
+                .easy = curl_easy_init(),
+                .max = req->max_body ? req->max_body : HTTP_DEFAULT_MAX_BODY,
+                .cb = cb,
+                .userdata = userdata,
+        };
+        r = c->easy ? call_set_headers_and_body(c, req) : -ENOMEM;
+        if (r < 0) {
+                call_free_unstarted(c);
+                return r;
+        }
+        call_set_options(c, req);
+        *ret = c;
+        return 0;
+}
+
+int http_submit(struct http *h, const struct http_request *req, http_callback_t cb, void *userdata,
+                struct http_call **ret_call, const char **err_text) {
+        struct http_call *c;
+        int r;
+
+        if (!h || !req || !req->url || !req->method || !cb)
+                return -EINVAL;
+        r = check_url(req->url, err_text);
+        if (r < 0)
+                return r;
+        r = call_new(&c, h, req, cb, userdata);
+        if (r < 0)
+                return r;
 
         c->started = event_now_usec(h->event);
-        if (curl_multi_add_handle(h->multi, e) != CURLM_OK)
-                goto oom;
+        if (curl_multi_add_handle(h->multi, c->easy) != CURLM_OK) {
+                call_free_unstarted(c);
+                return -ENOMEM;
+        }
         c->next = h->calls;
         if (h->calls)
                 h->calls->prev = c;
@@ -420,12 +476,6 @@ int http_submit(struct http *h, const struct http_request *req, http_callback_t 
         if (ret_call)
                 *ret_call = c;
         return 0;
-oom:
-        curl_slist_free_all(c->headers);
-        curl_easy_cleanup(e);
-        free(c->req_body);
-        free(c);
-        return -ENOMEM;
 }
 
 void http_call_cancel(struct http_call *c) {

@@ -535,6 +535,262 @@ static char *strdup_or_null(const char *s, int *r) {
         return d;
 }
 
+/* One signing in progress: the borrowed inputs, what derives from them, and
+ * the buffers that become the result.  signing_done() frees what is still
+ * owned here, so each step may fail and simply return. */
+struct signing {
+        const struct sigv4_request *req; /* borrowed from sigv4_sign()'s caller */
+        const struct sigv4_params *p;    /* borrowed from sigv4_sign()'s caller */
+        bool in_query;
+        const char *token;        /* p->session_token, NULL when absent or empty */
+        bool sign_token;          /* the token is part of the signature */
+        bool sign_body;           /* x-amz-content-sha256 is signed (header signing only) */
+        char amz_date[32];        /* "20150830T123600Z" */
+        char date[16];            /* "20150830" */
+        char expires[16];         /* X-Amz-Expires, query signing only */
+        struct buf scope;         /* date/region/service/aws4_request */
+        struct buf credential;    /* access-key-id/scope */
+        struct buf canon_headers; /* "name:value\n" each, sorted */
+        struct buf signed_list;   /* "host;x-amz-date" */
+        struct buf cr, sts;       /* canonical request, string to sign */
+        char sig[65];             /* hex signature */
+        struct sigv4_result res;  /* handed to the caller only when complete */
+};
+
+static void signing_done(struct signing *s) {
+        sigv4_result_done(&s->res);
+        buf_done(&s->scope);
+        buf_done(&s->credential);
+        buf_done(&s->canon_headers);
+        buf_done(&s->signed_list);
+        buf_done(&s->cr);
+        buf_done(&s->sts);
+}
+
+/* The dates SigV4 wants and what the parameters decide; years outside
+ * 0..9999 have no four-digit form (-ERANGE). */
+static int signing_init(struct signing *s, const struct sigv4_request *req,
+                        const struct sigv4_params *p) {
+        struct tm tm;
+        if (!gmtime_r(&p->when, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
+                return -ERANGE;
+        if (strftime(s->amz_date, sizeof(s->amz_date), "%Y%m%dT%H%M%SZ", &tm) != 16 ||
+            strftime(s->date, sizeof(s->date), "%Y%m%d", &tm) != 8)
+                return -ERANGE;
+
+        s->req = req;
+        s->p = p;
+        s->in_query = p->location == SIGV4_IN_QUERY;
+        s->token = p->session_token && *p->session_token ? p->session_token : NULL;
+        s->sign_token = s->token && !p->omit_session_token;
+        s->sign_body = p->sign_body && !s->in_query;
+        return 0;
+}
+
+/* The result fields known before anything is signed: the date, the body
+ * hash and a copy of the token. */
+static int signing_result_begin(struct signing *s) {
+        int r = 0;
+        s->res.amz_date = strdup_or_null(s->amz_date, &r);
+        s->res.payload_hash = malloc(65);
+        if (!s->res.payload_hash)
+                r = -ENOMEM;
+        if (s->token)
+                s->res.session_token = strdup_or_null(s->token, &r);
+        if (r < 0)
+                return r;
+        return sha256_hex(s->res.payload_hash, s->req->body, s->req->body_len);
+}
+
+/* The credential scope "date/region/service/aws4_request" and the
+ * credential "access-key-id/scope". */
+static int signing_credential(struct signing *s) {
+        buf_puts(&s->scope, s->date);
+        buf_putc(&s->scope, '/');
+        buf_puts(&s->scope, s->p->region);
+        buf_putc(&s->scope, '/');
+        buf_puts(&s->scope, s->p->service);
+        buf_puts(&s->scope, "/" SIGV4_TERMINATOR);
+        buf_puts(&s->credential, s->p->access_key_id);
+        buf_putc(&s->credential, '/');
+        if (s->scope.p)
+                buf_puts(&s->credential, s->scope.p);
+        return s->scope.failed || s->credential.failed ? -ENOMEM : 0;
+}
+
+/* Append one (key, value) pair to a flat array of pairs. */
+static void pair_add(const char **v, size_t *n, const char *key, const char *value) {
+        v[2 * *n] = key;
+        v[2 * *n + 1] = value;
+        (*n)++;
+}
+
+/* The canonical headers and the signed header list: the caller's headers
+ * plus those the signer adds (in a pre-signed URL the date and token are
+ * query parameters instead). */
+static int signing_headers(struct signing *s) {
+        const char *extra[6];
+        size_t n = 0;
+        if (!s->in_query)
+                pair_add(extra, &n, "x-amz-date", s->amz_date);
+        if (s->sign_token && !s->in_query)
+                pair_add(extra, &n, "x-amz-security-token", s->token);
+        if (s->sign_body)
+                pair_add(extra, &n, "x-amz-content-sha256", s->res.payload_hash);
+        int r = canonical_headers(&s->canon_headers, &s->signed_list, s->req, extra, n);
+        if (r < 0)
+                return r;
+        return s->signed_list.failed || s->canon_headers.failed ? -ENOMEM : 0;
+}
+
+/* In a pre-signed URL the authentication parameters are part of the signed
+ * query (all but the signature itself).  Returns the number of pairs. */
+static size_t presign_params(struct signing *s, const char *pairs[static 12]) {
+        size_t n = 0;
+        if (!s->in_query)
+                return 0;
+        snprintf(s->expires, sizeof(s->expires), "%u", s->p->expires);
+        pair_add(pairs, &n, "X-Amz-Algorithm", SIGV4_ALGORITHM);
+        pair_add(pairs, &n, "X-Amz-Credential", s->credential.p);
+        pair_add(pairs, &n, "X-Amz-Date", s->amz_date);
+        pair_add(pairs, &n, "X-Amz-Expires", s->expires);
+        pair_add(pairs, &n, "X-Amz-SignedHeaders", s->signed_list.p);
+        if (s->sign_token)
+                pair_add(pairs, &n, "X-Amz-Security-Token", s->token);
+        return n;
+}
+
+/* CanonicalRequest = Method '\n' CanonicalURI '\n' CanonicalQuery '\n'
+ *                    CanonicalHeaders '\n' SignedHeaders '\n' HashedPayload */
+static int signing_canonical_request(struct signing *s) {
+        const char *extra_query[12];
+        size_t n_extra_query = presign_params(s, extra_query);
+        struct buf *cr = &s->cr;
+
+        buf_puts(cr, s->req->method);
+        buf_putc(cr, '\n');
+        int r = canonical_path(cr, s->req->path, s->p->normalize_path,
+                               strcmp(s->p->service, "s3") == 0);
+        if (r < 0)
+                return r;
+        buf_putc(cr, '\n');
+        r = canonical_query(cr, s->req->query, extra_query, n_extra_query);
+        if (r < 0)
+                return r;
+        buf_putc(cr, '\n');
+        buf_puts(cr, s->canon_headers.p);
+        buf_putc(cr, '\n');
+        buf_puts(cr, s->signed_list.p);
+        buf_putc(cr, '\n');
+        buf_puts(cr, s->res.payload_hash);
+        return cr->failed ? -ENOMEM : 0;
+}
+
+/* StringToSign = Algorithm '\n' AmzDate '\n' Scope '\n' hex(SHA256(CanonicalRequest)) */
+static int signing_string_to_sign(struct signing *s) {
+        char cr_hash[65];
+        int r = sha256_hex(cr_hash, s->cr.p, s->cr.n);
+        if (r < 0)
+                return r;
+        buf_puts(&s->sts, SIGV4_ALGORITHM "\n");
+        buf_puts(&s->sts, s->amz_date);
+        buf_putc(&s->sts, '\n');
+        buf_puts(&s->sts, s->scope.p);
+        buf_putc(&s->sts, '\n');
+        buf_puts(&s->sts, cr_hash);
+        return s->sts.failed ? -ENOMEM : 0;
+}
+
+/* Signature = hex(HMAC(kSigning, StringToSign)); the key never outlives the call. */
+static int signing_signature(struct signing *s) {
+        unsigned char key[32] = {}, mac[32] = {};
+        int r = signing_key(key, s->p, s->date);
+        if (r >= 0)
+                r = hmac_sha256(mac, key, sizeof(key), s->sts.p);
+        if (r >= 0)
+                hex_encode(s->sig, mac, sizeof(mac));
+        OPENSSL_cleanse(key, sizeof(key));
+        OPENSSL_cleanse(mac, sizeof(mac));
+        return r;
+}
+
+static void query_put_token(struct buf *q, const char *token) {
+        buf_puts(q, "&X-Amz-Security-Token=");
+        uri_encode(q, token, strlen(token), false);
+}
+
+/* SIGV4_IN_QUERY: the caller's query stays as sent; the authentication
+ * parameters follow in the order AWS SDKs emit them, the signature last
+ * but for an unsigned token. */
+static int signing_output_query(struct signing *s) {
+        struct buf q = {};
+        if (s->req->query && *s->req->query) {
+                buf_puts(&q, s->req->query);
+                buf_putc(&q, '&');
+        }
+        buf_puts(&q, "X-Amz-Algorithm=" SIGV4_ALGORITHM "&X-Amz-Credential=");
+        uri_encode(&q, s->credential.p, s->credential.n, false);
+        buf_puts(&q, "&X-Amz-Date=");
+        buf_puts(&q, s->amz_date);
+        buf_puts(&q, "&X-Amz-SignedHeaders=");
+        uri_encode(&q, s->signed_list.p, s->signed_list.n, false);
+        buf_puts(&q, "&X-Amz-Expires=");
+        buf_puts(&q, s->expires);
+        if (s->sign_token)
+                query_put_token(&q, s->token);
+        buf_puts(&q, "&X-Amz-Signature=");
+        buf_puts(&q, s->sig);
+        if (s->token && !s->sign_token)
+                query_put_token(&q, s->token);
+        return buf_steal(&q, &s->res.query);
+}
+
+static void result_add_header(struct sigv4_result *res, const char *name, const char *value) {
+        res->headers[res->n_headers++] = (struct sigv4_header){name, value};
+}
+
+/* SIGV4_IN_HEADERS: the Authorization value, and the headers to add in the
+ * order the signing suite's signed requests show. */
+static int signing_output_headers(struct signing *s) {
+        struct buf auth = {};
+        buf_puts(&auth, SIGV4_ALGORITHM " Credential=");
+        buf_puts(&auth, s->credential.p);
+        buf_puts(&auth, ", SignedHeaders=");
+        buf_puts(&auth, s->signed_list.p);
+        buf_puts(&auth, ", Signature=");
+        buf_puts(&auth, s->sig);
+        int r = buf_steal(&auth, &s->res.authorization);
+        if (r < 0)
+                return r;
+
+        struct sigv4_result *res = &s->res;
+        if (s->sign_token)
+                result_add_header(res, "X-Amz-Security-Token", res->session_token);
+        result_add_header(res, "X-Amz-Date", res->amz_date);
+        if (s->sign_body)
+                result_add_header(res, "x-amz-content-sha256", res->payload_hash);
+        result_add_header(res, "Authorization", res->authorization);
+        if (s->token && !s->sign_token)
+                result_add_header(res, "X-Amz-Security-Token", res->session_token);
+        return 0;
+}
+
+static int signing_output(struct signing *s) {
+        return s->in_query ? signing_output_query(s) : signing_output_headers(s);
+}
+
+/* The signature and the intermediate strings move into the result. */
+static int signing_result_end(struct signing *s) {
+        int r = 0;
+        s->res.signature = strdup_or_null(s->sig, &r);
+        if (r < 0)
+                return r;
+        r = buf_steal(&s->cr, &s->res.canonical_request);
+        if (r < 0)
+                return r;
+        return buf_steal(&s->sts, &s->res.string_to_sign);
+}
+
 int sigv4_sign(const struct sigv4_request *req, const struct sigv4_params *p,
                struct sigv4_result *ret) {
         int r = check_input(req, p);
@@ -543,215 +799,26 @@ int sigv4_sign(const struct sigv4_request *req, const struct sigv4_params *p,
         if (!ret)
                 return -EINVAL;
 
-        struct tm tm;
-        if (!gmtime_r(&p->when, &tm) || tm.tm_year < -1900 || tm.tm_year > 9999 - 1900)
-                return -ERANGE;
-        char amz_date[32], date[16];
-        if (strftime(amz_date, sizeof(amz_date), "%Y%m%dT%H%M%SZ", &tm) != 16 ||
-            strftime(date, sizeof(date), "%Y%m%d", &tm) != 8)
-                return -ERANGE;
-
-        bool in_query = p->location == SIGV4_IN_QUERY;
-        const char *token = p->session_token && *p->session_token ? p->session_token : NULL;
-        bool sign_token = token && !p->omit_session_token;
-        bool sign_body = p->sign_body && !in_query;
-
-        struct sigv4_result res = {};
-        struct buf scope = {}, canon_headers = {}, signed_list = {}, cr = {}, sts = {}, auth = {},
-                   q = {}, credential = {};
-        char expires[16];
-        unsigned char key[32] = {}, mac[32] = {};
-        char sig[65];
-
-        res.amz_date = strdup_or_null(amz_date, &r);
-        res.payload_hash = malloc(65);
-        if (!res.payload_hash)
-                r = -ENOMEM;
-        if (token)
-                res.session_token = strdup_or_null(token, &r);
+        _cleanup_(signing_done) struct signing s = {};
+        r = signing_init(&s, req, p);
         if (r < 0)
-                goto out;
-        r = sha256_hex(res.payload_hash, req->body, req->body_len);
-        if (r < 0)
-                goto out;
-
-        buf_puts(&scope, date);
-        buf_putc(&scope, '/');
-        buf_puts(&scope, p->region);
-        buf_putc(&scope, '/');
-        buf_puts(&scope, p->service);
-        buf_puts(&scope, "/" SIGV4_TERMINATOR);
-        buf_puts(&credential, p->access_key_id);
-        buf_putc(&credential, '/');
-        if (scope.p)
-                buf_puts(&credential, scope.p);
-        if (scope.failed || credential.failed) {
-                r = -ENOMEM;
-                goto out;
-        }
-
-        const char *extra_headers[6];
-        size_t n_extra = 0;
-        if (!in_query) {
-                extra_headers[2 * n_extra] = "x-amz-date";
-                extra_headers[2 * n_extra++ + 1] = amz_date;
-        }
-        if (sign_token && !in_query) {
-                extra_headers[2 * n_extra] = "x-amz-security-token";
-                extra_headers[2 * n_extra++ + 1] = token;
-        }
-        if (sign_body) {
-                extra_headers[2 * n_extra] = "x-amz-content-sha256";
-                extra_headers[2 * n_extra++ + 1] = res.payload_hash;
-        }
-        r = canonical_headers(&canon_headers, &signed_list, req, extra_headers, n_extra);
-        if (r < 0)
-                goto out;
-        if (signed_list.failed || canon_headers.failed) {
-                r = -ENOMEM;
-                goto out;
-        }
-
-        /* In a pre-signed URL the authentication parameters are part of the
-         * signed query (all but the signature itself). */
-        const char *extra_query[12];
-        size_t n_extra_query = 0;
-        if (in_query) {
-                snprintf(expires, sizeof(expires), "%u", p->expires);
-                const char *pairs[] = {"X-Amz-Algorithm",      SIGV4_ALGORITHM,
-                                       "X-Amz-Credential",     credential.p,
-                                       "X-Amz-Date",           amz_date,
-                                       "X-Amz-Expires",        expires,
-                                       "X-Amz-SignedHeaders",  signed_list.p,
-                                       "X-Amz-Security-Token", token};
-                size_t n_pairs = ELEMENTSOF(pairs) / 2 - (sign_token ? 0 : 1);
-                memcpy(extra_query, pairs, n_pairs * 2 * sizeof(char *));
-                n_extra_query = n_pairs;
-        }
-
-        buf_puts(&cr, req->method);
-        buf_putc(&cr, '\n');
-        r = canonical_path(&cr, req->path, p->normalize_path, strcmp(p->service, "s3") == 0);
-        if (r < 0)
-                goto out;
-        buf_putc(&cr, '\n');
-        r = canonical_query(&cr, req->query, extra_query, n_extra_query);
-        if (r < 0)
-                goto out;
-        buf_putc(&cr, '\n');
-        buf_puts(&cr, canon_headers.p);
-        buf_putc(&cr, '\n');
-        buf_puts(&cr, signed_list.p);
-        buf_putc(&cr, '\n');
-        buf_puts(&cr, res.payload_hash);
-        if (cr.failed) {
-                r = -ENOMEM;
-                goto out;
-        }
-
-        char cr_hash[65];
-        r = sha256_hex(cr_hash, cr.p, cr.n);
-        if (r < 0)
-                goto out;
-        buf_puts(&sts, SIGV4_ALGORITHM "\n");
-        buf_puts(&sts, amz_date);
-        buf_putc(&sts, '\n');
-        buf_puts(&sts, scope.p);
-        buf_putc(&sts, '\n');
-        buf_puts(&sts, cr_hash);
-        if (sts.failed) {
-                r = -ENOMEM;
-                goto out;
-        }
-
-        r = signing_key(key, p, date);
-        if (r < 0)
-                goto out;
-        r = hmac_sha256(mac, key, sizeof(key), sts.p);
-        if (r < 0)
-                goto out;
-        hex_encode(sig, mac, sizeof(mac));
-
-        if (in_query) {
-                /* The caller's query stays as sent; the authentication
-                 * parameters follow in the order AWS SDKs emit them. */
-                if (req->query && *req->query) {
-                        buf_puts(&q, req->query);
-                        buf_putc(&q, '&');
-                }
-                buf_puts(&q, "X-Amz-Algorithm=" SIGV4_ALGORITHM "&X-Amz-Credential=");
-                uri_encode(&q, credential.p, credential.n, false);
-                buf_puts(&q, "&X-Amz-Date=");
-                buf_puts(&q, amz_date);
-                buf_puts(&q, "&X-Amz-SignedHeaders=");
-                uri_encode(&q, signed_list.p, signed_list.n, false);
-                buf_puts(&q, "&X-Amz-Expires=");
-                buf_puts(&q, expires);
-                if (sign_token) {
-                        buf_puts(&q, "&X-Amz-Security-Token=");
-                        uri_encode(&q, token, strlen(token), false);
-                }
-                buf_puts(&q, "&X-Amz-Signature=");
-                buf_puts(&q, sig);
-                if (token && !sign_token) {
-                        buf_puts(&q, "&X-Amz-Security-Token=");
-                        uri_encode(&q, token, strlen(token), false);
-                }
-                r = buf_steal(&q, &res.query);
+                return r;
+        /* The signing process, in the order of the SigV4 specification. */
+        static int (*const steps[])(struct signing *) = {
+                signing_result_begin,   signing_credential,
+                signing_headers,        signing_canonical_request,
+                signing_string_to_sign, signing_signature,
+                signing_output,         signing_result_end,
+        };
+        for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
+                r = steps[i](&s);
                 if (r < 0)
-                        goto out;
-        } else {
-                buf_puts(&auth, SIGV4_ALGORITHM " Credential=");
-                buf_puts(&auth, credential.p);
-                buf_puts(&auth, ", SignedHeaders=");
-                buf_puts(&auth, signed_list.p);
-                buf_puts(&auth, ", Signature=");
-                buf_puts(&auth, sig);
-                r = buf_steal(&auth, &res.authorization);
-                if (r < 0)
-                        goto out;
-
-                /* The order the signing suite's signed requests show. */
-                size_t n = 0;
-                if (sign_token)
-                        res.headers[n++] =
-                                (struct sigv4_header){"X-Amz-Security-Token", res.session_token};
-                res.headers[n++] = (struct sigv4_header){"X-Amz-Date", res.amz_date};
-                if (sign_body)
-                        res.headers[n++] =
-                                (struct sigv4_header){"x-amz-content-sha256", res.payload_hash};
-                res.headers[n++] = (struct sigv4_header){"Authorization", res.authorization};
-                if (token && !sign_token)
-                        res.headers[n++] =
-                                (struct sigv4_header){"X-Amz-Security-Token", res.session_token};
-                res.n_headers = n;
+                        return r;
         }
 
-        res.signature = strdup_or_null(sig, &r);
-        if (r < 0)
-                goto out;
-        r = buf_steal(&cr, &res.canonical_request);
-        if (r < 0)
-                goto out;
-        r = buf_steal(&sts, &res.string_to_sign);
-        if (r < 0)
-                goto out;
-
-        *ret = res;
-        res = (struct sigv4_result){};
-out:
-        OPENSSL_cleanse(key, sizeof(key));
-        OPENSSL_cleanse(mac, sizeof(mac));
-        sigv4_result_done(&res);
-        buf_done(&scope);
-        buf_done(&canon_headers);
-        buf_done(&signed_list);
-        buf_done(&cr);
-        buf_done(&sts);
-        buf_done(&auth);
-        buf_done(&q);
-        buf_done(&credential);
-        return r;
+        *ret = s.res;
+        s.res = (struct sigv4_result){};
+        return 0;
 }
 
 struct sigv4_message *sigv4_message_free(struct sigv4_message *m) {
@@ -847,6 +914,91 @@ static int message_add_string(struct sigv4_message *m, size_t *cap, const char *
         return 0;
 }
 
+/* obs-fold: a line starting with a space or tab continues the previous
+ * value, which keeps the line break, as the signed request reproduces it;
+ * the signer folds it. */
+static int message_continue_header(struct sigv4_message *m, const char *line, size_t l,
+                                   const char **ret_error) {
+        if (m->n_strings_ == 0) {
+                *ret_error = "continuation line before any header";
+                return -EINVAL;
+        }
+        char **v = &m->strings_[m->n_strings_ - 1];
+        size_t vl = strlen(*v);
+        char *nv = realloc(*v, vl + 1 + l + 1);
+        if (!nv)
+                return -ENOMEM;
+        nv[vl] = '\n';
+        memcpy(nv + vl + 1, line, l);
+        nv[vl + 1 + l] = '\0';
+        *v = nv;
+        return 0;
+}
+
+/* header-line = name ":" value; name and value go to strings_ as a pair. */
+static int message_add_header(struct sigv4_message *m, size_t *cap, const char *line, size_t l,
+                              const char **ret_error) {
+        const char *colon = memchr(line, ':', l);
+        if (!colon || colon == line) {
+                *ret_error = "header line is not Name:value";
+                return -EINVAL;
+        }
+        int r = message_add_string(m, cap, line, (size_t)(colon - line));
+        if (r < 0)
+                return r;
+        return message_add_string(m, cap, colon + 1, (size_t)(line + l - colon - 1));
+}
+
+/* The header lines up to the blank line; *pos is left where the body starts
+ * (at the end of the text when there is no blank line). */
+static int message_parse_headers(struct sigv4_message *m, const char *t, size_t len, size_t *pos,
+                                 const char **ret_error) {
+        size_t l, cap = 0;
+        const char *line;
+        while (next_line(t, len, pos, &line, &l)) {
+                if (l == 0)
+                        break;
+                if (memchr(line, '\0', l)) {
+                        *ret_error = "NUL byte in a header";
+                        return -EINVAL;
+                }
+                int r = line[0] == ' ' || line[0] == '\t'
+                                ? message_continue_header(m, line, l, ret_error)
+                                : message_add_header(m, &cap, line, l, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Point m->request at the parsed parts, the header pairs and a copy of the body. */
+static int message_set_request(struct sigv4_message *m, const char *body, size_t body_len) {
+        size_t n_headers = m->n_strings_ / 2;
+        m->headers_ = calloc(n_headers ? n_headers : 1, sizeof(struct sigv4_header));
+        if (!m->headers_)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_headers; i++)
+                m->headers_[i] = (struct sigv4_header){m->strings_[2 * i], m->strings_[2 * i + 1]};
+
+        if (body_len > 0) {
+                m->body_ = malloc(body_len);
+                if (!m->body_)
+                        return -ENOMEM;
+                memcpy(m->body_, body, body_len);
+        }
+
+        m->request = (struct sigv4_request){
+                .method = m->method_,
+                .path = m->path_,
+                .query = m->query_,
+                .headers = m->headers_,
+                .n_headers = n_headers,
+                .body = m->body_,
+                .body_len = body_len,
+        };
+        return 0;
+}
+
 int sigv4_message_parse(struct sigv4_message **ret, const void *text, size_t len,
                         const char **ret_error) {
         const char *dummy, *t = text;
@@ -860,7 +1012,7 @@ int sigv4_message_parse(struct sigv4_message **ret, const void *text, size_t len
         if (!m)
                 return -ENOMEM;
 
-        size_t pos = 0, l, cap = 0;
+        size_t pos = 0, l;
         const char *line;
         if (!next_line(t, len, &pos, &line, &l) || l == 0) {
                 *ret_error = "missing request line";
@@ -873,72 +1025,14 @@ int sigv4_message_parse(struct sigv4_message **ret, const void *text, size_t len
         int r = message_parse_request_line(m, line, l, ret_error);
         if (r < 0)
                 return r;
+        r = message_parse_headers(m, t, len, &pos, ret_error);
+        if (r < 0)
+                return r;
+        /* Without a blank line next_line() has consumed everything: no body. */
+        r = message_set_request(m, pos < len ? t + pos : NULL, len - pos);
+        if (r < 0)
+                return r;
 
-        bool have_body = false;
-        while (next_line(t, len, &pos, &line, &l)) {
-                if (l == 0) {
-                        have_body = true;
-                        break;
-                }
-                if (memchr(line, '\0', l)) {
-                        *ret_error = "NUL byte in a header";
-                        return -EINVAL;
-                }
-                if (line[0] == ' ' || line[0] == '\t') {
-                        /* obs-fold: the value keeps its line break, as the
-                         * signed request reproduces it; the signer folds it. */
-                        if (m->n_strings_ == 0) {
-                                *ret_error = "continuation line before any header";
-                                return -EINVAL;
-                        }
-                        char **v = &m->strings_[m->n_strings_ - 1];
-                        size_t vl = strlen(*v);
-                        char *nv = realloc(*v, vl + 1 + l + 1);
-                        if (!nv)
-                                return -ENOMEM;
-                        nv[vl] = '\n';
-                        memcpy(nv + vl + 1, line, l);
-                        nv[vl + 1 + l] = '\0';
-                        *v = nv;
-                        continue;
-                }
-                const char *colon = memchr(line, ':', l);
-                if (!colon || colon == line) {
-                        *ret_error = "header line is not Name:value";
-                        return -EINVAL;
-                }
-                r = message_add_string(m, &cap, line, (size_t)(colon - line));
-                if (r < 0)
-                        return r;
-                r = message_add_string(m, &cap, colon + 1, (size_t)(line + l - colon - 1));
-                if (r < 0)
-                        return r;
-        }
-
-        size_t n_headers = m->n_strings_ / 2;
-        m->headers_ = calloc(n_headers ? n_headers : 1, sizeof(struct sigv4_header));
-        if (!m->headers_)
-                return -ENOMEM;
-        for (size_t i = 0; i < n_headers; i++)
-                m->headers_[i] = (struct sigv4_header){m->strings_[2 * i], m->strings_[2 * i + 1]};
-
-        size_t body_len = have_body ? len - pos : 0;
-        if (body_len > 0) {
-                m->body_ = malloc(body_len);
-                if (!m->body_)
-                        return -ENOMEM;
-                memcpy(m->body_, t + pos, body_len);
-        }
-
-        m->request = (struct sigv4_request){
-                .method = m->method_,
-                .path = m->path_,
-                .query = m->query_,
-                .headers = m->headers_,
-                .n_headers = n_headers,
-                .body = m->body_,
-                .body_len = body_len,
-        };
         *ret = TAKE_PTR(m);
         return 0;
 }

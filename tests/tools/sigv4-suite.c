@@ -1,12 +1,16 @@
 /* sigv4-suite: run the AWS SigV4 signing suite (awslabs/aws-c-auth layout)
  * against sigv4.c.  Every folder of DIR holding a request.txt is a case; it
  * passes when every header-* file (and query-* file, when present) is
- * reproduced byte for byte.  Prints one line per failing case, then
- * "N passed, N failed"; exits non-zero on any failure or when DIR has no case. */
+ * reproduced byte for byte, signed as its context.json says: every field of
+ * it is honoured, and one this runner does not know fails the case.  Prints
+ * one line per failing case, then "N passed, N failed"; exits non-zero on any
+ * failure or when DIR has no case. */
+#include <assert.h>
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,78 +98,164 @@ static bool same_as_file(const char *dir, const char *file, const char *got, siz
         return false;
 }
 
+/* A case's context.json.  The strings are borrowed from the parsed JSON,
+ * which the context owns. */
 struct context {
-        char *access_key_id, *secret_access_key, *token, *region, *service;
+        cJSON *json;
+        const char *access_key_id, *secret_access_key, *token, *region, *service;
         time_t when;
         bool normalize, sign_body, omit_session_token;
         unsigned expires;
 };
 
 static void context_done(struct context *c) {
-        free(c->access_key_id);
-        free(c->secret_access_key);
-        free(c->token);
-        free(c->region);
-        free(c->service);
+        cJSON_Delete(c->json);
+        *c = (struct context){};
 }
 
-static int json_string(const cJSON *obj, const char *key, bool required, char **ret) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-        if (!v)
-                return required ? -ENOENT : 0;
-        if (!cJSON_IsString(v))
+enum field_type {
+        FIELD_STRING,    /* const char * */
+        FIELD_BOOL,      /* bool: true or false, nothing else */
+        FIELD_SECONDS,   /* unsigned: a whole number of seconds the signer accepts */
+        FIELD_TIMESTAMP, /* time_t from "YYYY-MM-DDTHH:MM:SSZ" */
+        FIELD_OBJECT,    /* nested fields, in `sub` */
+};
+
+/* One field context.json may hold, and where in struct context it goes. */
+struct field {
+        const char *name;
+        enum field_type type;
+        size_t offset;
+        bool required; /* else struct context keeps its default */
+        const struct field *sub;
+        size_t n_sub;
+};
+
+#define FIELD(name, type, member, required)                                                        \
+        { name, type, offsetof(struct context, member), required, NULL, 0 }
+
+static const struct field credential_fields[] = {
+        FIELD("access_key_id", FIELD_STRING, access_key_id, true),
+        FIELD("secret_access_key", FIELD_STRING, secret_access_key, true),
+        FIELD("token", FIELD_STRING, token, false),
+};
+
+/* Every field of the suite's context.json.  Anything else fails the case:
+ * a field the suite adds must be taught here, not silently ignored. */
+static const struct field context_fields[] = {
+        {"credentials", FIELD_OBJECT, 0, true, credential_fields, ELEMENTSOF(credential_fields)},
+        FIELD("expiration_in_seconds", FIELD_SECONDS, expires, false),
+        FIELD("normalize", FIELD_BOOL, normalize, false),
+        FIELD("omit_session_token", FIELD_BOOL, omit_session_token, false),
+        FIELD("region", FIELD_STRING, region, true),
+        FIELD("service", FIELD_STRING, service, true),
+        FIELD("sign_body", FIELD_BOOL, sign_body, false),
+        FIELD("timestamp", FIELD_TIMESTAMP, when, true),
+};
+
+/* Seven days: what the signer (and AWS) accept for X-Amz-Expires. */
+#define MAX_EXPIRES 604800
+/* The most fields one object may have; parse_fields() counts them in an array. */
+#define MAX_FIELDS 8
+_Static_assert(ELEMENTSOF(context_fields) <= MAX_FIELDS, "raise MAX_FIELDS");
+_Static_assert(ELEMENTSOF(credential_fields) <= MAX_FIELDS, "raise MAX_FIELDS");
+
+static int parse_fields(struct context *c, const cJSON *obj, const char *where,
+                        const struct field *fields, size_t n, char *why, size_t why_size);
+
+/* Store one value in the context; the field's name is in `where`. */
+static int parse_value(struct context *c, const struct field *f, const cJSON *v, const char *where,
+                       char *why, size_t why_size) {
+        void *dst = (char *)c + f->offset;
+        switch (f->type) {
+        case FIELD_STRING:
+                if (!cJSON_IsString(v))
+                        break;
+                memcpy(dst, &v->valuestring, sizeof(char *));
+                return 0;
+        case FIELD_BOOL:
+                if (!cJSON_IsBool(v))
+                        break;
+                *(bool *)dst = cJSON_IsTrue(v);
+                return 0;
+        case FIELD_SECONDS:
+                if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > MAX_EXPIRES ||
+                    v->valuedouble != (double)(unsigned)v->valuedouble)
+                        break;
+                *(unsigned *)dst = (unsigned)v->valuedouble;
+                return 0;
+        case FIELD_TIMESTAMP: {
+                struct tm tm = {};
+                const char *end = cJSON_IsString(v)
+                                          ? strptime(v->valuestring, "%Y-%m-%dT%H:%M:%SZ", &tm)
+                                          : NULL;
+                if (!end || *end)
+                        break;
+                *(time_t *)dst = timegm(&tm);
+                return 0;
+        }
+        case FIELD_OBJECT:
+                return parse_fields(c, v, where, f->sub, f->n_sub, why, why_size);
+        }
+        static const char *const expected[] = {
+                [FIELD_STRING] = "a string",
+                [FIELD_BOOL] = "true or false",
+                [FIELD_SECONDS] = "a whole number of seconds from 1 to 604800",
+                [FIELD_TIMESTAMP] = "a time as \"YYYY-MM-DDTHH:MM:SSZ\"",
+                [FIELD_OBJECT] = "an object",
+        };
+        snprintf(why, why_size, "context.json: \"%s\" is not %s", where, expected[f->type]);
+        return -EINVAL;
+}
+
+/* The members of obj, each one a known field given once; every required
+ * field present.  `where` names obj in messages ("credentials"; "" at the top). */
+static int parse_fields(struct context *c, const cJSON *obj, const char *where,
+                        const struct field *fields, size_t n, char *why, size_t why_size) {
+        if (!cJSON_IsObject(obj)) {
+                snprintf(why, why_size, "context.json: %s%s%s is not an object", *where ? "\"" : "",
+                         *where ? where : "the top level", *where ? "\"" : "");
                 return -EINVAL;
-        *ret = strdup(v->valuestring);
-        return *ret ? 0 : -ENOMEM;
+        }
+        bool seen[MAX_FIELDS] = {};
+        assert(n <= MAX_FIELDS);
+        const cJSON *v;
+        cJSON_ArrayForEach(v, obj) {
+                char name[128];
+                snprintf(name, sizeof(name), "%s%s%s", where, *where ? "." : "", v->string);
+                size_t i = 0;
+                while (i < n && strcmp(fields[i].name, v->string) != 0)
+                        i++;
+                if (i == n || seen[i]) {
+                        snprintf(why, why_size, "context.json: %s field \"%s\"",
+                                 i == n ? "unknown" : "repeated", name);
+                        return -EINVAL;
+                }
+                seen[i] = true;
+                int r = parse_value(c, &fields[i], v, name, why, why_size);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (fields[i].required && !seen[i]) {
+                        snprintf(why, why_size, "context.json: missing field \"%s%s%s\"", where,
+                                 *where ? "." : "", fields[i].name);
+                        return -EINVAL;
+                }
+        return 0;
 }
 
-static bool json_bool(const cJSON *obj, const char *key, bool def) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-        return cJSON_IsBool(v) ? cJSON_IsTrue(v) : def;
-}
-
+/* Defaults for the optional fields are those of the aws-c-auth suite. */
 static int context_parse(struct context *c, const char *text, size_t len, char *why,
                          size_t why_size) {
-        cJSON *root = cJSON_ParseWithLength(text, len);
-        if (!root) {
+        *c = (struct context){.normalize = true, .expires = 3600};
+        c->json = cJSON_ParseWithLength(text, len);
+        if (!c->json) {
                 snprintf(why, why_size, "context.json: not JSON");
                 return -EINVAL;
         }
-        const cJSON *cred = cJSON_GetObjectItemCaseSensitive(root, "credentials");
-        _cleanup_free_ char *ts = NULL;
-        int r = json_string(cred, "access_key_id", true, &c->access_key_id);
-        if (r >= 0)
-                r = json_string(cred, "secret_access_key", true, &c->secret_access_key);
-        if (r >= 0)
-                r = json_string(cred, "token", false, &c->token);
-        if (r >= 0)
-                r = json_string(root, "region", true, &c->region);
-        if (r >= 0)
-                r = json_string(root, "service", true, &c->service);
-        if (r >= 0)
-                r = json_string(root, "timestamp", true, &ts);
-        if (r < 0) {
-                snprintf(why, why_size, "context.json: missing or bad field: %s", strerror(-r));
-                cJSON_Delete(root);
-                return r;
-        }
-        c->normalize = json_bool(root, "normalize", true);
-        c->sign_body = json_bool(root, "sign_body", false);
-        c->omit_session_token = json_bool(root, "omit_session_token", false);
-        const cJSON *exp = cJSON_GetObjectItemCaseSensitive(root, "expiration_in_seconds");
-        c->expires = cJSON_IsNumber(exp) && exp->valuedouble >= 1 && exp->valuedouble <= 604800
-                             ? (unsigned)exp->valuedouble
-                             : 3600;
-        cJSON_Delete(root);
-
-        struct tm tm = {};
-        const char *end = strptime(ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        if (!end || *end) {
-                snprintf(why, why_size, "context.json: bad timestamp \"%s\"", ts);
-                return -EINVAL;
-        }
-        c->when = timegm(&tm);
-        return 0;
+        return parse_fields(c, c->json, "", context_fields, ELEMENTSOF(context_fields), why,
+                            why_size);
 }
 
 /* Sign the case one way and compare the four files of that location. */

@@ -172,22 +172,26 @@ class Handler(BaseHTTPRequestHandler):
             st.log.append(entry)
             if len(st.log) > 100000:
                 del st.log[: len(st.log) - 100000]
-        if down:
-            entry["fault"] = "down"
-            self.drop(reset=False)
-        elif fault and fault["kind"] not in ("delay",):
-            entry["fault"] = fault["id"]
-            if fault["delay_ms"]:
-                time.sleep(fault["delay_ms"] / 1000.0)
-            self.injected(fault, entry)
-        else:
-            if fault:
+        try:
+            if down:
+                entry["fault"] = "down"
+                self.drop(reset=False)
+            elif fault and fault["kind"] not in ("delay",):
                 entry["fault"] = fault["id"]
-                time.sleep(fault["delay_ms"] / 1000.0)
-            self.forward(body, entry)
-        with st.lock:
-            entry["duration_ms"] = round((time.time() - t0) * 1000.0, 3)
-            entry["done"] = True
+                if fault["delay_ms"]:
+                    time.sleep(fault["delay_ms"] / 1000.0)
+                self.injected(fault, entry)
+            else:
+                if fault:
+                    entry["fault"] = fault["id"]
+                    time.sleep(fault["delay_ms"] / 1000.0)
+                self.forward(body, entry)
+        finally:
+            # Done even when the client left before the answer (a held
+            # request it gave up on): the log must not show it in progress.
+            with st.lock:
+                entry["duration_ms"] = round((time.time() - t0) * 1000.0, 3)
+                entry["done"] = True
 
     def forward(self, body, entry):
         up = self.server.state.upstream

@@ -102,7 +102,7 @@ def main(tap):
     except OSError:
         inflight = [x for x in ctl.log() if not x["done"]]
         tap.ok(len(inflight) == 1 and inflight[0]["status"] is None, "held request: client times out; logged in progress")
-    time.sleep(1.3)
+    harness.wait_until(lambda: all(x["done"] for x in ctl.log()), 5, what="the held request")
     for kind, exc in (("drop", http.client.RemoteDisconnected), ("reset", ConnectionResetError)):
         ctl.fault(kind, "ListClusters")
         try:

@@ -47,7 +47,7 @@ def run_case(tap, imds, path):
     p = subprocess.run([TOOL] + case["run"], env=env, capture_output=True, text=True, timeout=60)
     results = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
     # A request the client gave up on is logged when the emulator finishes it.
-    time.sleep(case.get("settle_ms", 0) / 1000.0)
+    harness.wait_until(lambda: all(e["done"] for e in ctl.log()), 10, what="requests in progress")
     log = ctl.log()
     exp = case["expect"]
     problems = []

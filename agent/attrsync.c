@@ -88,27 +88,46 @@ static void sync_end(struct attrsync *s, int error, bool retry, const char *fmt,
         s->cb(error, s->message, s->userdata);
 }
 
-static int save_owned(struct attrsync *s, const struct attribute_set *owned) {
-        char **names = calloc(owned->n + 1, sizeof(char *));
+/* Remember the names of the attributes we own, in memory and on disk.  A
+ * failure is logged: the sync goes on, and at worst a restart forgets to
+ * delete an attribute it put. */
+static void save_owned(struct attrsync *s, const struct attribute_set *owned) {
+        _cleanup_free_ char **names = calloc(owned->n + 1, sizeof(char *));
         int r;
 
-        if (!names)
-                return -ENOMEM;
+        if (!names) {
+                log_error("Out of memory remembering the owned attributes");
+                return;
+        }
         for (size_t i = 0; i < owned->n; i++)
                 names[i] = owned->v[i].name;
         r = state_set_owned(s->state, names, owned->n);
-        free(names);
-        if (r < 0)
-                return r;
-        r = state_save(config_string(s->cfg, KEY_ECS_HOSTD_DATADIR), s->state);
+        if (r >= 0)
+                r = state_save(config_string(s->cfg, KEY_ECS_HOSTD_DATADIR), s->state);
         if (r < 0)
                 log_error_errno(r, "Failed to save the owned attributes: %m");
-        return r;
 }
 
-static void owned_set(const struct state *st, struct attribute_set *ret) {
-        for (size_t i = 0; i < st->n_owned_attributes; i++)
-                attribute_set_put(ret, st->owned_attributes[i], NULL, "state");
+static int owned_set(const struct state *st, struct attribute_set *ret) {
+        for (size_t i = 0; i < st->n_owned_attributes; i++) {
+                int r = attribute_set_put(ret, st->owned_attributes[i], NULL, "state");
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The owned names after the batch in flight: puts added, deletes removed. */
+static int owned_after_batch(const struct attrsync *s, struct attribute_set *ret) {
+        int r = owned_set(s->state, ret);
+
+        for (size_t i = s->batch_from; r >= 0 && i < s->batch_to; i++) {
+                if (s->batch_set == &s->put)
+                        r = attribute_set_put(ret, s->put.v[i].name, NULL, "state");
+                else
+                        (void)attribute_set_remove(ret, s->del.v[i].name); /* -ENOENT: not ours */
+        }
+        return r;
 }
 
 static void step(struct attrsync *s);
@@ -116,6 +135,7 @@ static void step(struct attrsync *s);
 static void on_changed(const struct ecs_result *res, void *userdata) {
         struct attrsync *s = userdata;
         struct attribute_set owned = {};
+        int r;
 
         s->call = NULL;
         if (res->error) {
@@ -123,15 +143,14 @@ static void on_changed(const struct ecs_result *res, void *userdata) {
                 return;
         }
         /* Record what this batch changed before going on. */
-        owned_set(s->state, &owned);
-        for (size_t i = s->batch_from; i < s->batch_to; i++) {
-                if (s->batch_set == &s->put)
-                        attribute_set_put(&owned, s->put.v[i].name, NULL, "state");
-                else
-                        attribute_set_remove(&owned, s->del.v[i].name);
-        }
-        save_owned(s, &owned);
+        r = owned_after_batch(s, &owned);
+        if (r >= 0)
+                save_owned(s, &owned);
         attribute_set_done(&owned);
+        if (r < 0) {
+                sync_end(s, r, true, "cannot record the owned attributes: %s", strerror(-r));
+                return;
+        }
         step(s);
 }
 
@@ -182,7 +201,7 @@ static void on_described(const struct ecs_result *res, void *userdata) {
         struct attrsync *s = userdata;
         struct attribute_set actual = {}, owned = {};
         const cJSON *ci, *item;
-        int r;
+        int r = 0;
 
         s->call = NULL;
         if (res->error) {
@@ -201,11 +220,14 @@ static void on_described(const struct ecs_result *res, void *userdata) {
                         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "name"));
                 const char *value =
                         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "value"));
-                if (name && !attribute_is_builtin(name))
-                        attribute_set_put(&actual, name, value, "ECS");
+                if (name && !attribute_is_builtin(name) &&
+                    (r = attribute_set_put(&actual, name, value, "ECS")) < 0)
+                        break;
         }
-        owned_set(s->state, &owned);
-        r = attributes_diff(&s->desired, &actual, &owned, &s->put, &s->del);
+        if (r >= 0)
+                r = owned_set(s->state, &owned);
+        if (r >= 0)
+                r = attributes_diff(&s->desired, &actual, &owned, &s->put, &s->del);
         attribute_set_done(&actual);
         attribute_set_done(&owned);
         if (r < 0) {

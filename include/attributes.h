@@ -7,6 +7,8 @@
  * the rule and the offending character. */
 #pragma once
 
+#include "macro.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -33,8 +35,8 @@ void attribute_set_done(struct attribute_set *s);
 const struct attribute *attribute_set_find(const struct attribute_set *s, const char *name);
 /* Add or replace (keeps the set sorted).  value may be NULL; "" is stored
  * as NULL (ECS has no empty values: both mean "without a value"). */
-int attribute_set_put(struct attribute_set *s, const char *name, const char *value,
-                      const char *source);
+_must_check_ int attribute_set_put(struct attribute_set *s, const char *name, const char *value,
+                                   const char *source);
 /* -ENOENT when absent. */
 int attribute_set_remove(struct attribute_set *s, const char *name);
 

@@ -129,7 +129,8 @@ unsigned config_list(const struct config *c, enum config_key k);
 bool config_list_has(const struct config *c, enum config_key k, const char *item);
 /* A ports key (ECS_RESERVED_PORTS, ECS_RESERVED_PORTS_UDP) as numbers; *ret
  * is malloc'ed (freed by the caller), *ret_n may be 0. */
-int config_ports(const struct config *c, enum config_key k, uint16_t **ret, size_t *ret_n);
+_must_check_ int config_ports(const struct config *c, enum config_key k, uint16_t **ret,
+                              size_t *ret_n);
 /* Where the effective value came from: "default", "environment",
  * "file:line", or "unset" (no value and no default). */
 const char *config_source(const struct config *c, enum config_key k);

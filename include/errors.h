@@ -33,7 +33,7 @@ int errors_addv(struct errors *e, const char *source, unsigned line, const char 
         _printf_(4, 0);
 
 /* Move every error of from to the end of to (from is emptied). */
-int errors_move(struct errors *to, struct errors *from);
+_must_check_ int errors_move(struct errors *to, struct errors *from);
 
 /* One line per error: "source:line: message", "source: message" without a
  * line, or just the message without a source. */

@@ -5,6 +5,8 @@
  * directory), so a crash leaves the old or the new file, never a torn one. */
 #pragma once
 
+#include "macro.h"
+
 #include <stddef.h>
 
 enum {
@@ -17,10 +19,11 @@ enum {
  * -EBADFD for anything else that is not a regular file; -EFBIG when it holds
  * more than max bytes (then *ret_len is its size when known, else 0).
  * Files whose size stat(2) does not know (/proc) are read to their end. */
-int fileio_read_at(int dirfd, const char *path, size_t max, unsigned flags, char **ret,
-                   size_t *ret_len);
-int fileio_read(const char *path, size_t max, unsigned flags, char **ret, size_t *ret_len);
+_must_check_ int fileio_read_at(int dirfd, const char *path, size_t max, unsigned flags, char **ret,
+                                size_t *ret_len);
+_must_check_ int fileio_read(const char *path, size_t max, unsigned flags, char **ret,
+                             size_t *ret_len);
 
 /* Write dir/name atomically with text and a newline (dir is created, mode
  * 0700, when missing; the file is mode 0600). */
-int fileio_write_atomic(const char *dir, const char *name, const char *text);
+_must_check_ int fileio_write_atomic(const char *dir, const char *name, const char *text);

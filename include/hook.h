@@ -7,6 +7,8 @@
  * logged, time-limited and reaped. */
 #pragma once
 
+#include "macro.h"
+
 #include <stdint.h>
 #include <sys/types.h>
 #include <systemd/sd-event.h>
@@ -24,5 +26,5 @@ struct hooks *hooks_free(struct hooks *h);
  * /dev/null and stdout and stderr into the log.  The environment is built
  * before fork; the child only execs.  Returns the pid, or a negative errno
  * (nothing runs). */
-int hooks_run(struct hooks *h, const char *path, const char *id, const char *const *env,
-              uint64_t timeout_usec);
+_must_check_ int hooks_run(struct hooks *h, const char *path, const char *id,
+                           const char *const *env, uint64_t timeout_usec);

@@ -7,6 +7,8 @@
  * never trusted. */
 #pragma once
 
+#include "macro.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -40,5 +42,5 @@ char *ledger_format(const struct ledger_entry *const *entries, size_t n);
 
 /* dir/notices.json: 0 with its entries; -ENOENT when there is none; -EINVAL
  * when it is not a ledger; other negative errno when it cannot be read. */
-int ledger_load(const char *dir, struct ledger_entry **ret, size_t *ret_n);
-int ledger_save(const char *dir, const struct ledger_entry *const *entries, size_t n);
+_must_check_ int ledger_load(const char *dir, struct ledger_entry **ret, size_t *ret_n);
+_must_check_ int ledger_save(const char *dir, const struct ledger_entry *const *entries, size_t n);

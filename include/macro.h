@@ -12,6 +12,8 @@
 #define _unused_ __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _noreturn_ __attribute__((noreturn))
+/* A result that must be looked at (gcc does not accept a (void) cast either). */
+#define _must_check_ __attribute__((warn_unused_result))
 
 /* Hand a cleanup-managed pointer to someone else: returns it and clears it. */
 #define TAKE_PTR(p)                                                                                \

@@ -4,6 +4,8 @@
  * built-in attributes the agent reports about the OS and CPU. */
 #pragma once
 
+#include "macro.h"
+
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,9 +24,9 @@ int resources_parse_meminfo(const char *text, size_t len, uint64_t *ret_kib);
 
 /* Read the host (sysconf, /proc/meminfo at meminfo_path).  reserved_mib and
  * the port lists come from the configuration; ports are copied. */
-int resources_read(struct resources *ret, const char *meminfo_path, int64_t reserved_mib,
-                   const uint16_t *ports, size_t n_ports, const uint16_t *ports_udp,
-                   size_t n_ports_udp);
+_must_check_ int resources_read(struct resources *ret, const char *meminfo_path,
+                                int64_t reserved_mib, const uint16_t *ports, size_t n_ports,
+                                const uint16_t *ports_udp, size_t n_ports_udp);
 
 /* The totalResources array of RegisterContainerInstance. */
 cJSON *resources_to_json(const struct resources *r);

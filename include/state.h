@@ -6,6 +6,8 @@
  * not parse is set aside, never fatal. */
 #pragma once
 
+#include "macro.h"
+
 #include <stddef.h>
 
 #define STATE_FILE "state.json"
@@ -31,7 +33,7 @@ char *state_format(const struct state *s);
  * (*error says so, with the reason); other negative errno: cannot read. */
 int state_load(const char *dir, struct state *ret, char **error);
 /* Write dir/state.json atomically (creating dir, mode 0700, when missing). */
-int state_save(const char *dir, const struct state *s);
+_must_check_ int state_save(const char *dir, const struct state *s);
 
 /* Replace the owned attribute names (copied). */
-int state_set_owned(struct state *s, char *const *names, size_t n);
+_must_check_ int state_set_owned(struct state *s, char *const *names, size_t n);

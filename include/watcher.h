@@ -26,7 +26,7 @@ struct watcher *watcher_free(struct watcher *w);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct watcher *, watcher_free)
 
 /* The container instance to drain (after joining; both strings copied). */
-int watcher_set_target(struct watcher *w, const char *cluster, const char *arn);
+_must_check_ int watcher_set_target(struct watcher *w, const char *cluster, const char *arn);
 
 /* The line for STATUS= while a notice is or was handled ("spot terminate at
  * ... (in 118 s): DRAINING confirmed"), else NULL. */

@@ -32,6 +32,13 @@ static char *render(const struct attribute_set *s, bool with_source) {
         return buf;
 }
 
+/* attribute_set_put() where a test only builds a set. */
+static void set_put(struct attribute_set *s, const char *name, const char *value,
+                    const char *source) {
+        if (attribute_set_put(s, name, value, source) < 0)
+                abort();
+}
+
 /* The errors as printed, one a line ("source: message"). */
 static char *join(const struct errors *e) {
         char *buf = NULL;
@@ -269,9 +276,9 @@ static void test_set(void) {
         struct attribute_set s = {};
 
         CHECK_INTEQ("put", attribute_set_put(&s, "b", "1", "x"), 0);
-        attribute_set_put(&s, "a", NULL, "y");
-        attribute_set_put(&s, "c", "", "z");
-        attribute_set_put(&s, "b", "2", "w");
+        set_put(&s, "a", NULL, "y");
+        set_put(&s, "c", "", "z");
+        set_put(&s, "b", "2", "w");
         _cleanup_free_ char *got = render(&s, true);
         CHECK_STREQ("put keeps names sorted and unique, \"\" stored as no value", got,
                     "a@y b=2@w c@z");
@@ -292,7 +299,7 @@ static void check_desired(const char *name, const char *env, const struct attrib
         _cleanup_free_ char *got_errors = NULL, *got_set = NULL;
         int r;
 
-        attribute_set_put(&set, "previous", "1", "old"); /* replaced on success only */
+        set_put(&set, "previous", "1", "old"); /* replaced on success only */
         r = attributes_desired(env, files, n, &set, &errs);
         got_errors = join(&errs);
         got_set = render(&set, true);
@@ -364,7 +371,7 @@ static void test_desired(void) {
         /* Errors collected before the call (from attributes_read_dir) fail it too. */
         struct attribute_set set = {};
         struct errors errs = {};
-        attribute_set_put(&set, "keep", NULL, NULL);
+        set_put(&set, "keep", NULL, NULL);
         (void)errors_add(&errs, "d/x.json", 0, "cannot read: Permission denied");
         CHECK_INTEQ("earlier errors fail attributes_desired",
                     attributes_desired("{\"a\": \"b\"}", NULL, 0, &set, &errs), -EINVAL);
@@ -542,7 +549,7 @@ static void check_diff(const char *name, const char *desired, const char *actual
         set_from(&d, desired, "desired");
         set_from(&a, actual, "ecs");
         set_from(&o, owned, "state");
-        attribute_set_put(&put, "stale", NULL, NULL); /* replaced, not appended to */
+        set_put(&put, "stale", NULL, NULL); /* replaced, not appended to */
         CHECK_INTEQ(name, attributes_diff(&d, &a, &o, &put, &del), 0);
         gp = render(&put, false);
         gd = render(&del, false);
@@ -577,7 +584,7 @@ static void test_diff(void) {
         {
                 /* ECS may report no value as "" or as nothing. */
                 struct attribute_set d = {}, a = {}, o = {}, put = {}, del = {};
-                attribute_set_put(&d, "gpu", NULL, "x");
+                set_put(&d, "gpu", NULL, "x");
                 a.v = calloc(1, sizeof *a.v);
                 a.v[0] = (struct attribute){strdup("gpu"), strdup(""), NULL};
                 a.n = 1;

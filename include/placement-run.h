@@ -37,9 +37,21 @@ enum placement_strategy_type {
         PLACEMENT_STRATEGY_RANDOM,
 };
 
+/* What a strategy's field names, decided once when the strategy is parsed,
+ * so placement never reads the field's text again. */
+enum placement_strategy_field {
+        PLACEMENT_STRATEGY_FIELD_NONE,        /* random */
+        PLACEMENT_STRATEGY_FIELD_CPU,         /* binpack */
+        PLACEMENT_STRATEGY_FIELD_MEMORY,      /* binpack */
+        PLACEMENT_STRATEGY_FIELD_INSTANCE_ID, /* spread by instanceId (or host) */
+        PLACEMENT_STRATEGY_FIELD_ATTRIBUTE,   /* spread by attribute:NAME */
+};
+
 struct placement_strategy {
         enum placement_strategy_type type;
-        char *field; /* binpack: "cpu" / "memory"; spread: "instanceId" or "attribute:NAME" */
+        enum placement_strategy_field field_kind;
+        char *field; /* as reported: binpack "cpu" / "memory"; spread "instanceId" or
+                      * "attribute:NAME"; NULL for random */
 };
 
 struct placement_request {

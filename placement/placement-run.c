@@ -15,6 +15,7 @@
 #include "placement-run.h"
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
+#define _noinline_ __attribute__((noinline))
 
 static const char *const step_names[] = {
         "AGENT",          "RESOURCE:CPU",       "RESOURCE:MEMORY",
@@ -289,6 +290,7 @@ static int add_strategy(struct placement_request *r, const struct item *it,
                 return placement_error_set(e, -EINVAL, "placement strategy: type missing");
         if (strcasecmp(it->type, "random") == 0) {
                 s.type = PLACEMENT_STRATEGY_RANDOM;
+                s.field_kind = PLACEMENT_STRATEGY_FIELD_NONE;
                 field = NULL;
         } else if (strcasecmp(it->type, "binpack") == 0) {
                 s.type = PLACEMENT_STRATEGY_BINPACK;
@@ -297,17 +299,22 @@ static int add_strategy(struct placement_request *r, const struct item *it,
                                                    "binpack field must be cpu or memory (got "
                                                    "'%s').",
                                                    field ? field : "");
-                field = strcasecmp(field, "cpu") == 0 ? "cpu" : "memory";
+                s.field_kind = strcasecmp(field, "cpu") == 0 ? PLACEMENT_STRATEGY_FIELD_CPU
+                                                             : PLACEMENT_STRATEGY_FIELD_MEMORY;
+                field = s.field_kind == PLACEMENT_STRATEGY_FIELD_CPU ? "cpu" : "memory";
         } else if (strcasecmp(it->type, "spread") == 0) {
                 s.type = PLACEMENT_STRATEGY_SPREAD;
                 if (field &&
-                    (strcasecmp(field, "instanceId") == 0 || strcasecmp(field, "host") == 0))
+                    (strcasecmp(field, "instanceId") == 0 || strcasecmp(field, "host") == 0)) {
+                        s.field_kind = PLACEMENT_STRATEGY_FIELD_INSTANCE_ID;
                         field = "instanceId";
-                else if (!field || strncmp(field, "attribute:", 10) != 0 || !field[10])
+                } else if (!field || strncmp(field, "attribute:", 10) != 0 || !field[10])
                         return placement_error_set(e, -EINVAL,
                                                    "spread field must be instanceId, host or "
                                                    "attribute:<name> (got '%s').",
                                                    field ? field : "");
+                else
+                        s.field_kind = PLACEMENT_STRATEGY_FIELD_ATTRIBUTE;
         } else
                 return placement_error_set(e, -EINVAL,
                                            "placement strategy type '%s' is not supported "
@@ -444,7 +451,7 @@ static const char *bucket_key(const struct placement_strategy *s,
                               const struct placement_instance *ci) {
         const struct placement_attribute *a;
 
-        if (streq(s->field, "instanceId"))
+        if (s->field_kind == PLACEMENT_STRATEGY_FIELD_INSTANCE_ID)
                 return ci->arn;
         a = placement_instance_attribute(ci, s->field + strlen("attribute:"));
         if (!a)
@@ -581,6 +588,25 @@ static const char *step_name(const struct placement_request *r, size_t step) {
                        : REASON_MEMBER_OF;
 }
 
+/* The scores strategy k ranks candidates by, the lowest best: binpack reads
+ * the remaining amount per instance; spread the group's tasks per bucket,
+ * indexed through the spread index's bucket[].  Random has none. */
+static const int64_t *strategy_scores(const struct run_state *st,
+                                      const struct placement_strategy *s, size_t k) {
+        switch (s->field_kind) {
+        case PLACEMENT_STRATEGY_FIELD_CPU:
+                return st->cpu;
+        case PLACEMENT_STRATEGY_FIELD_MEMORY:
+                return st->memory;
+        case PLACEMENT_STRATEGY_FIELD_INSTANCE_ID:
+        case PLACEMENT_STRATEGY_FIELD_ATTRIBUTE:
+                return st->spread[k].count;
+        case PLACEMENT_STRATEGY_FIELD_NONE:
+                break;
+        }
+        return NULL;
+}
+
 /* Keep the candidates that are best under strategy k, in one pass: a new
  * best restarts the kept list.  Fills the explain record. */
 static void apply_strategy(const struct placement_request *r, const struct run_state *st, size_t k,
@@ -601,9 +627,7 @@ static void apply_strategy(const struct placement_request *r, const struct run_s
         {
                 /* Hoisted: this loop runs over every remaining candidate. */
                 const bool by_bucket = s->type == PLACEMENT_STRATEGY_SPREAD;
-                const int64_t *values = by_bucket            ? si->count
-                                        : s->field[0] == 'c' ? st->cpu
-                                                             : st->memory;
+                const int64_t *values = strategy_scores(st, s, k);
                 const size_t *bucket = si->bucket;
                 const size_t m = *n;
 
@@ -658,35 +682,16 @@ static int place(struct placement_cluster *c, const struct placement_request *r,
         return placement_instance_add_group(ci, r->group);
 }
 
-/* One pass over every instance for one task: each instance is removed by
- * the first step it fails, which is exactly what filtering step by step
- * removes (removed[step] counts them).  With fuse, the first strategy
- * narrows in the same pass, so the next ones only see its winners.  This is
- * the hot loop of a run: invariants are hoisted into locals so the compiler
- * can keep them in registers. */
-static int filter_pass(const struct placement_cluster *c, const struct placement_request *r,
-                       const struct run_state *st, bool fuse, size_t *restrict cand,
-                       size_t *restrict removed, size_t *ret_n, int64_t *ret_best,
-                       size_t *ret_best_instance) {
-        const bool *ok = st->agent_ok;
-        const int64_t *cpu = st->cpu, *memory = st->memory;
-        const int64_t need_cpu = r->taskdef->cpu, need_memory = r->taskdef->memory;
-        const size_t n_instances = c->n_instances, first_slow = st->first_slow,
-                     n_steps = ELEMENTSOF(step_names) + r->n_constraints;
-        const bool by_bucket = fuse && r->strategies[0].type == PLACEMENT_STRATEGY_SPREAD;
-        const bool by_cpu = fuse && !by_bucket && r->strategies[0].field[0] == 'c';
-        const size_t *bucket = by_bucket ? st->spread[0].bucket : NULL;
-        const int64_t *count = by_bucket ? st->spread[0].count : NULL;
-        int64_t best = INT64_MAX;
-        size_t n = 0, best_instance = 0;
+/* What a filter pass leaves for one task. */
+struct pass {
+        size_t n;             /* candidates, in cand[0..n) */
+        int64_t best;         /* fused: the first strategy's best score */
+        size_t best_instance; /* fused: an instance with that score */
+};
 
-        /* The common case gets a loop of its own: nothing beyond CPU and
-         * memory to check, and the first strategy scoring from one array. */
-        if (fuse && first_slow >= n_steps) {
-                const int64_t *values = by_bucket ? count : by_cpu ? cpu : memory;
-                size_t r0 = 0, r1 = 0, r2 = 0;
-
-#define TIGHT_LOOP(SCORE)                                                                          \
+/* The fused loop of filter_pass_resources(), one copy per way of reading the
+ * score, so that neither copy tests which way it is per instance. */
+#define RESOURCES_LOOP(SCORE)                                                                      \
         for (size_t i = 0; i < n_instances; i++) {                                                 \
                 int64_t score;                                                                     \
                 if (!ok[i]) {                                                                      \
@@ -710,19 +715,51 @@ static int filter_pass(const struct placement_cluster *c, const struct placement
                 cand[n] = i;                                                                       \
                 n += score == best;                                                                \
         }
-                if (by_bucket)
-                        TIGHT_LOOP(values[bucket[i]])
-                else
-                        TIGHT_LOOP(values[i])
-#undef TIGHT_LOOP
-                removed[0] += r0;
-                removed[1] += r1;
-                removed[2] += r2;
-                *ret_n = n;
-                *ret_best = best;
-                *ret_best_instance = best_instance;
-                return 0;
-        }
+
+/* The common case of filter_pass(): nothing beyond the agent, CPU and memory
+ * to check, and the first strategy fused, scoring from one array.  Not
+ * inlined: in placement_run()'s frame the loop's pointers spill to the stack
+ * (7% slower in place-bench); called once per task, its own frame costs nothing. */
+static _noinline_ void filter_pass_resources(const struct placement_cluster *c,
+                                             const struct placement_request *r,
+                                             const struct run_state *st, size_t *restrict cand,
+                                             size_t *restrict removed, struct pass *ret) {
+        const bool *ok = st->agent_ok;
+        const int64_t *cpu = st->cpu, *memory = st->memory;
+        const int64_t need_cpu = r->taskdef->cpu, need_memory = r->taskdef->memory;
+        const size_t n_instances = c->n_instances;
+        const int64_t *values = strategy_scores(st, &r->strategies[0], 0);
+        const size_t *bucket = st->spread[0].bucket;
+        int64_t best = INT64_MAX;
+        size_t n = 0, best_instance = 0, r0 = 0, r1 = 0, r2 = 0;
+
+        if (r->strategies[0].type == PLACEMENT_STRATEGY_SPREAD)
+                RESOURCES_LOOP(values[bucket[i]])
+        else
+                RESOURCES_LOOP(values[i])
+        removed[0] += r0;
+        removed[1] += r1;
+        removed[2] += r2;
+        *ret = (struct pass){.n = n, .best = best, .best_instance = best_instance};
+}
+
+#undef RESOURCES_LOOP
+
+/* The general case of filter_pass(): every step, those after the first three
+ * through passes(). */
+static int filter_pass_steps(const struct placement_cluster *c, const struct placement_request *r,
+                             const struct run_state *st, bool fuse, size_t *restrict cand,
+                             size_t *restrict removed, struct pass *ret) {
+        const bool *ok = st->agent_ok;
+        const int64_t *cpu = st->cpu, *memory = st->memory;
+        const int64_t need_cpu = r->taskdef->cpu, need_memory = r->taskdef->memory;
+        const size_t n_instances = c->n_instances, first_slow = st->first_slow,
+                     n_steps = ELEMENTSOF(step_names) + r->n_constraints;
+        const bool by_bucket = fuse && r->strategies[0].type == PLACEMENT_STRATEGY_SPREAD;
+        const int64_t *values = fuse ? strategy_scores(st, &r->strategies[0], 0) : NULL;
+        const size_t *bucket = st->spread[0].bucket;
+        int64_t best = INT64_MAX;
+        size_t n = 0, best_instance = 0;
 
         for (size_t i = 0; i < n_instances; i++) {
                 int64_t score;
@@ -756,7 +793,7 @@ static int filter_pass(const struct placement_cluster *c, const struct placement
                         cand[n++] = i;
                         continue;
                 }
-                score = by_bucket ? count[bucket[i]] : by_cpu ? cpu[i] : memory[i];
+                score = values[by_bucket ? bucket[i] : i];
                 if (score < best) {
                         best = score;
                         best_instance = i;
@@ -765,10 +802,73 @@ static int filter_pass(const struct placement_cluster *c, const struct placement
                 cand[n] = i; /* branch-free, as in apply_strategy() */
                 n += score == best;
         }
-        *ret_n = n;
-        *ret_best = best;
-        *ret_best_instance = best_instance;
+        *ret = (struct pass){.n = n, .best = best, .best_instance = best_instance};
         return 0;
+}
+
+/* One pass over every instance for one task: each instance is removed by
+ * the first step it fails, which is exactly what filtering step by step
+ * removes (removed[step] counts them).  With fuse, the first strategy
+ * narrows in the same pass, so the next ones only see its winners.  This is
+ * the hot loop of a run: invariants are hoisted into locals so the compiler
+ * can keep them in registers. */
+static int filter_pass(const struct placement_cluster *c, const struct placement_request *r,
+                       const struct run_state *st, bool fuse, size_t *restrict cand,
+                       size_t *restrict removed, struct pass *ret) {
+        if (fuse && st->first_slow >= ELEMENTSOF(step_names) + r->n_constraints) {
+                filter_pass_resources(c, r, st, cand, removed, ret);
+                return 0;
+        }
+        return filter_pass_steps(c, r, st, fuse, cand, removed, ret);
+}
+
+/* Record each filter step of a task with what it removed and left; the
+ * first step that leaves nothing names the failure. */
+static void record_steps(const struct placement_request *r, size_t n_instances,
+                         const size_t *removed, struct placement_task_result *tr) {
+        size_t n_steps = ELEMENTSOF(step_names) + r->n_constraints, left = n_instances;
+
+        for (size_t step = 0; step < n_steps; step++) {
+                left -= removed[step];
+                tr->steps[tr->n_steps++] = (struct placement_step){
+                        .name = step_name(r, step), .removed = removed[step], .left = left};
+                if (left == 0) {
+                        tr->reason = step_name(r, step);
+                        break;
+                }
+        }
+}
+
+/* Place one task: filter, narrow by the strategies, draw among the ties. */
+static int place_task(struct placement_cluster *c, const struct placement_request *r,
+                      struct run_state *st, bool fuse, size_t *cand, uint64_t *rng,
+                      struct placement_task_result *tr) {
+        size_t removed[PLACEMENT_MAX_STEPS] = {};
+        struct pass p;
+        int k;
+
+        tr->instance = -1;
+        k = filter_pass(c, r, st, fuse, cand, removed, &p);
+        if (k < 0)
+                return k;
+        record_steps(r, c->n_instances, removed, tr);
+        if (p.n == 0)
+                return 0;
+        if (fuse) {
+                const struct spread_index *si = &st->spread[0];
+                tr->strategies[tr->n_strategies++] = (struct placement_strategy_step){
+                        .strategy = &r->strategies[0],
+                        .kept = p.n,
+                        .score = p.best,
+                        .bucket = r->strategies[0].type == PLACEMENT_STRATEGY_SPREAD
+                                          ? si->key[si->bucket[p.best_instance]]
+                                          : NULL};
+        }
+        for (size_t s = fuse ? 1 : 0; s < r->n_strategies; s++)
+                apply_strategy(r, st, s, cand, &p.n, rng, &tr->strategies[tr->n_strategies++]);
+        tr->tied = p.n;
+        tr->instance = (long)cand[p.n > 1 ? rng_next(rng) % p.n : 0];
+        return place(c, r, st, (size_t)tr->instance);
 }
 
 struct placement_result *placement_result_free(struct placement_result *res) {
@@ -786,7 +886,6 @@ int placement_run(struct placement_cluster *c, const struct placement_request *r
         struct run_state st = {};
         _cleanup_free_ size_t *cand = NULL;
         uint64_t rng = r->seed;
-        size_t n_steps = ELEMENTSOF(step_names) + r->n_constraints;
         bool fuse = r->n_strategies > 0 && r->strategies[0].type != PLACEMENT_STRATEGY_RANDOM;
         int k;
 
@@ -805,43 +904,7 @@ int placement_run(struct placement_cluster *c, const struct placement_request *r
                 goto fail;
         }
         for (unsigned t = 0; t < r->count; t++) {
-                struct placement_task_result *tr = &res->tasks[res->n_tasks++];
-                size_t removed[PLACEMENT_MAX_STEPS], n, left, best_instance;
-                int64_t best;
-
-                tr->instance = -1;
-                memset(removed, 0, sizeof(removed));
-                k = filter_pass(c, r, &st, fuse, cand, removed, &n, &best, &best_instance);
-                if (k < 0)
-                        goto fail;
-                left = c->n_instances;
-                for (size_t step = 0; step < n_steps; step++) {
-                        left -= removed[step];
-                        tr->steps[tr->n_steps++] = (struct placement_step){
-                                .name = step_name(r, step), .removed = removed[step], .left = left};
-                        if (left == 0) {
-                                tr->reason = step_name(r, step);
-                                break;
-                        }
-                }
-                if (n == 0)
-                        continue;
-                if (fuse) {
-                        const struct spread_index *si = &st.spread[0];
-                        tr->strategies[tr->n_strategies++] = (struct placement_strategy_step){
-                                .strategy = &r->strategies[0],
-                                .kept = n,
-                                .score = best,
-                                .bucket = r->strategies[0].type == PLACEMENT_STRATEGY_SPREAD
-                                                  ? si->key[si->bucket[best_instance]]
-                                                  : NULL};
-                }
-                for (size_t s = fuse ? 1 : 0; s < r->n_strategies; s++)
-                        apply_strategy(r, &st, s, cand, &n, &rng,
-                                       &tr->strategies[tr->n_strategies++]);
-                tr->tied = n;
-                tr->instance = (long)cand[n > 1 ? rng_next(&rng) % n : 0];
-                k = place(c, r, &st, (size_t)tr->instance);
+                k = place_task(c, r, &st, fuse, cand, &rng, &res->tasks[res->n_tasks++]);
                 if (k < 0)
                         goto fail;
         }

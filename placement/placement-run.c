@@ -122,57 +122,81 @@ static int parse_shorthand(const char *s, struct item *it, struct placement_erro
         return 0;
 }
 
-/* Items from JSON (an array of objects or one object) or one shorthand item. */
-static int parse_items(const char *text, struct item **ret, size_t *ret_n,
-                       struct placement_error *e) {
+static void items_free(struct item *v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                item_done(&v[i]);
+        free(v);
+}
+
+/* Several shorthand items in one argument ("type=spread,field=x
+ * type=binpack,field=memory") are split where whitespace is followed by
+ * `type=`, as the shell would have split them. */
+static bool at_next_item(const char *s) {
+        return isspace((unsigned char)s[0]) && strncmp(s + 1, "type=", 5) == 0;
+}
+
+static int parse_shorthand_items(const char *s, struct item **ret, size_t *ret_n,
+                                 struct placement_error *e) {
+        struct item *v;
+        size_t max = 1, n = 0;
+        int r;
+
+        for (const char *q = s; *q; q++)
+                max += at_next_item(q);
+        v = calloc(max + 1, sizeof(*v));
+        if (!v)
+                return placement_error_set(e, -ENOMEM, "out of memory");
+        while (*s) {
+                const char *end = s;
+                _cleanup_free_ char *one = NULL;
+
+                while (*end && !at_next_item(end))
+                        end++;
+                one = strndup(s, (size_t)(end - s));
+                r = one ? parse_shorthand(one, &v[n], e)
+                        : placement_error_set(e, -ENOMEM, "out of memory");
+                n++;
+                if (r < 0) {
+                        items_free(v, n);
+                        return r;
+                }
+                s = *end ? end + 1 : end;
+                while (isspace((unsigned char)*s))
+                        s++;
+        }
+        if (n == 0) {
+                free(v);
+                return placement_error_set(e, -EINVAL, "empty value (type=... expected)");
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+static int parse_json_item(const cJSON *o, const char *path, struct item *it,
+                           struct placement_error *e) {
+        int r;
+
+        if (!cJSON_IsObject(o))
+                return placement_json_shape_error(e, path, "expected an object");
+        r = placement_json_get_string(o, "type", path, &it->type, e);
+        if (r >= 0)
+                r = placement_json_get_string(o, "field", path, &it->field, e);
+        if (r >= 0)
+                r = placement_json_get_string(o, "expression", path, &it->expression, e);
+        it->has_expression = it->expression != NULL;
+        return r;
+}
+
+/* An array of objects, or one object. */
+static int parse_json_items(const char *text, struct item **ret, size_t *ret_n,
+                            struct placement_error *e) {
         _cleanup_(cJSON_Deletep) cJSON *root = NULL;
-        const char *s = text;
         struct item *v;
         const cJSON *o;
         size_t n = 0;
         int r;
 
-        while (isspace((unsigned char)*s))
-                s++;
-        if (*s != '[' && *s != '{') {
-                /* Several items in one argument ("type=spread,field=x
-                 * type=binpack,field=memory") are split where whitespace is
-                 * followed by `type=`, as the shell would have split them. */
-                size_t max = 1;
-                for (const char *q = s; *q; q++)
-                        max += isspace((unsigned char)q[0]) && strncmp(q + 1, "type=", 5) == 0;
-                v = calloc(max + 1, sizeof(*v));
-                if (!v)
-                        return placement_error_set(e, -ENOMEM, "out of memory");
-                while (*s) {
-                        const char *end = s;
-                        _cleanup_free_ char *one = NULL;
-
-                        while (*end && !(isspace((unsigned char)end[0]) &&
-                                         strncmp(end + 1, "type=", 5) == 0))
-                                end++;
-                        one = strndup(s, (size_t)(end - s));
-                        r = one ? parse_shorthand(one, &v[n], e)
-                                : placement_error_set(e, -ENOMEM, "out of memory");
-                        n++;
-                        if (r < 0) {
-                                for (size_t i = 0; i < n; i++)
-                                        item_done(&v[i]);
-                                free(v);
-                                return r;
-                        }
-                        s = *end ? end + 1 : end;
-                        while (isspace((unsigned char)*s))
-                                s++;
-                }
-                if (n == 0) {
-                        free(v);
-                        return placement_error_set(e, -EINVAL, "empty value (type=... expected)");
-                }
-                *ret = v;
-                *ret_n = n;
-                return 0;
-        }
         r = placement_json_parse(text, strlen(text), &root, e);
         if (r < 0)
                 return r;
@@ -191,24 +215,29 @@ static int parse_items(const char *text, struct item **ret, size_t *ret_n,
                 return placement_error_set(e, -ENOMEM, "out of memory");
         cJSON_ArrayForEach(o, root) {
                 char path[PLACEMENT_JSON_PATH_MAX];
+
                 placement_json_path(path, sizeof(path), "[%zu]", n);
-                if (!cJSON_IsObject(o))
-                        r = placement_json_shape_error(e, path, "expected an object");
-                else if ((r = placement_json_get_string(o, "type", path, &v[n].type, e)) >= 0 &&
-                         (r = placement_json_get_string(o, "field", path, &v[n].field, e)) >= 0)
-                        r = placement_json_get_string(o, "expression", path, &v[n].expression, e);
-                v[n].has_expression = v[n].expression != NULL;
-                n++;
+                r = parse_json_item(o, path, &v[n++], e);
                 if (r < 0) {
-                        for (size_t i = 0; i < n; i++)
-                                item_done(&v[i]);
-                        free(v);
+                        items_free(v, n);
                         return r;
                 }
         }
         *ret = v;
         *ret_n = n;
         return 0;
+}
+
+/* Items from JSON (an array of objects or one object) or shorthand. */
+static int parse_items(const char *text, struct item **ret, size_t *ret_n,
+                       struct placement_error *e) {
+        const char *s = text;
+
+        while (isspace((unsigned char)*s))
+                s++;
+        if (*s != '[' && *s != '{')
+                return parse_shorthand_items(s, ret, ret_n, e);
+        return parse_json_items(text, ret, ret_n, e);
 }
 
 static int add_constraint(struct placement_request *r, enum placement_constraint_type type,
@@ -240,43 +269,42 @@ static int add_constraint(struct placement_request *r, enum placement_constraint
         return 0;
 }
 
+static int add_constraint_item(struct placement_request *r, const struct item *it,
+                               const char **ret_expression, struct placement_error *e) {
+        if (!it->type)
+                return placement_error_set(e, -EINVAL, "placement constraint: type missing");
+        if (strcasecmp(it->type, "distinctInstance") == 0) {
+                if (it->has_expression)
+                        return placement_error_set(
+                                e, -EINVAL, "distinctInstance expression should not be specified.");
+                return add_constraint(r, PLACEMENT_CONSTRAINT_DISTINCT_INSTANCE, NULL,
+                                      ret_expression, e);
+        }
+        if (strcasecmp(it->type, "memberOf") == 0) {
+                if (!it->expression)
+                        return placement_error_set(e, -EINVAL,
+                                                   "memberOf constraint requires an expression.");
+                return add_constraint(r, PLACEMENT_CONSTRAINT_MEMBER_OF, it->expression,
+                                      ret_expression, e);
+        }
+        return placement_error_set(e, -EINVAL,
+                                   "constraint.type '%s' is not supported "
+                                   "(memberOf or distinctInstance expected).",
+                                   it->type);
+}
+
 int placement_request_add_constraints(struct placement_request *r, const char *text,
                                       const char **ret_expression, struct placement_error *e) {
         struct item *items = NULL;
         size_t n = 0;
-        int k = 0;
+        int k;
 
         k = parse_items(text, &items, &n, e);
         if (k < 0)
                 return k;
-        for (size_t i = 0; i < n && k >= 0; i++) {
-                const struct item *it = &items[i];
-                if (!it->type)
-                        k = placement_error_set(e, -EINVAL, "placement constraint: type missing");
-                else if (strcasecmp(it->type, "distinctInstance") == 0) {
-                        if (it->has_expression)
-                                k = placement_error_set(
-                                        e, -EINVAL,
-                                        "distinctInstance expression should not be specified.");
-                        else
-                                k = add_constraint(r, PLACEMENT_CONSTRAINT_DISTINCT_INSTANCE, NULL,
-                                                   ret_expression, e);
-                } else if (strcasecmp(it->type, "memberOf") == 0) {
-                        if (!it->expression)
-                                k = placement_error_set(
-                                        e, -EINVAL, "memberOf constraint requires an expression.");
-                        else
-                                k = add_constraint(r, PLACEMENT_CONSTRAINT_MEMBER_OF,
-                                                   it->expression, ret_expression, e);
-                } else
-                        k = placement_error_set(e, -EINVAL,
-                                                "constraint.type '%s' is not supported "
-                                                "(memberOf or distinctInstance expected).",
-                                                it->type);
-        }
-        for (size_t i = 0; i < n; i++)
-                item_done(&items[i]);
-        free(items);
+        for (size_t i = 0; i < n && k >= 0; i++)
+                k = add_constraint_item(r, &items[i], ret_expression, e);
+        items_free(items, n);
         return k;
 }
 
@@ -343,9 +371,7 @@ int placement_request_add_strategies(struct placement_request *r, const char *te
                 return k;
         for (size_t i = 0; i < n && k >= 0; i++)
                 k = add_strategy(r, &items[i], e);
-        for (size_t i = 0; i < n; i++)
-                item_done(&items[i]);
-        free(items);
+        items_free(items, n);
         return k;
 }
 

@@ -768,24 +768,13 @@ static int cmd_run(int argc, char **argv, bool service) {
                 goto done;
 
         if (service) {
-                existing = 0;
-                free(req.group);
-                if (asprintf(&req.group, "service:%s", service_name) < 0) {
-                        req.group = NULL;
+                size_t found = 0;
+                if (placement_request_service(&req, c, service_name, (unsigned)desired, &found,
+                                              &e) < 0) {
+                        fprintf(stderr, "error: %s\n", e.message);
                         goto done;
                 }
-                for (size_t i = 0; i < c->n_instances; i++)
-                        existing += placement_instance_group_count(&c->instances[i], req.group);
-                req.count = desired > (unsigned long long)existing
-                                    ? (unsigned)(desired - (unsigned long long)existing)
-                                    : 0;
-                /* [doc] A service without strategies spreads by zone, then instance. */
-                if (req.n_strategies == 0 &&
-                    (placement_request_add_strategies(
-                             &req, "type=spread,field=attribute:ecs.availability-zone", &e) < 0 ||
-                     placement_request_add_strategies(&req, "type=spread,field=instanceId", &e) <
-                             0))
-                        goto done;
+                existing = (long)found;
         }
         req.taskdef = td;
         if (placement_request_validate(&req, &expression, &e) < 0) {
@@ -795,18 +784,7 @@ static int cmd_run(int argc, char **argv, bool service) {
         if (!seeded) /* reported in the output, so any run can be replayed */
                 req.seed = ((uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid()) &
                            ((1ULL << 53) - 1);
-        if (req.fargate) {
-                /* Fargate tasks run on no container instance: nothing to place. */
-                res = calloc(1, sizeof(*res));
-                if (!res || !(res->tasks = calloc(req.count + 1, sizeof(*res->tasks))) ||
-                    !(res->group = strdup(req.group)))
-                        goto done;
-                res->n_tasks = req.count;
-                for (size_t i = 0; i < res->n_tasks; i++)
-                        res->tasks[i].instance = -1; /* and no reason: not a failure */
-                r = 0;
-        } else
-                r = placement_run(c, &req, &res);
+        r = placement_run(c, &req, &res);
         if (r < 0) {
                 fprintf(stderr, "error: %s\n",
                         r == -E2BIG ? "a regular expression exceeded its backtracking limit"

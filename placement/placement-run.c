@@ -23,6 +23,9 @@ static const char *const step_names[] = {
 };
 #define REASON_MEMBER_OF "MemberOf placement constraint unsatisfied."
 #define REASON_DISTINCT_INSTANCE "DistinctInstance placement constraint unsatisfied."
+/* [doc] A service without strategies spreads by zone, then by instance. */
+#define SERVICE_DEFAULT_STRATEGIES                                                                 \
+        "type=spread,field=attribute:ecs.availability-zone type=spread,field=instanceId"
 
 void placement_request_done(struct placement_request *r) {
         for (size_t i = 0; i < r->n_constraints; i++) {
@@ -375,15 +378,16 @@ int placement_request_add_strategies(struct placement_request *r, const char *te
         return k;
 }
 
-int placement_request_validate(struct placement_request *r, const char **ret_expression,
-                               struct placement_error *e) {
+/* The task definition's constraints are appended, then rotated to the
+ * front: they are part of the task, and the first constraint to empty the
+ * candidates names the failure. */
+static int add_taskdef_constraints(struct placement_request *r, const char **ret_expression,
+                                   struct placement_error *e) {
         const struct placement_taskdef *td = r->taskdef;
-        size_t given = r->n_constraints;
+        size_t given = r->n_constraints, added;
+        struct placement_constraint *tmp;
         int k;
 
-        /* The task definition's constraints are appended, then rotated to
-         * the front: they are part of the task, and the first constraint to
-         * empty the candidates names the failure. */
         for (size_t i = 0; i < td->n_constraints; i++) {
                 const struct placement_taskdef_constraint *c = &td->constraints[i];
                 if (strcasecmp(c->type, "distinctInstance") == 0)
@@ -400,20 +404,39 @@ int placement_request_validate(struct placement_request *r, const char **ret_exp
                 if (k < 0)
                         return k;
         }
-        if (given > 0 && r->n_constraints > given) {
-                size_t added = r->n_constraints - given;
-                struct placement_constraint *tmp = malloc(added * sizeof(*tmp));
-                if (!tmp)
-                        return placement_error_set(e, -ENOMEM, "out of memory");
-                memcpy(tmp, r->constraints + given, added * sizeof(*tmp));
-                memmove(r->constraints + added, r->constraints, given * sizeof(*tmp));
-                memcpy(r->constraints, tmp, added * sizeof(*tmp));
-                free(tmp);
-        }
+        if (given == 0 || r->n_constraints == given)
+                return 0;
+        added = r->n_constraints - given;
+        tmp = malloc(added * sizeof(*tmp));
+        if (!tmp)
+                return placement_error_set(e, -ENOMEM, "out of memory");
+        memcpy(tmp, r->constraints + given, added * sizeof(*tmp));
+        memmove(r->constraints + added, r->constraints, given * sizeof(*tmp));
+        memcpy(r->constraints, tmp, added * sizeof(*tmp));
+        free(tmp);
+        return 0;
+}
+
+/* [doc] FARGATE tasks take no placement: any constraint (the task
+ * definition's too) or strategy is refused, with ECS's wording. */
+static int check_fargate(const struct placement_request *r, struct placement_error *e) {
         if (r->fargate && (r->n_constraints > 0 || r->n_strategies > 0))
                 return placement_error_set(
                         e, -EINVAL,
                         "Placement constraints are not supported with FARGATE launch type.");
+        return 0;
+}
+
+int placement_request_validate(struct placement_request *r, const char **ret_expression,
+                               struct placement_error *e) {
+        int k;
+
+        k = add_taskdef_constraints(r, ret_expression, e);
+        if (k < 0)
+                return k;
+        k = check_fargate(r, e);
+        if (k < 0)
+                return k;
         if (r->n_constraints > PLACEMENT_MAX_CONSTRAINTS)
                 return placement_error_set(e, -EINVAL,
                                            "Too many placement constraints: %zu (at most %d, task "
@@ -423,10 +446,36 @@ int placement_request_validate(struct placement_request *r, const char **ret_exp
                 return placement_error_set(e, -EINVAL,
                                            "Too many placement strategies: %zu (at most %d).",
                                            r->n_strategies, PLACEMENT_MAX_STRATEGIES);
-        if (!r->group && asprintf(&r->group, "family:%s", td->family) < 0) {
+        if (!r->group && asprintf(&r->group, "family:%s", r->taskdef->family) < 0) {
                 r->group = NULL;
                 return placement_error_set(e, -ENOMEM, "out of memory");
         }
+        return 0;
+}
+
+int placement_request_service(struct placement_request *r, const struct placement_cluster *c,
+                              const char *name, unsigned desired, size_t *ret_existing,
+                              struct placement_error *e) {
+        _cleanup_free_ char *group = NULL;
+        size_t existing = 0;
+        int k;
+
+        if (asprintf(&group, "service:%s", name) < 0) {
+                group = NULL;
+                return placement_error_set(e, -ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < c->n_instances; i++)
+                existing += placement_instance_group_count(&c->instances[i], group);
+        if (r->n_strategies == 0) {
+                k = placement_request_add_strategies(r, SERVICE_DEFAULT_STRATEGIES, e);
+                if (k < 0)
+                        return k;
+        }
+        free(r->group);
+        r->group = TAKE_PTR(group);
+        r->count = desired > existing ? (unsigned)(desired - existing) : 0;
+        if (ret_existing)
+                *ret_existing = existing;
         return 0;
 }
 
@@ -923,9 +972,20 @@ int placement_run(struct placement_cluster *c, const struct placement_request *r
                 return -ENOMEM;
         res->tasks = calloc(r->count + 1, sizeof(*res->tasks));
         res->group = strdup(r->group);
+        if (!res->tasks || !res->group) {
+                k = -ENOMEM;
+                goto fail;
+        }
+        if (r->fargate) {
+                /* [doc] On no container instance, and not a failure: no reason. */
+                for (unsigned t = 0; t < r->count; t++)
+                        res->tasks[res->n_tasks++].instance = -1;
+                *ret = res;
+                return 0;
+        }
         cand = malloc((c->n_instances + 1) * sizeof(*cand));
         k = run_state_init(&st, c, r);
-        if (!res->tasks || !res->group || !cand || k < 0) {
+        if (!cand || k < 0) {
                 k = -ENOMEM;
                 goto fail;
         }

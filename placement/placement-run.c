@@ -296,23 +296,9 @@ static int add_constraint_item(struct placement_request *r, const struct item *i
                                    it->type);
 }
 
-int placement_request_add_constraints(struct placement_request *r, const char *text,
-                                      const char **ret_expression, struct placement_error *e) {
-        struct item *items = NULL;
-        size_t n = 0;
-        int k;
-
-        k = parse_items(text, &items, &n, e);
-        if (k < 0)
-                return k;
-        for (size_t i = 0; i < n && k >= 0; i++)
-                k = add_constraint_item(r, &items[i], ret_expression, e);
-        items_free(items, n);
-        return k;
-}
-
+/* ret_expression: unused, strategies have no expression (see add_items()). */
 static int add_strategy(struct placement_request *r, const struct item *it,
-                        struct placement_error *e) {
+                        _unused_ const char **ret_expression, struct placement_error *e) {
         struct placement_strategy s = {};
         struct placement_strategy *grown;
         const char *field = it->field;
@@ -363,8 +349,11 @@ static int add_strategy(struct placement_request *r, const struct item *it,
         return 0;
 }
 
-int placement_request_add_strategies(struct placement_request *r, const char *text,
-                                     struct placement_error *e) {
+/* Parse text into items and add each with add, up to the first that fails. */
+static int add_items(struct placement_request *r, const char *text,
+                     int (*add)(struct placement_request *r, const struct item *it,
+                                const char **ret_expression, struct placement_error *e),
+                     const char **ret_expression, struct placement_error *e) {
         struct item *items = NULL;
         size_t n = 0;
         int k;
@@ -373,9 +362,19 @@ int placement_request_add_strategies(struct placement_request *r, const char *te
         if (k < 0)
                 return k;
         for (size_t i = 0; i < n && k >= 0; i++)
-                k = add_strategy(r, &items[i], e);
+                k = add(r, &items[i], ret_expression, e);
         items_free(items, n);
         return k;
+}
+
+int placement_request_add_constraints(struct placement_request *r, const char *text,
+                                      const char **ret_expression, struct placement_error *e) {
+        return add_items(r, text, add_constraint_item, ret_expression, e);
+}
+
+int placement_request_add_strategies(struct placement_request *r, const char *text,
+                                     struct placement_error *e) {
+        return add_items(r, text, add_strategy, NULL, e);
 }
 
 /* The task definition's constraints are appended, then rotated to the
@@ -639,7 +638,7 @@ static int passes(const struct placement_request *r, const struct placement_clus
                 return 1;
         case 5:
                 for (size_t k = 0; k < td->n_requires_attributes; k++) {
-                        const struct placement_required_attribute *ra = &td->requires_attributes[k];
+                        const struct placement_attribute *ra = &td->requires_attributes[k];
                         const struct placement_attribute *a =
                                 placement_instance_attribute(ci, ra->name);
                         if (!a || (ra->value && !streq_ptr(a->value, ra->value)))

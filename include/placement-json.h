@@ -31,6 +31,21 @@ int placement_json_get_string(const cJSON *obj, const char *key, const char *pat
 int placement_json_name_value(const cJSON *obj, const char *path, char **ret_name, char **ret_value,
                               struct placement_error *e);
 
+/* The vector an optional array member is read into: absent or null, 0 and
+ * *ret NULL; an array, 1 and *ret a zeroed vector of a slot of size bytes
+ * per element, and one more (never empty); anything else is an error
+ * naming path. */
+int placement_json_vector(const cJSON *arr, const char *path, size_t size, void **ret,
+                          struct placement_error *e);
+
+/* An optional array of such objects at path: the instances' attributes and
+ * the task definition's requiresAttributes (absent or null: none).  *ret
+ * and *ret_n are written only on success; free with
+ * placement_attributes_free(). */
+struct placement_attribute;
+int placement_json_attributes(const cJSON *arr, const char *path, struct placement_attribute **ret,
+                              size_t *ret_n, struct placement_error *e);
+
 /* j must be an integral number. */
 int placement_json_get_int(const cJSON *j, const char *path, int64_t *ret,
                            struct placement_error *e);

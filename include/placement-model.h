@@ -80,6 +80,9 @@ int placement_cluster_load_tasks(struct placement_cluster *c, const char *text, 
 /* Count one more task of group on ci (desired RUNNING), as a placement does. */
 int placement_instance_add_group(struct placement_instance *ci, const char *group);
 
+/* Free n attributes and the array (NULL is fine). */
+void placement_attributes_free(struct placement_attribute *v, size_t n);
+
 /* The attribute named name, or NULL.  Borrowed from ci. */
 const struct placement_attribute *placement_instance_attribute(const struct placement_instance *ci,
                                                                const char *name);

@@ -37,9 +37,21 @@ enum placement_strategy_type {
         PLACEMENT_STRATEGY_RANDOM,
 };
 
+/* What a strategy's field names, decided once when the strategy is parsed,
+ * so placement never reads the field's text again. */
+enum placement_strategy_field {
+        PLACEMENT_STRATEGY_FIELD_NONE,        /* random */
+        PLACEMENT_STRATEGY_FIELD_CPU,         /* binpack */
+        PLACEMENT_STRATEGY_FIELD_MEMORY,      /* binpack */
+        PLACEMENT_STRATEGY_FIELD_INSTANCE_ID, /* spread by instanceId (or host) */
+        PLACEMENT_STRATEGY_FIELD_ATTRIBUTE,   /* spread by attribute:NAME */
+};
+
 struct placement_strategy {
         enum placement_strategy_type type;
-        char *field; /* binpack: "cpu" / "memory"; spread: "instanceId" or "attribute:NAME" */
+        enum placement_strategy_field field_kind;
+        char *field; /* as reported: binpack "cpu" / "memory"; spread "instanceId" or
+                      * "attribute:NAME"; NULL for random */
 };
 
 struct placement_request {
@@ -66,9 +78,24 @@ int placement_request_add_strategies(struct placement_request *r, const char *te
                                      struct placement_error *e);
 
 /* Check the request against ECS's rules (limits, distinctInstance, FARGATE)
- * and add the task definition's constraints.  Messages use ECS's wording. */
+ * and add the task definition's constraints.  Messages use ECS's wording;
+ * with r->fargate, any constraint (the task definition's too) or strategy is
+ * refused: "Placement constraints are not supported with FARGATE launch
+ * type."  A request without a group gets family:<family>. */
 int placement_request_validate(struct placement_request *r, const char **ret_expression,
                                struct placement_error *e);
+
+/* Make r the service scheduler's request for the service called name: its
+ * group is service:<name>, its count the tasks still missing (desired minus
+ * the group's tasks already on c, desired RUNNING; 0 when there are
+ * enough), and without strategies of its own it spreads by
+ * attribute:ecs.availability-zone, then by instanceId.  Call it after adding
+ * the request's strategies and before placement_request_validate(), which
+ * then sees the defaults too.  *ret_existing (unless NULL) gets the tasks
+ * found. */
+int placement_request_service(struct placement_request *r, const struct placement_cluster *c,
+                              const char *name, unsigned desired, size_t *ret_existing,
+                              struct placement_error *e);
 void placement_request_done(struct placement_request *r);
 
 /* One filtering step of one task: how many candidates it removed. */
@@ -100,7 +127,9 @@ struct placement_result {
         char *group;
 };
 
-/* Place r->count tasks on c (updated as tasks are placed).  *ret is
+/* Place r->count tasks on c (updated as tasks are placed).  With r->fargate
+ * nothing is placed and c is untouched: every task is on no container
+ * instance (instance -1) and has no reason, since it did not fail.  *ret is
  * malloc'd; free with placement_result_free(). */
 int placement_run(struct placement_cluster *c, const struct placement_request *r,
                   struct placement_result **ret);

@@ -9,15 +9,11 @@
 #include <stdint.h>
 
 #include "placement-error.h"
+#include "placement-model.h"
 
 struct placement_port {
         uint16_t port;
         bool udp;
-};
-
-struct placement_required_attribute {
-        char *name;
-        char *value; /* NULL: any value */
 };
 
 struct placement_taskdef_constraint {
@@ -33,7 +29,7 @@ struct placement_taskdef {
         int64_t memory;               /* MiB charged per task */
         struct placement_port *ports; /* fixed host ports the task takes */
         size_t n_ports;
-        struct placement_required_attribute *requires_attributes;
+        struct placement_attribute *requires_attributes; /* value NULL: any value */
         size_t n_requires_attributes;
         struct placement_taskdef_constraint *constraints;
         size_t n_constraints;

@@ -1,7 +1,8 @@
 /* main.c: ecs-place, the offline ECS placement evaluator.  It reads what the
  * AWS CLI prints, calls the pure placement library and is the only place that
  * prints: results on stdout, errors on stderr.  Exit status: 0 done, 1 bad
- * input file, 2 bad usage or a bad expression. */
+ * input file, 2 bad usage or a bad expression.  It decides no placement rule:
+ * each command parses its options with getopt_long() and hands them over. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
@@ -115,6 +116,19 @@ static void print_expression_error(const struct placement_error *e, const char *
                 fprintf(stderr, "error: %s", text);
 }
 
+/* An input file's error: "FILE:LINE:COLUMN: ..." when e has a position. */
+static void print_input_error(const char *path, const struct placement_error *e) {
+        if (e->line > 0)
+                fprintf(stderr, "error: %s:%u:%u: %s\n", path, e->line, e->column, e->message);
+        else
+                fprintf(stderr, "error: %s: %s\n", path, e->message);
+}
+
+/* What a failed filter or run says (the library returns errno values). */
+static const char *failure_message(int r) {
+        return r == -E2BIG ? "a regular expression exceeded its backtracking limit" : strerror(-r);
+}
+
 static int load(struct placement_cluster *c, const char *path, bool tasks) {
         _cleanup_free_ char *text = NULL;
         struct placement_error e = {};
@@ -129,13 +143,31 @@ static int load(struct placement_cluster *c, const char *path, bool tasks) {
         }
         r = tasks ? placement_cluster_load_tasks(c, text, len, &e)
                   : placement_cluster_load_instances(c, text, len, &e);
-        if (r < 0) {
-                if (e.line > 0)
-                        fprintf(stderr, "error: %s:%u:%u: %s\n", path, e.line, e.column, e.message);
-                else
-                        fprintf(stderr, "error: %s: %s\n", path, e.message);
-        }
+        if (r < 0)
+                print_input_error(path, &e);
         return r;
+}
+
+/* The cluster of --instances and, when given, --tasks. */
+static int load_cluster(struct placement_cluster **ret, const char *instances, const char *tasks) {
+        _cleanup_(placement_cluster_freep) struct placement_cluster *c = NULL;
+        int r;
+
+        r = placement_cluster_new(&c);
+        if (r < 0) {
+                fprintf(stderr, "error: %s\n", strerror(-r));
+                return r;
+        }
+        r = load(c, instances, false);
+        if (r < 0)
+                return r;
+        if (tasks) {
+                r = load(c, tasks, true);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(c);
+        return 0;
 }
 
 static int parse_expression(const char *expr, struct placement_query **ret) {
@@ -149,14 +181,31 @@ static int parse_expression(const char *expr, struct placement_query **ret) {
 }
 
 static int cmd_check(int argc, char **argv) {
+        static const struct option options[] = {
+                {"help", no_argument, NULL, 'h'},
+                {},
+        };
         _cleanup_(placement_query_freep) struct placement_query *q = NULL;
         _cleanup_free_ char *canonical = NULL;
+        int at = 1;
 
-        if (argc != 2) {
+        /* The only option is --help.  No expression begins with '-', so an
+         * argument getopt_long() does not know is left to the parser, whose
+         * message says what is wrong with it ("+": stop at a non-option). */
+        optind = at;
+        opterr = 0;
+        if (at < argc && !streq(argv[at], "--")) {
+                if (getopt_long(argc, argv, "+h", options, NULL) == 'h') {
+                        usage(stdout);
+                        return 0;
+                }
+                optind = at;
+        }
+        if (argc - optind != 1) {
                 fprintf(stderr, "error: check takes one EXPRESSION\n");
                 return EXIT_USAGE;
         }
-        if (parse_expression(argv[1], &q) < 0)
+        if (parse_expression(argv[optind], &q) < 0)
                 return EXIT_USAGE;
         if (placement_query_format(q, &canonical) < 0) {
                 fprintf(stderr, "error: out of memory\n");
@@ -180,7 +229,38 @@ static void print_json_string(const char *s) {
         putchar('"');
 }
 
-/* The value a table cell shows for one subject of one instance. */
+/* task:group as a table shows it: group(count),...; "-" for none. */
+static char *groups_cell(const struct placement_instance *ci) {
+        _cleanup_free_ char *s = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&s, &size);
+
+        if (!f)
+                return NULL;
+        for (size_t i = 0; i < ci->n_groups; i++)
+                fprintf(f, "%s%s(%u)", i ? "," : "", ci->groups[i].group, ci->groups[i].count);
+        if (ci->n_groups == 0)
+                fputc('-', f);
+        /* The stream's writes land in s only here, and may fail here. */
+        if (fclose(f) != 0 || !s)
+                return NULL;
+        return TAKE_PTR(s);
+}
+
+static char *registered_at_cell(const struct placement_instance *ci) {
+        time_t t = (time_t)(ci->registered_at / 1000000);
+        struct tm tm;
+        char buf[64];
+
+        if (!ci->has_registered_at || !gmtime_r(&t, &tm))
+                return strdup("-");
+        if (strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                return strdup("-"); /* a year too long for buf */
+        return strdup(buf);
+}
+
+/* The value a table cell shows for one subject of one instance; NULL when
+ * out of memory. */
 static char *cell(const struct placement_instance *ci, const char *subject) {
         char *s = NULL;
 
@@ -197,38 +277,91 @@ static char *cell(const struct placement_instance *ci, const char *subject) {
                 return strdup(ci->ec2_instance_id ? ci->ec2_instance_id : "-");
         if (streq(subject, "runningTasksCount"))
                 return asprintf(&s, "%lld", (long long)ci->running_tasks_count) < 0 ? NULL : s;
-        if (streq(subject, "registeredAt")) {
-                time_t t = (time_t)(ci->registered_at / 1000000);
-                struct tm tm;
-                char buf[64];
-                if (!ci->has_registered_at || !gmtime_r(&t, &tm))
-                        return strdup("-");
-                strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-                return strdup(buf);
-        }
-        if (streq(subject, "task:group")) {
-                size_t size = 0;
-                FILE *f = open_memstream(&s, &size);
-                if (!f)
-                        return NULL;
-                for (size_t i = 0; i < ci->n_groups; i++)
-                        fprintf(f, "%s%s(%u)", i ? "," : "", ci->groups[i].group,
-                                ci->groups[i].count);
-                if (ci->n_groups == 0)
-                        fputc('-', f);
-                fclose(f);
-                return s;
-        }
+        if (streq(subject, "registeredAt"))
+                return registered_at_cell(ci);
+        if (streq(subject, "task:group"))
+                return groups_cell(ci);
         return strdup("?");
+}
+
+/* The table's first columns, and the subject each shows (NULL: the
+ * container instance's id); the expression's other subjects follow them. */
+static const struct {
+        const char *header, *subject;
+} fixed_columns[] = {
+        {"CONTAINER INSTANCE", NULL},
+        {"EC2 INSTANCE", "ec2InstanceId"},
+        {"ZONE", "attribute:ecs.availability-zone"},
+        {"TYPE", "attribute:ecs.instance-type"},
+};
+
+static bool shown_in_fixed_column(const char *subject) {
+        for (size_t k = 0; k < ELEMENTSOF(fixed_columns); k++)
+                if (streq_ptr(fixed_columns[k].subject, subject))
+                        return true;
+        return false;
+}
+
+static void cells_free(char **cells, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(cells[i]);
+        free(cells);
+}
+
+/* n rows of ncol cells, for the selected instances; NULL when out of memory. */
+static char **table_cells(const struct placement_cluster *c, const size_t *sel, size_t n,
+                          const char *const *headers, size_t ncol) {
+        char **cells = calloc((n + 1) * ncol, sizeof(*cells));
+
+        if (!cells)
+                return NULL;
+        for (size_t row = 0; row < n; row++) {
+                const struct placement_instance *ci = &c->instances[sel[row]];
+                for (size_t k = 0; k < ncol; k++) {
+                        const char *subject = k < ELEMENTSOF(fixed_columns)
+                                                      ? fixed_columns[k].subject
+                                                      : headers[k];
+                        char *v = subject ? cell(ci, subject)
+                                          : strdup(placement_instance_short_id(ci));
+                        if (!v) {
+                                cells_free(cells, (n + 1) * ncol);
+                                return NULL;
+                        }
+                        cells[row * ncol + k] = v;
+                }
+        }
+        return cells;
+}
+
+/* The header line and n rows, each column as wide as its widest value. */
+static int print_cells(const char *const *headers, char *const *cells, size_t n, size_t ncol) {
+        _cleanup_free_ size_t *width = calloc(ncol, sizeof(*width));
+
+        if (!width)
+                return -ENOMEM;
+        for (size_t k = 0; k < ncol; k++) {
+                width[k] = strlen(headers[k]);
+                for (size_t row = 0; row < n; row++)
+                        if (strlen(cells[row * ncol + k]) > width[k])
+                                width[k] = strlen(cells[row * ncol + k]);
+        }
+        for (size_t row = 0; row <= n; row++)
+                for (size_t k = 0; k < ncol; k++) {
+                        const char *v = row == 0 ? headers[k] : cells[(row - 1) * ncol + k];
+                        if (k + 1 < ncol)
+                                printf("%-*s  ", (int)width[k], v);
+                        else
+                                printf("%s\n", v);
+                }
+        return 0;
 }
 
 static int print_table(const struct placement_cluster *c, const struct placement_query *q,
                        const size_t *sel, size_t n, size_t considered) {
         _cleanup_(placement_query_strv_freep) char **subjects = NULL;
-        static const char *const fixed[] = {"CONTAINER INSTANCE", "EC2 INSTANCE", "ZONE", "TYPE"};
-        const char **headers;
+        _cleanup_free_ const char **headers = NULL;
         char **cells;
-        size_t ncol = ELEMENTSOF(fixed), *width;
+        size_t ncol = ELEMENTSOF(fixed_columns);
         int r;
 
         r = placement_query_subjects(q, &subjects);
@@ -237,60 +370,33 @@ static int print_table(const struct placement_cluster *c, const struct placement
         for (char **s = subjects; *s; s++)
                 ncol++;
         headers = calloc(ncol, sizeof(*headers));
-        width = calloc(ncol, sizeof(*width));
-        cells = calloc((n + 1) * ncol, sizeof(*cells));
-        if (!headers || !width || !cells) {
-                free(headers);
-                free(width);
-                free(cells);
+        if (!headers)
                 return -ENOMEM;
-        }
         ncol = 0;
-        for (size_t i = 0; i < ELEMENTSOF(fixed); i++)
-                headers[ncol++] = fixed[i];
+        for (size_t k = 0; k < ELEMENTSOF(fixed_columns); k++)
+                headers[ncol++] = fixed_columns[k].header;
         for (char **s = subjects; *s; s++)
-                /* The fixed columns already show these. */
-                if (!streq(*s, "attribute:ecs.availability-zone") &&
-                    !streq(*s, "attribute:ecs.instance-type") && !streq(*s, "ec2InstanceId"))
+                if (!shown_in_fixed_column(*s))
                         headers[ncol++] = *s;
 
-        for (size_t row = 0; row < n; row++) {
-                const struct placement_instance *ci = &c->instances[sel[row]];
-                char **line = cells + row * ncol;
-                line[0] = strdup(placement_instance_short_id(ci));
-                line[1] = cell(ci, "ec2InstanceId");
-                line[2] = cell(ci, "attribute:ecs.availability-zone");
-                line[3] = cell(ci, "attribute:ecs.instance-type");
-                for (size_t k = ELEMENTSOF(fixed); k < ncol; k++)
-                        line[k] = cell(ci, headers[k]);
-        }
-        for (size_t k = 0; k < ncol; k++) {
-                width[k] = strlen(headers[k]);
-                for (size_t row = 0; row < n; row++) {
-                        const char *v = cells[row * ncol + k];
-                        if (v && strlen(v) > width[k])
-                                width[k] = strlen(v);
-                }
-        }
-        for (size_t row = 0; row <= n; row++) {
-                for (size_t k = 0; k < ncol; k++) {
-                        const char *v = row == 0 ? headers[k] : cells[(row - 1) * ncol + k];
-                        if (k + 1 < ncol)
-                                printf("%-*s  ", (int)width[k], v ? v : "?");
-                        else
-                                printf("%s\n", v ? v : "?");
-                }
-        }
+        cells = table_cells(c, sel, n, headers, ncol);
+        if (!cells)
+                return -ENOMEM;
+        r = print_cells(headers, cells, n, ncol);
+        cells_free(cells, (n + 1) * ncol);
+        if (r < 0)
+                return r;
         printf("%zu of %zu container instances match\n", n, considered);
-        for (size_t i = 0; i < n * ncol; i++)
-                free(cells[i]);
-        free(cells);
-        free(width);
-        free(headers);
         return 0;
 }
 
-static int cmd_filter(int argc, char **argv) {
+struct filter_options {
+        const char *instances, *tasks, *status, *expression;
+        enum output output;
+};
+
+/* 1: go on; 0: done (--help); <0: bad usage, said. */
+static int filter_parse_options(int argc, char **argv, struct filter_options *o) {
         static const struct option options[] = {
                 {"instances", required_argument, NULL, 'i'},
                 {"tasks", required_argument, NULL, 't'},
@@ -299,73 +405,66 @@ static int cmd_filter(int argc, char **argv) {
                 {"help", no_argument, NULL, 'h'},
                 {},
         };
-        _cleanup_(placement_query_freep) struct placement_query *q = NULL;
-        _cleanup_(placement_cluster_freep) struct placement_cluster *c = NULL;
-        _cleanup_free_ size_t *sel = NULL;
-        const char *instances = NULL, *tasks = NULL, *status = NULL;
-        enum output output = OUTPUT_JSON;
-        size_t n = 0, considered = 0;
-        int opt, r;
+        int opt;
 
         optind = 1;
         while ((opt = getopt_long(argc, argv, "h", options, NULL)) >= 0)
                 switch (opt) {
                 case 'i':
-                        instances = optarg;
+                        o->instances = optarg;
                         break;
                 case 't':
-                        tasks = optarg;
+                        o->tasks = optarg;
                         break;
                 case 's':
-                        status = optarg;
+                        o->status = optarg;
                         break;
                 case 'o':
                         if (streq(optarg, "json"))
-                                output = OUTPUT_JSON;
+                                o->output = OUTPUT_JSON;
                         else if (streq(optarg, "text"))
-                                output = OUTPUT_TEXT;
+                                o->output = OUTPUT_TEXT;
                         else if (streq(optarg, "table"))
-                                output = OUTPUT_TABLE;
+                                o->output = OUTPUT_TABLE;
                         else {
                                 fprintf(stderr,
                                         "error: --output: '%s' is not json, text or table\n",
                                         optarg);
-                                return EXIT_USAGE;
+                                return -EINVAL;
                         }
                         break;
                 case 'h':
                         usage(stdout);
                         return 0;
-                default:
-                        return EXIT_USAGE;
+                default: /* getopt_long() said what is wrong */
+                        return -EINVAL;
                 }
-        if (!instances) {
+        if (!o->instances) {
                 fprintf(stderr, "error: filter needs --instances FILE\n");
-                return EXIT_USAGE;
+                return -EINVAL;
         }
         if (optind + 1 != argc) {
                 fprintf(stderr, "error: filter takes one EXPRESSION\n");
-                return EXIT_USAGE;
+                return -EINVAL;
         }
-        if (parse_expression(argv[optind], &q) < 0)
-                return EXIT_USAGE;
+        o->expression = argv[optind];
+        return 1;
+}
 
-        if (placement_cluster_new(&c) < 0)
-                return EXIT_INPUT;
-        if (load(c, instances, false) < 0)
-                return EXIT_INPUT;
-        if (tasks && load(c, tasks, true) < 0)
-                return EXIT_INPUT;
+/* The instances ListContainerInstances would have looked at. */
+static size_t count_considered(const struct placement_cluster *c, const char *status) {
+        size_t considered = 0;
 
-        r = placement_query_filter(q, c, status, &sel, &n);
-        if (r < 0) {
-                fprintf(stderr, "error: %s\n",
-                        r == -E2BIG ? "a regular expression exceeded its backtracking limit"
-                                    : strerror(-r));
-                return EXIT_INPUT;
-        }
+        for (size_t i = 0; i < c->n_instances; i++)
+                if (status ? streq(c->instances[i].status, status)
+                           : !streq(c->instances[i].status, "INACTIVE"))
+                        considered++;
+        return considered;
+}
 
-        switch (output) {
+static int print_filter_result(const struct filter_options *o, const struct placement_cluster *c,
+                               const struct placement_query *q, const size_t *sel, size_t n) {
+        switch (o->output) {
         case OUTPUT_JSON:
                 printf("{\n    \"containerInstanceArns\": [");
                 for (size_t i = 0; i < n; i++) {
@@ -373,21 +472,41 @@ static int cmd_filter(int argc, char **argv) {
                         print_json_string(c->instances[sel[i]].arn);
                 }
                 printf("%s]\n}\n", n ? "\n    " : "");
-                break;
+                return 0;
         case OUTPUT_TEXT:
                 for (size_t i = 0; i < n; i++)
                         printf("%s\n", c->instances[sel[i]].arn);
-                break;
+                return 0;
         case OUTPUT_TABLE:
-                for (size_t i = 0; i < c->n_instances; i++)
-                        if (status ? streq(c->instances[i].status, status)
-                                   : !streq(c->instances[i].status, "INACTIVE"))
-                                considered++;
-                if (print_table(c, q, sel, n, considered) < 0) {
-                        fprintf(stderr, "error: out of memory\n");
-                        return EXIT_INPUT;
-                }
-                break;
+                return print_table(c, q, sel, n, count_considered(c, o->status));
+        }
+        return -EINVAL;
+}
+
+static int cmd_filter(int argc, char **argv) {
+        _cleanup_(placement_query_freep) struct placement_query *q = NULL;
+        _cleanup_(placement_cluster_freep) struct placement_cluster *c = NULL;
+        _cleanup_free_ size_t *sel = NULL;
+        struct filter_options o = {.output = OUTPUT_JSON};
+        size_t n = 0;
+        int r;
+
+        r = filter_parse_options(argc, argv, &o);
+        if (r <= 0)
+                return r < 0 ? EXIT_USAGE : 0;
+        if (parse_expression(o.expression, &q) < 0)
+                return EXIT_USAGE;
+        if (load_cluster(&c, o.instances, o.tasks) < 0)
+                return EXIT_INPUT;
+
+        r = placement_query_filter(q, c, o.status, &sel, &n);
+        if (r < 0) {
+                fprintf(stderr, "error: %s\n", failure_message(r));
+                return EXIT_INPUT;
+        }
+        if (print_filter_result(&o, c, q, sel, n) < 0) {
+                fprintf(stderr, "error: out of memory\n");
+                return EXIT_INPUT;
         }
         return 0;
 }
@@ -446,110 +565,138 @@ static char *cluster_arn(const struct placement_cluster *c) {
         return s;
 }
 
-static cJSON *explain_json(const struct placement_result *res, const struct placement_cluster *c) {
-        cJSON *arr = cJSON_CreateArray();
+/* A new object appended to the array arr; NULL when out of memory.  cJSON's
+ * adders leave an item out silently when they fail, so every one is checked:
+ * a short answer must not be printed as if it were whole. */
+static cJSON *add_object(cJSON *arr) {
+        cJSON *o = cJSON_CreateObject();
 
-        for (size_t t = 0; arr && t < res->n_tasks; t++) {
-                const struct placement_task_result *tr = &res->tasks[t];
-                cJSON *o = cJSON_CreateObject(), *steps = cJSON_CreateArray(),
-                      *strategies = cJSON_CreateArray();
-
-                cJSON_AddItemToArray(arr, o);
-                cJSON_AddNumberToObject(o, "task", (double)(t + 1));
-                cJSON_AddItemToObject(o, "steps", steps);
-                for (size_t i = 0; i < tr->n_steps; i++) {
-                        cJSON *st = cJSON_CreateObject();
-                        cJSON_AddItemToArray(steps, st);
-                        cJSON_AddStringToObject(st, "step", tr->steps[i].name);
-                        cJSON_AddNumberToObject(st, "removed", (double)tr->steps[i].removed);
-                        cJSON_AddNumberToObject(st, "left", (double)tr->steps[i].left);
-                }
-                cJSON_AddItemToObject(o, "strategies", strategies);
-                for (size_t i = 0; i < tr->n_strategies; i++) {
-                        const struct placement_strategy_step *ss = &tr->strategies[i];
-                        static const char *const types[] = {"binpack", "spread", "random"};
-                        cJSON *st = cJSON_CreateObject();
-                        cJSON_AddItemToArray(strategies, st);
-                        cJSON_AddStringToObject(st, "type", types[ss->strategy->type]);
-                        if (ss->strategy->field)
-                                cJSON_AddStringToObject(st, "field", ss->strategy->field);
-                        cJSON_AddNumberToObject(st, "kept", (double)ss->kept);
-                        if (ss->strategy->type == PLACEMENT_STRATEGY_BINPACK)
-                                cJSON_AddNumberToObject(st, "remaining", (double)ss->score);
-                        if (ss->strategy->type == PLACEMENT_STRATEGY_SPREAD) {
-                                if (ss->bucket)
-                                        cJSON_AddStringToObject(st, "bucket", ss->bucket);
-                                else
-                                        cJSON_AddNullToObject(st, "bucket");
-                                cJSON_AddNumberToObject(st, "groupTasks", (double)ss->score);
-                        }
-                }
-                if (tr->instance >= 0) {
-                        cJSON_AddNumberToObject(o, "tiedCandidates", (double)tr->tied);
-                        cJSON_AddStringToObject(o, "containerInstanceArn",
-                                                c->instances[tr->instance].arn);
-                } else if (tr->reason)
-                        cJSON_AddStringToObject(o, "reason", tr->reason);
-                else
-                        cJSON_AddStringToObject(o, "launchType", "FARGATE");
-        }
-        return arr;
+        if (o && cJSON_AddItemToArray(arr, o))
+                return o;
+        cJSON_Delete(o);
+        return NULL;
 }
 
+static bool explain_step_json(cJSON *steps, const struct placement_step *step) {
+        cJSON *st = add_object(steps);
+
+        return st && cJSON_AddStringToObject(st, "step", step->name) &&
+               cJSON_AddNumberToObject(st, "removed", (double)step->removed) &&
+               cJSON_AddNumberToObject(st, "left", (double)step->left);
+}
+
+static bool explain_strategy_json(cJSON *strategies, const struct placement_strategy_step *ss) {
+        static const char *const types[] = {"binpack", "spread", "random"};
+        cJSON *st = add_object(strategies);
+
+        if (!st || !cJSON_AddStringToObject(st, "type", types[ss->strategy->type]) ||
+            (ss->strategy->field && !cJSON_AddStringToObject(st, "field", ss->strategy->field)) ||
+            !cJSON_AddNumberToObject(st, "kept", (double)ss->kept))
+                return false;
+        switch (ss->strategy->type) {
+        case PLACEMENT_STRATEGY_BINPACK:
+                return cJSON_AddNumberToObject(st, "remaining", (double)ss->score);
+        case PLACEMENT_STRATEGY_SPREAD:
+                return (ss->bucket ? cJSON_AddStringToObject(st, "bucket", ss->bucket)
+                                   : cJSON_AddNullToObject(st, "bucket")) &&
+                       cJSON_AddNumberToObject(st, "groupTasks", (double)ss->score);
+        case PLACEMENT_STRATEGY_RANDOM:
+                break;
+        }
+        return true;
+}
+
+/* Task t's steps and strategies, then where it went, why not, or FARGATE. */
+static bool explain_task_json(cJSON *arr, const struct placement_task_result *tr, size_t t,
+                              const struct placement_cluster *c) {
+        cJSON *o = add_object(arr), *steps, *strategies;
+
+        if (!o || !cJSON_AddNumberToObject(o, "task", (double)(t + 1)) ||
+            !(steps = cJSON_AddArrayToObject(o, "steps")))
+                return false;
+        for (size_t i = 0; i < tr->n_steps; i++)
+                if (!explain_step_json(steps, &tr->steps[i]))
+                        return false;
+        if (!(strategies = cJSON_AddArrayToObject(o, "strategies")))
+                return false;
+        for (size_t i = 0; i < tr->n_strategies; i++)
+                if (!explain_strategy_json(strategies, &tr->strategies[i]))
+                        return false;
+        if (tr->instance >= 0)
+                return cJSON_AddNumberToObject(o, "tiedCandidates", (double)tr->tied) &&
+                       cJSON_AddStringToObject(o, "containerInstanceArn",
+                                               c->instances[tr->instance].arn);
+        if (tr->reason)
+                return cJSON_AddStringToObject(o, "reason", tr->reason);
+        return cJSON_AddStringToObject(o, "launchType", "FARGATE");
+}
+
+/* One entry of RunTask's tasks[] (placed, or FARGATE) or failures[]. */
+static bool run_task_json(cJSON *tasks, cJSON *failures, const struct placement_task_result *tr,
+                          const struct placement_result *res, const struct placement_cluster *c,
+                          const struct placement_taskdef *td, const char *cluster) {
+        cJSON *o;
+
+        if (tr->instance < 0 && tr->reason) {
+                o = add_object(failures);
+                return o && cJSON_AddStringToObject(o, "arn", cluster) &&
+                       cJSON_AddStringToObject(o, "reason", tr->reason);
+        }
+        o = add_object(tasks);
+        return o &&
+               (tr->instance < 0 || cJSON_AddStringToObject(o, "containerInstanceArn",
+                                                            c->instances[tr->instance].arn)) &&
+               cJSON_AddStringToObject(o, "group", res->group) &&
+               cJSON_AddStringToObject(o, "taskDefinitionArn", td->arn) &&
+               cJSON_AddStringToObject(o, "lastStatus", "PENDING") &&
+               cJSON_AddStringToObject(o, "desiredStatus", "RUNNING");
+}
+
+/* RunTask's response, plus the seed, a service's existing tasks (unless
+ * existing < 0) and, with explain, why each task went where it did. */
 static int print_run_json(const struct placement_result *res, const struct placement_cluster *c,
                           const struct placement_taskdef *td, uint64_t seed, long existing,
                           bool explain) {
         _cleanup_(cJSON_Deletep) cJSON *root = cJSON_CreateObject();
         _cleanup_free_ char *cluster = cluster_arn(c);
-        cJSON *tasks = cJSON_CreateArray(), *failures = cJSON_CreateArray();
+        cJSON *tasks, *failures, *explained = NULL;
         char seedtext[32];
 
-        if (!root || !tasks || !failures || !cluster) {
-                cJSON_Delete(tasks);
-                cJSON_Delete(failures);
+        if (!root || !cluster || !(tasks = cJSON_AddArrayToObject(root, "tasks")) ||
+            !(failures = cJSON_AddArrayToObject(root, "failures")))
                 return -ENOMEM;
-        }
-        cJSON_AddItemToObject(root, "tasks", tasks);
-        cJSON_AddItemToObject(root, "failures", failures);
-        for (size_t t = 0; t < res->n_tasks; t++) {
-                const struct placement_task_result *tr = &res->tasks[t];
-                cJSON *o = cJSON_CreateObject();
-                if (tr->instance >= 0 || !tr->reason) {
-                        cJSON_AddItemToArray(tasks, o);
-                        if (tr->instance >= 0)
-                                cJSON_AddStringToObject(o, "containerInstanceArn",
-                                                        c->instances[tr->instance].arn);
-                        cJSON_AddStringToObject(o, "group", res->group);
-                        cJSON_AddStringToObject(o, "taskDefinitionArn", td->arn);
-                        cJSON_AddStringToObject(o, "lastStatus", "PENDING");
-                        cJSON_AddStringToObject(o, "desiredStatus", "RUNNING");
-                } else {
-                        cJSON_AddItemToArray(failures, o);
-                        cJSON_AddStringToObject(o, "arn", cluster);
-                        cJSON_AddStringToObject(o, "reason", tr->reason);
-                }
-        }
+        for (size_t t = 0; t < res->n_tasks; t++)
+                if (!run_task_json(tasks, failures, &res->tasks[t], res, c, td, cluster))
+                        return -ENOMEM;
         /* Raw, so a 64-bit seed is printed exactly (cJSON numbers are doubles). */
         snprintf(seedtext, sizeof(seedtext), "%llu", (unsigned long long)seed);
-        cJSON_AddRawToObject(root, "seed", seedtext);
-        if (existing >= 0)
-                cJSON_AddNumberToObject(root, "existingTasks", (double)existing);
-        if (explain)
-                cJSON_AddItemToObject(root, "explain", explain_json(res, c));
+        if (!cJSON_AddRawToObject(root, "seed", seedtext) ||
+            (existing >= 0 && !cJSON_AddNumberToObject(root, "existingTasks", (double)existing)) ||
+            (explain && !(explained = cJSON_AddArrayToObject(root, "explain"))))
+                return -ENOMEM;
+        for (size_t t = 0; explained && t < res->n_tasks; t++)
+                if (!explain_task_json(explained, &res->tasks[t], t, c))
+                        return -ENOMEM;
         print_json(root, 0);
         putchar('\n');
         return 0;
 }
 
+/* An attribute's value as the run table shows it: "-" when missing. */
+static const char *attribute_cell(const struct placement_instance *ci, const char *name) {
+        const struct placement_attribute *a = placement_instance_attribute(ci, name);
+        return a && a->value ? a->value : "-";
+}
+
 /* Where the tasks went: per zone, per instance, with what is left. */
-static void print_run_table(const struct placement_result *res, const struct placement_cluster *c,
-                            uint64_t seed) {
+static int print_run_table(const struct placement_result *res, const struct placement_cluster *c,
+                           uint64_t seed) {
         size_t placed = 0, failed = 0;
         _cleanup_free_ unsigned *count = calloc(c->n_instances + 1, sizeof(unsigned));
         _cleanup_free_ char *zones_done = calloc(c->n_instances + 1, 1);
 
         if (!count || !zones_done)
-                return;
+                return -ENOMEM;
         for (size_t t = 0; t < res->n_tasks; t++) {
                 if (res->tasks[t].instance >= 0) {
                         count[res->tasks[t].instance]++;
@@ -563,20 +710,14 @@ static void print_run_table(const struct placement_result *res, const struct pla
                "EC2 INSTANCE", "TYPE", "TASKS", "CPU LEFT", "MEMORY LEFT");
         /* Zones in order of first appearance; instances in input order. */
         for (size_t z = 0; z < c->n_instances; z++) {
-                const struct placement_attribute *za =
-                        placement_instance_attribute(&c->instances[z], "ecs.availability-zone");
-                const char *zone = za && za->value ? za->value : "-";
+                const char *zone = attribute_cell(&c->instances[z], "ecs.availability-zone");
                 unsigned total = 0;
 
                 if (zones_done[z] || !count[z])
                         continue;
                 for (size_t i = z; i < c->n_instances; i++) {
                         const struct placement_instance *ci = &c->instances[i];
-                        const struct placement_attribute *a =
-                                placement_instance_attribute(ci, "ecs.availability-zone");
-                        const struct placement_attribute *ty =
-                                placement_instance_attribute(ci, "ecs.instance-type");
-                        if (!streq(a && a->value ? a->value : "-", zone))
+                        if (!streq(attribute_cell(ci, "ecs.availability-zone"), zone))
                                 continue;
                         zones_done[i] = 1;
                         if (!count[i])
@@ -585,7 +726,7 @@ static void print_run_table(const struct placement_result *res, const struct pla
                         printf("%-12s  %-34s  %-12s  %-11s  %5u  %8lld  %11lld\n", zone,
                                placement_instance_short_id(ci),
                                ci->ec2_instance_id ? ci->ec2_instance_id : "-",
-                               ty && ty->value ? ty->value : "-", count[i],
+                               attribute_cell(ci, "ecs.instance-type"), count[i],
                                (long long)ci->remaining.cpu, (long long)ci->remaining.memory);
                 }
                 printf("%-12s  %-34s  %-12s  %-11s  %5u\n", zone, "(zone total)", "", "", total);
@@ -597,6 +738,7 @@ static void print_run_table(const struct placement_result *res, const struct pla
                         break;
                 }
         printf(", seed %llu\n", (unsigned long long)seed);
+        return 0;
 }
 
 static bool parse_uint(const char *s, unsigned long long max, unsigned long long *ret) {
@@ -613,219 +755,319 @@ static bool parse_uint(const char *s, unsigned long long max, unsigned long long
         return true;
 }
 
+/* A request the library refused: with the expression and a caret when the
+ * error is in a memberOf expression.  Returns -EINVAL. */
 static int request_error(const struct placement_error *e, const char *expression) {
         if (expression && e->line > 0)
                 print_expression_error(e, expression);
         else
                 fprintf(stderr, "error: %s\n", e->message);
-        return EXIT_USAGE;
+        return -EINVAL;
 }
 
-/* `run` and `service`: one argument parser, since `service` is RunTask with
- * the service's group, its default strategies and its existing tasks. */
+/* What `run` and `service` were told; the placement options go straight
+ * into the request. */
+struct run_options {
+        bool service;
+        const char *instances, *tasks, *taskdef, *service_name;
+        unsigned long long desired;
+        bool has_desired, seeded, explain, table;
+        const char *expression; /* a memberOf expression that did not parse (borrowed) */
+};
+
+enum {
+        OPT_INSTANCES = 0x100,
+        OPT_TASKS,
+        OPT_TASK_DEFINITION,
+        OPT_COUNT,
+        OPT_GROUP,
+        OPT_DESIRED_COUNT,
+        OPT_SERVICE_NAME,
+        OPT_SEED,
+        OPT_LAUNCH_TYPE,
+        OPT_OUTPUT,
+        OPT_EXPLAIN,
+        OPT_CONSTRAINTS,
+        OPT_STRATEGY,
+};
+
+/* run's and service's options in one table; run_option_allowed() says
+ * which command takes which.  The placement options take one or more
+ * values, which getopt_long() has no kind for: they are declared without an
+ * argument and take_values() reads their values. */
+static const struct option run_options[] = {
+        {"instances", required_argument, NULL, OPT_INSTANCES},
+        {"tasks", required_argument, NULL, OPT_TASKS},
+        {"task-definition", required_argument, NULL, OPT_TASK_DEFINITION},
+        {"count", required_argument, NULL, OPT_COUNT},
+        {"group", required_argument, NULL, OPT_GROUP},
+        {"desired-count", required_argument, NULL, OPT_DESIRED_COUNT},
+        {"service-name", required_argument, NULL, OPT_SERVICE_NAME},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"launch-type", required_argument, NULL, OPT_LAUNCH_TYPE},
+        {"output", required_argument, NULL, OPT_OUTPUT},
+        {"explain", no_argument, NULL, OPT_EXPLAIN},
+        {"placement-constraints", no_argument, NULL, OPT_CONSTRAINTS},
+        {"placement-strategy", no_argument, NULL, OPT_STRATEGY},
+        {"help", no_argument, NULL, 'h'},
+        {},
+};
+
+/* `service` is RunTask with the service's group and count: it takes no
+ * --count or --group, and `run` no --desired-count or --service-name. */
+static bool run_option_allowed(int opt, bool service) {
+        switch (opt) {
+        case OPT_COUNT:
+        case OPT_GROUP:
+                return !service;
+        case OPT_DESIRED_COUNT:
+        case OPT_SERVICE_NAME:
+                return service;
+        }
+        return true;
+}
+
+static int unknown_option(const char *arg) {
+        fprintf(stderr, "error: unknown option '%s'\n", arg);
+        return -EINVAL;
+}
+
+/* --placement-constraints C... / --placement-strategy S...: as the AWS CLI
+ * takes them, one or more values, up to the next argument that begins with
+ * "--" (a value may begin with a single '-').  Reads them from argv[optind]
+ * on and moves optind past them, which getopt_long() allows: in the "-"
+ * mode run_parse_options() uses it permutes nothing. */
+static int take_values(int argc, char **argv, const char *option, bool constraints,
+                       struct placement_request *req, struct run_options *o) {
+        struct placement_error e = {};
+        size_t n = 0;
+        int r;
+
+        for (; optind < argc && strncmp(argv[optind], "--", 2) != 0; optind++, n++) {
+                r = constraints ? placement_request_add_constraints(req, argv[optind],
+                                                                    &o->expression, &e)
+                                : placement_request_add_strategies(req, argv[optind], &e);
+                if (r < 0)
+                        return request_error(&e, o->expression);
+        }
+        if (n == 0) {
+                fprintf(stderr, "error: %s needs a value\n", option);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+/* The numbers and words an option takes; 1, or <0 with the error said. */
+static int run_option_value(int opt, const char *value, struct placement_request *req,
+                            struct run_options *o) {
+        unsigned long long v;
+
+        switch (opt) {
+        case OPT_COUNT:
+                if (!parse_uint(value, 100000, &v) || v == 0) {
+                        fprintf(stderr, "error: --count: '%s' is not 1..100000\n", value);
+                        return -EINVAL;
+                }
+                req->count = (unsigned)v;
+                return 1;
+        case OPT_DESIRED_COUNT:
+                if (!parse_uint(value, 100000, &o->desired)) {
+                        fprintf(stderr, "error: --desired-count: '%s' is not 0..100000\n", value);
+                        return -EINVAL;
+                }
+                o->has_desired = true;
+                return 1;
+        case OPT_SEED:
+                if (!parse_uint(value, UINT64_MAX, &v)) {
+                        fprintf(stderr, "error: --seed: '%s' is not a number\n", value);
+                        return -EINVAL;
+                }
+                req->seed = v;
+                o->seeded = true;
+                return 1;
+        case OPT_LAUNCH_TYPE:
+                if (!streq(value, "EC2") && !streq(value, "FARGATE")) {
+                        fprintf(stderr, "error: --launch-type: '%s' is not EC2 or FARGATE\n",
+                                value);
+                        return -EINVAL;
+                }
+                req->fargate = streq(value, "FARGATE");
+                return 1;
+        case OPT_OUTPUT:
+                if (!streq(value, "json") && !streq(value, "table")) {
+                        fprintf(stderr, "error: --output: '%s' is not json or table\n", value);
+                        return -EINVAL;
+                }
+                o->table = streq(value, "table");
+                return 1;
+        }
+        return -EINVAL;
+}
+
+/* One option getopt_long() returned for the argument arg, as typed.  1: go
+ * on; 0: done (--help); <0: bad usage, said. */
+static int run_option(int opt, const char *arg, int argc, char **argv,
+                      struct placement_request *req, struct run_options *o) {
+        if (!run_option_allowed(opt == ':' ? optopt : opt, o->service))
+                return unknown_option(arg);
+        switch (opt) {
+        case OPT_INSTANCES:
+                o->instances = optarg;
+                return 1;
+        case OPT_TASKS:
+                o->tasks = optarg;
+                return 1;
+        case OPT_TASK_DEFINITION:
+                o->taskdef = optarg;
+                return 1;
+        case OPT_SERVICE_NAME:
+                o->service_name = optarg;
+                return 1;
+        case OPT_GROUP:
+                free(req->group);
+                req->group = strdup(optarg);
+                if (!req->group) {
+                        fprintf(stderr, "error: out of memory\n");
+                        return -ENOMEM;
+                }
+                return 1;
+        case OPT_COUNT:
+        case OPT_DESIRED_COUNT:
+        case OPT_SEED:
+        case OPT_LAUNCH_TYPE:
+        case OPT_OUTPUT:
+                return run_option_value(opt, optarg, req, o);
+        case OPT_EXPLAIN:
+                o->explain = true;
+                return 1;
+        case OPT_CONSTRAINTS:
+        case OPT_STRATEGY:
+                return take_values(argc, argv, arg, opt == OPT_CONSTRAINTS, req, o);
+        case 'h':
+                usage(stdout);
+                return 0;
+        case ':':
+                fprintf(stderr, "error: %s needs a value\n", arg);
+                return -EINVAL;
+        }
+        return unknown_option(arg); /* '?', or 1: a word where an option belongs */
+}
+
+/* 1: go on; 0: done (--help); <0: bad usage, said.  Options are read in
+ * order ("-": a non-option comes back as 1, and nothing is permuted), and
+ * getopt_long() is silent (":" and opterr = 0): the messages are ecs-place's. */
+static int run_parse_options(int argc, char **argv, struct placement_request *req,
+                             struct run_options *o) {
+        const char *command = o->service ? "service" : "run";
+
+        optind = 1;
+        opterr = 0;
+        for (;;) {
+                int at = optind, opt, r;
+
+                /* getopt_long() would end the options at "--"; these commands
+                 * have no operands, so it is unknown like any other word. */
+                if (at < argc && streq(argv[at], "--"))
+                        return unknown_option(argv[at]);
+                opt = getopt_long(argc, argv, "-:h", run_options, NULL);
+                if (opt < 0)
+                        break;
+                r = run_option(opt, argv[at], argc, argv, req, o);
+                if (r <= 0)
+                        return r;
+        }
+        if (!o->instances || !o->taskdef) {
+                fprintf(stderr, "error: %s needs --instances FILE and --task-definition FILE\n",
+                        command);
+                return -EINVAL;
+        }
+        if (o->service && (!o->service_name || !o->has_desired)) {
+                fprintf(stderr, "error: service needs --service-name S and --desired-count N\n");
+                return -EINVAL;
+        }
+        return 1;
+}
+
+static int load_taskdef(const char *path, struct placement_taskdef **ret) {
+        _cleanup_free_ char *text = NULL;
+        struct placement_error e = {};
+        size_t len = 0;
+        int r;
+
+        r = read_file(path, &text, &len);
+        if (r < 0) {
+                fprintf(stderr, "error: %s: %s\n", path, strerror(-r));
+                return r;
+        }
+        r = placement_taskdef_parse(ret, text, len, &e);
+        if (r < 0)
+                print_input_error(path, &e);
+        return r;
+}
+
+/* The request the library places: a service's, then checked.  *existing
+ * gets a service's tasks already running (-1 for run).  Returns the exit
+ * status when it fails, 0 when it does not. */
+static int run_request(struct placement_request *req, struct run_options *o,
+                       const struct placement_cluster *c, const struct placement_taskdef *td,
+                       long *existing) {
+        struct placement_error e = {};
+
+        *existing = -1;
+        if (o->service) {
+                size_t found = 0;
+                if (placement_request_service(req, c, o->service_name, (unsigned)o->desired, &found,
+                                              &e) < 0) {
+                        fprintf(stderr, "error: %s\n", e.message);
+                        return EXIT_INPUT;
+                }
+                *existing = (long)found;
+        }
+        req->taskdef = td;
+        if (placement_request_validate(req, &o->expression, &e) < 0) {
+                request_error(&e, o->expression);
+                return EXIT_USAGE;
+        }
+        if (!o->seeded) /* reported in the output, so any run can be replayed */
+                req->seed = ((uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid()) &
+                            ((1ULL << 53) - 1);
+        return 0;
+}
+
+/* `run` and `service`: one command, since `service` is RunTask with the
+ * service's group, its default strategies and its existing tasks. */
 static int cmd_run(int argc, char **argv, bool service) {
         _cleanup_(placement_cluster_freep) struct placement_cluster *c = NULL;
         _cleanup_(placement_taskdef_freep) struct placement_taskdef *td = NULL;
         _cleanup_(placement_result_freep) struct placement_result *res = NULL;
-        _cleanup_free_ char *tdtext = NULL;
-        struct placement_request req = {.count = 1};
-        struct placement_error e = {};
-        const char *instances = NULL, *tasks = NULL, *taskdef = NULL, *service_name = NULL,
-                   *expression = NULL;
-        bool explain = false, seeded = false, table = false, has_count = false;
-        unsigned long long v, desired = 0;
-        long existing = -1;
-        size_t tdlen = 0;
-        int r, ret = EXIT_USAGE;
+        _cleanup_(placement_request_done) struct placement_request req = {.count = 1};
+        struct run_options o = {.service = service};
+        long existing;
+        int r;
 
-        for (int i = 1; i < argc; i++) {
-                const char *a = argv[i];
-                const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-
-#define NEED_VALUE()                                                                               \
-        do {                                                                                       \
-                if (!val) {                                                                        \
-                        fprintf(stderr, "error: %s needs a value\n", a);                           \
-                        goto done;                                                                 \
-                }                                                                                  \
-                i++;                                                                               \
-        } while (0)
-                if (streq(a, "--instances")) {
-                        NEED_VALUE();
-                        instances = val;
-                } else if (streq(a, "--tasks")) {
-                        NEED_VALUE();
-                        tasks = val;
-                } else if (streq(a, "--task-definition")) {
-                        NEED_VALUE();
-                        taskdef = val;
-                } else if (streq(a, "--count") && !service) {
-                        NEED_VALUE();
-                        if (!parse_uint(val, 100000, &v) || v == 0) {
-                                fprintf(stderr, "error: --count: '%s' is not 1..100000\n", val);
-                                goto done;
-                        }
-                        req.count = (unsigned)v;
-                } else if (streq(a, "--desired-count") && service) {
-                        NEED_VALUE();
-                        if (!parse_uint(val, 100000, &desired)) {
-                                fprintf(stderr, "error: --desired-count: '%s' is not 0..100000\n",
-                                        val);
-                                goto done;
-                        }
-                        has_count = true;
-                } else if (streq(a, "--service-name") && service) {
-                        NEED_VALUE();
-                        service_name = val;
-                } else if (streq(a, "--group") && !service) {
-                        NEED_VALUE();
-                        free(req.group);
-                        req.group = strdup(val);
-                } else if (streq(a, "--seed")) {
-                        NEED_VALUE();
-                        if (!parse_uint(val, UINT64_MAX, &v)) {
-                                fprintf(stderr, "error: --seed: '%s' is not a number\n", val);
-                                goto done;
-                        }
-                        req.seed = v;
-                        seeded = true;
-                } else if (streq(a, "--launch-type")) {
-                        NEED_VALUE();
-                        if (!streq(val, "EC2") && !streq(val, "FARGATE")) {
-                                fprintf(stderr,
-                                        "error: --launch-type: '%s' is not EC2 or FARGATE\n", val);
-                                goto done;
-                        }
-                        req.fargate = streq(val, "FARGATE");
-                } else if (streq(a, "--output")) {
-                        NEED_VALUE();
-                        if (!streq(val, "json") && !streq(val, "table")) {
-                                fprintf(stderr, "error: --output: '%s' is not json or table\n",
-                                        val);
-                                goto done;
-                        }
-                        table = streq(val, "table");
-                } else if (streq(a, "--explain")) {
-                        explain = true;
-                } else if (streq(a, "--placement-constraints") ||
-                           streq(a, "--placement-strategy")) {
-                        bool constraints = streq(a, "--placement-constraints");
-                        int n = 0;
-                        /* Like the AWS CLI: one or more values up to the next option. */
-                        while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
-                                i++;
-                                n++;
-                                r = constraints
-                                            ? placement_request_add_constraints(&req, argv[i],
-                                                                                &expression, &e)
-                                            : placement_request_add_strategies(&req, argv[i], &e);
-                                if (r < 0) {
-                                        ret = request_error(&e, expression);
-                                        goto done;
-                                }
-                        }
-                        if (n == 0) {
-                                fprintf(stderr, "error: %s needs a value\n", a);
-                                goto done;
-                        }
-                } else if (streq(a, "--help") || streq(a, "-h")) {
-                        usage(stdout);
-                        ret = 0;
-                        goto done;
-                } else {
-                        fprintf(stderr, "error: unknown option '%s'\n", a);
-                        goto done;
-                }
-#undef NEED_VALUE
-        }
-        if (!instances || !taskdef) {
-                fprintf(stderr, "error: %s needs --instances FILE and --task-definition FILE\n",
-                        service ? "service" : "run");
-                goto done;
-        }
-        if (service && (!service_name || !has_count)) {
-                fprintf(stderr, "error: service needs --service-name S and --desired-count N\n");
-                goto done;
-        }
-
-        ret = EXIT_INPUT;
-        r = read_file(taskdef, &tdtext, &tdlen);
+        r = run_parse_options(argc, argv, &req, &o);
+        if (r <= 0)
+                return r < 0 ? EXIT_USAGE : 0;
+        if (load_taskdef(o.taskdef, &td) < 0 || load_cluster(&c, o.instances, o.tasks) < 0)
+                return EXIT_INPUT;
+        r = run_request(&req, &o, c, td, &existing);
+        if (r != 0)
+                return r;
+        r = placement_run(c, &req, &res);
         if (r < 0) {
-                fprintf(stderr, "error: %s: %s\n", taskdef, strerror(-r));
-                goto done;
+                fprintf(stderr, "error: %s\n", failure_message(r));
+                return EXIT_INPUT;
         }
-        r = placement_taskdef_parse(&td, tdtext, tdlen, &e);
+        r = o.table ? print_run_table(res, c, req.seed)
+                    : print_run_json(res, c, td, req.seed, existing, o.explain);
         if (r < 0) {
-                if (e.line > 0)
-                        fprintf(stderr, "error: %s:%u:%u: %s\n", taskdef, e.line, e.column,
-                                e.message);
-                else
-                        fprintf(stderr, "error: %s: %s\n", taskdef, e.message);
-                goto done;
-        }
-        if (placement_cluster_new(&c) < 0 || load(c, instances, false) < 0 ||
-            (tasks && load(c, tasks, true) < 0))
-                goto done;
-
-        if (service) {
-                existing = 0;
-                free(req.group);
-                if (asprintf(&req.group, "service:%s", service_name) < 0) {
-                        req.group = NULL;
-                        goto done;
-                }
-                for (size_t i = 0; i < c->n_instances; i++)
-                        existing += placement_instance_group_count(&c->instances[i], req.group);
-                req.count = desired > (unsigned long long)existing
-                                    ? (unsigned)(desired - (unsigned long long)existing)
-                                    : 0;
-                /* [doc] A service without strategies spreads by zone, then instance. */
-                if (req.n_strategies == 0 &&
-                    (placement_request_add_strategies(
-                             &req, "type=spread,field=attribute:ecs.availability-zone", &e) < 0 ||
-                     placement_request_add_strategies(&req, "type=spread,field=instanceId", &e) <
-                             0))
-                        goto done;
-        }
-        req.taskdef = td;
-        if (placement_request_validate(&req, &expression, &e) < 0) {
-                ret = request_error(&e, expression);
-                goto done;
-        }
-        if (!seeded) /* reported in the output, so any run can be replayed */
-                req.seed = ((uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid()) &
-                           ((1ULL << 53) - 1);
-        if (req.fargate) {
-                /* Fargate tasks run on no container instance: nothing to place. */
-                res = calloc(1, sizeof(*res));
-                if (!res || !(res->tasks = calloc(req.count + 1, sizeof(*res->tasks))) ||
-                    !(res->group = strdup(req.group)))
-                        goto done;
-                res->n_tasks = req.count;
-                for (size_t i = 0; i < res->n_tasks; i++)
-                        res->tasks[i].instance = -1; /* and no reason: not a failure */
-                r = 0;
-        } else
-                r = placement_run(c, &req, &res);
-        if (r < 0) {
-                fprintf(stderr, "error: %s\n",
-                        r == -E2BIG ? "a regular expression exceeded its backtracking limit"
-                                    : strerror(-r));
-                goto done;
-        }
-        if (table)
-                print_run_table(res, c, req.seed);
-        else if (print_run_json(res, c, td, req.seed, existing, explain) < 0) {
                 fprintf(stderr, "error: out of memory\n");
-                goto done;
+                return EXIT_INPUT;
         }
-        ret = 0;
-done:
-        placement_request_done(&req);
-        return ret;
+        return 0;
 }
 
-int main(int argc, char **argv) {
+static int dispatch(int argc, char **argv) {
         if (argc < 2) {
                 usage(stderr);
                 return EXIT_USAGE;
@@ -847,4 +1089,17 @@ int main(int argc, char **argv) {
         fprintf(stderr, "error: unknown command '%s'\n", argv[1]);
         usage(stderr);
         return EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+        int ret = dispatch(argc, argv), err;
+
+        /* Every result goes through stdout's buffer: a write that failed (a
+         * full disk, say) shows here, once, and is not an answer. */
+        err = fflush(stdout) != 0 ? errno : ferror(stdout) ? EIO : 0;
+        if (err != 0) {
+                fprintf(stderr, "error: standard output: %s\n", strerror(err));
+                return ret != 0 ? ret : EXIT_INPUT;
+        }
+        return ret;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "placement-json.h"
+#include "placement-model.h"
 
 void placement_json_path(char *buf, size_t size, const char *fmt, ...) {
         va_list ap;
@@ -103,5 +104,50 @@ int placement_json_name_value(const cJSON *obj, const char *path, char **ret_nam
         }
         *ret_name = name;
         *ret_value = value;
+        return 0;
+}
+
+int placement_json_vector(const cJSON *arr, const char *path, size_t size, void **ret,
+                          struct placement_error *e) {
+        void *v;
+
+        if (!arr || cJSON_IsNull(arr)) {
+                *ret = NULL;
+                return 0;
+        }
+        if (!cJSON_IsArray(arr))
+                return placement_json_shape_error(e, path, "expected an array");
+        v = calloc((size_t)cJSON_GetArraySize(arr) + 1, size);
+        if (!v)
+                return placement_error_set(e, -ENOMEM, "out of memory");
+        *ret = v;
+        return 1;
+}
+
+int placement_json_attributes(const cJSON *arr, const char *path, struct placement_attribute **ret,
+                              size_t *ret_n, struct placement_error *e) {
+        struct placement_attribute *v;
+        const cJSON *a;
+        void *mem = NULL;
+        size_t n = 0;
+        int r;
+
+        r = placement_json_vector(arr, path, sizeof(*v), &mem, e);
+        if (r < 0)
+                return r;
+        v = mem; /* NULL for none: the loop below reads nothing */
+        cJSON_ArrayForEach(a, arr) {
+                char p[PLACEMENT_JSON_PATH_MAX];
+
+                placement_json_path(p, sizeof(p), "%s[%zu]", path, n);
+                r = placement_json_name_value(a, p, &v[n].name, &v[n].value, e);
+                if (r < 0) {
+                        placement_attributes_free(v, n);
+                        return r;
+                }
+                n++;
+        }
+        *ret = v;
+        *ret_n = n;
         return 0;
 }

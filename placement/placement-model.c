@@ -34,11 +34,7 @@ static void instance_done(struct placement_instance *ci) {
         free(ci->ec2_instance_id);
         free(ci->status);
         free(ci->agent_version);
-        for (size_t i = 0; i < ci->n_attributes; i++) {
-                free(ci->attributes[i].name);
-                free(ci->attributes[i].value);
-        }
-        free(ci->attributes);
+        placement_attributes_free(ci->attributes, ci->n_attributes);
         resources_done(&ci->remaining);
         resources_done(&ci->registered);
         for (size_t i = 0; i < ci->n_groups; i++)
@@ -152,32 +148,6 @@ static int parse_resources(const cJSON *arr, const char *path, struct placement_
         return 0;
 }
 
-static int parse_attributes(const cJSON *arr, const char *path, struct placement_instance *ci,
-                            struct placement_error *e) {
-        const cJSON *a;
-        size_t i = 0;
-        int r;
-
-        if (!arr || cJSON_IsNull(arr))
-                return 0;
-        if (!cJSON_IsArray(arr))
-                return placement_json_shape_error(e, path, "expected an array");
-        ci->attributes = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*ci->attributes));
-        if (!ci->attributes)
-                return placement_error_set(e, -ENOMEM, "out of memory");
-        cJSON_ArrayForEach(a, arr) {
-                struct placement_attribute *at = &ci->attributes[ci->n_attributes];
-                char p[PATH_MAX_LEN];
-
-                placement_json_path(p, sizeof(p), "%s[%zu]", path, i++);
-                r = placement_json_name_value(a, p, &at->name, &at->value, e);
-                if (r < 0)
-                        return r;
-                ci->n_attributes++;
-        }
-        return 0;
-}
-
 static int parse_instance(const cJSON *j, const char *path, struct placement_instance *ci,
                           struct placement_error *e) {
         const cJSON *v;
@@ -242,7 +212,8 @@ static int parse_instance(const cJSON *j, const char *path, struct placement_ins
         }
 
         placement_json_path(p, sizeof(p), "%s.attributes", path);
-        r = parse_attributes(cJSON_GetObjectItemCaseSensitive(j, "attributes"), p, ci, e);
+        r = placement_json_attributes(cJSON_GetObjectItemCaseSensitive(j, "attributes"), p,
+                                      &ci->attributes, &ci->n_attributes, e);
         if (r < 0)
                 return r;
         placement_json_path(p, sizeof(p), "%s.remainingResources", path);
@@ -475,6 +446,14 @@ int placement_cluster_load_tasks(struct placement_cluster *c, const char *text, 
                 return r;
         r = count_groups(c);
         return r < 0 ? placement_error_set(e, r, "out of memory") : 0;
+}
+
+void placement_attributes_free(struct placement_attribute *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].name);
+                free(v[i].value);
+        }
+        free(v);
 }
 
 const struct placement_attribute *placement_instance_attribute(const struct placement_instance *ci,

@@ -183,29 +183,26 @@ static int lex_quoted(struct parser *p) {
         return error_at(p, p->pos, "unterminated quoted value (no closing %c)", q);
 }
 
+/* The one-character tokens. */
+static const struct {
+        char c;
+        enum token_type type;
+} punct_tokens[] = {
+        {'(', TK_LPAREN}, {')', TK_RPAREN}, {'[', TK_LBRACKET}, {']', TK_RBRACKET}, {',', TK_COMMA},
+};
+
 static int lex_punct(struct parser *p) {
-        switch (p->src[p->pos]) {
-        case '(':
-                set_token(p, TK_LPAREN, 1);
-                return 1;
-        case ')':
-                set_token(p, TK_RPAREN, 1);
-                return 1;
-        case '[':
-                set_token(p, TK_LBRACKET, 1);
-                return 1;
-        case ']':
-                set_token(p, TK_RBRACKET, 1);
-                return 1;
-        case ',':
-                set_token(p, TK_COMMA, 1);
-                return 1;
-        case '\'':
-        case '"':
+        char c = p->src[p->pos];
+
+        for (size_t i = 0; i < ELEMENTSOF(punct_tokens); i++)
+                if (c == punct_tokens[i].c) {
+                        set_token(p, punct_tokens[i].type, 1);
+                        return 1;
+                }
+        if (c == '\'' || c == '"')
                 return lex_quoted(p) < 0 ? -EINVAL : 1;
-        case '\0':
+        if (c == '\0')
                 return error_at(p, p->pos, "NUL byte in expression");
-        }
         return 0;
 }
 

@@ -15,6 +15,7 @@
 #include "placement-run.h"
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
+#define _noinline_ __attribute__((noinline))
 
 static const char *const step_names[] = {
         "AGENT",          "RESOURCE:CPU",       "RESOURCE:MEMORY",
@@ -22,6 +23,9 @@ static const char *const step_names[] = {
 };
 #define REASON_MEMBER_OF "MemberOf placement constraint unsatisfied."
 #define REASON_DISTINCT_INSTANCE "DistinctInstance placement constraint unsatisfied."
+/* [doc] A service without strategies spreads by zone, then by instance. */
+#define SERVICE_DEFAULT_STRATEGIES                                                                 \
+        "type=spread,field=attribute:ecs.availability-zone type=spread,field=instanceId"
 
 void placement_request_done(struct placement_request *r) {
         for (size_t i = 0; i < r->n_constraints; i++) {
@@ -121,57 +125,81 @@ static int parse_shorthand(const char *s, struct item *it, struct placement_erro
         return 0;
 }
 
-/* Items from JSON (an array of objects or one object) or one shorthand item. */
-static int parse_items(const char *text, struct item **ret, size_t *ret_n,
-                       struct placement_error *e) {
+static void items_free(struct item *v, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                item_done(&v[i]);
+        free(v);
+}
+
+/* Several shorthand items in one argument ("type=spread,field=x
+ * type=binpack,field=memory") are split where whitespace is followed by
+ * `type=`, as the shell would have split them. */
+static bool at_next_item(const char *s) {
+        return isspace((unsigned char)s[0]) && strncmp(s + 1, "type=", 5) == 0;
+}
+
+static int parse_shorthand_items(const char *s, struct item **ret, size_t *ret_n,
+                                 struct placement_error *e) {
+        struct item *v;
+        size_t max = 1, n = 0;
+        int r;
+
+        for (const char *q = s; *q; q++)
+                max += at_next_item(q);
+        v = calloc(max + 1, sizeof(*v));
+        if (!v)
+                return placement_error_set(e, -ENOMEM, "out of memory");
+        while (*s) {
+                const char *end = s;
+                _cleanup_free_ char *one = NULL;
+
+                while (*end && !at_next_item(end))
+                        end++;
+                one = strndup(s, (size_t)(end - s));
+                r = one ? parse_shorthand(one, &v[n], e)
+                        : placement_error_set(e, -ENOMEM, "out of memory");
+                n++;
+                if (r < 0) {
+                        items_free(v, n);
+                        return r;
+                }
+                s = *end ? end + 1 : end;
+                while (isspace((unsigned char)*s))
+                        s++;
+        }
+        if (n == 0) {
+                free(v);
+                return placement_error_set(e, -EINVAL, "empty value (type=... expected)");
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+static int parse_json_item(const cJSON *o, const char *path, struct item *it,
+                           struct placement_error *e) {
+        int r;
+
+        if (!cJSON_IsObject(o))
+                return placement_json_shape_error(e, path, "expected an object");
+        r = placement_json_get_string(o, "type", path, &it->type, e);
+        if (r >= 0)
+                r = placement_json_get_string(o, "field", path, &it->field, e);
+        if (r >= 0)
+                r = placement_json_get_string(o, "expression", path, &it->expression, e);
+        it->has_expression = it->expression != NULL;
+        return r;
+}
+
+/* An array of objects, or one object. */
+static int parse_json_items(const char *text, struct item **ret, size_t *ret_n,
+                            struct placement_error *e) {
         _cleanup_(cJSON_Deletep) cJSON *root = NULL;
-        const char *s = text;
         struct item *v;
         const cJSON *o;
         size_t n = 0;
         int r;
 
-        while (isspace((unsigned char)*s))
-                s++;
-        if (*s != '[' && *s != '{') {
-                /* Several items in one argument ("type=spread,field=x
-                 * type=binpack,field=memory") are split where whitespace is
-                 * followed by `type=`, as the shell would have split them. */
-                size_t max = 1;
-                for (const char *q = s; *q; q++)
-                        max += isspace((unsigned char)q[0]) && strncmp(q + 1, "type=", 5) == 0;
-                v = calloc(max + 1, sizeof(*v));
-                if (!v)
-                        return placement_error_set(e, -ENOMEM, "out of memory");
-                while (*s) {
-                        const char *end = s;
-                        _cleanup_free_ char *one = NULL;
-
-                        while (*end && !(isspace((unsigned char)end[0]) &&
-                                         strncmp(end + 1, "type=", 5) == 0))
-                                end++;
-                        one = strndup(s, (size_t)(end - s));
-                        r = one ? parse_shorthand(one, &v[n], e)
-                                : placement_error_set(e, -ENOMEM, "out of memory");
-                        n++;
-                        if (r < 0) {
-                                for (size_t i = 0; i < n; i++)
-                                        item_done(&v[i]);
-                                free(v);
-                                return r;
-                        }
-                        s = *end ? end + 1 : end;
-                        while (isspace((unsigned char)*s))
-                                s++;
-                }
-                if (n == 0) {
-                        free(v);
-                        return placement_error_set(e, -EINVAL, "empty value (type=... expected)");
-                }
-                *ret = v;
-                *ret_n = n;
-                return 0;
-        }
         r = placement_json_parse(text, strlen(text), &root, e);
         if (r < 0)
                 return r;
@@ -190,24 +218,29 @@ static int parse_items(const char *text, struct item **ret, size_t *ret_n,
                 return placement_error_set(e, -ENOMEM, "out of memory");
         cJSON_ArrayForEach(o, root) {
                 char path[PLACEMENT_JSON_PATH_MAX];
+
                 placement_json_path(path, sizeof(path), "[%zu]", n);
-                if (!cJSON_IsObject(o))
-                        r = placement_json_shape_error(e, path, "expected an object");
-                else if ((r = placement_json_get_string(o, "type", path, &v[n].type, e)) >= 0 &&
-                         (r = placement_json_get_string(o, "field", path, &v[n].field, e)) >= 0)
-                        r = placement_json_get_string(o, "expression", path, &v[n].expression, e);
-                v[n].has_expression = v[n].expression != NULL;
-                n++;
+                r = parse_json_item(o, path, &v[n++], e);
                 if (r < 0) {
-                        for (size_t i = 0; i < n; i++)
-                                item_done(&v[i]);
-                        free(v);
+                        items_free(v, n);
                         return r;
                 }
         }
         *ret = v;
         *ret_n = n;
         return 0;
+}
+
+/* Items from JSON (an array of objects or one object) or shorthand. */
+static int parse_items(const char *text, struct item **ret, size_t *ret_n,
+                       struct placement_error *e) {
+        const char *s = text;
+
+        while (isspace((unsigned char)*s))
+                s++;
+        if (*s != '[' && *s != '{')
+                return parse_shorthand_items(s, ret, ret_n, e);
+        return parse_json_items(text, ret, ret_n, e);
 }
 
 static int add_constraint(struct placement_request *r, enum placement_constraint_type type,
@@ -239,48 +272,33 @@ static int add_constraint(struct placement_request *r, enum placement_constraint
         return 0;
 }
 
-int placement_request_add_constraints(struct placement_request *r, const char *text,
-                                      const char **ret_expression, struct placement_error *e) {
-        struct item *items = NULL;
-        size_t n = 0;
-        int k = 0;
-
-        k = parse_items(text, &items, &n, e);
-        if (k < 0)
-                return k;
-        for (size_t i = 0; i < n && k >= 0; i++) {
-                const struct item *it = &items[i];
-                if (!it->type)
-                        k = placement_error_set(e, -EINVAL, "placement constraint: type missing");
-                else if (strcasecmp(it->type, "distinctInstance") == 0) {
-                        if (it->has_expression)
-                                k = placement_error_set(
-                                        e, -EINVAL,
-                                        "distinctInstance expression should not be specified.");
-                        else
-                                k = add_constraint(r, PLACEMENT_CONSTRAINT_DISTINCT_INSTANCE, NULL,
-                                                   ret_expression, e);
-                } else if (strcasecmp(it->type, "memberOf") == 0) {
-                        if (!it->expression)
-                                k = placement_error_set(
-                                        e, -EINVAL, "memberOf constraint requires an expression.");
-                        else
-                                k = add_constraint(r, PLACEMENT_CONSTRAINT_MEMBER_OF,
-                                                   it->expression, ret_expression, e);
-                } else
-                        k = placement_error_set(e, -EINVAL,
-                                                "constraint.type '%s' is not supported "
-                                                "(memberOf or distinctInstance expected).",
-                                                it->type);
+static int add_constraint_item(struct placement_request *r, const struct item *it,
+                               const char **ret_expression, struct placement_error *e) {
+        if (!it->type)
+                return placement_error_set(e, -EINVAL, "placement constraint: type missing");
+        if (strcasecmp(it->type, "distinctInstance") == 0) {
+                if (it->has_expression)
+                        return placement_error_set(
+                                e, -EINVAL, "distinctInstance expression should not be specified.");
+                return add_constraint(r, PLACEMENT_CONSTRAINT_DISTINCT_INSTANCE, NULL,
+                                      ret_expression, e);
         }
-        for (size_t i = 0; i < n; i++)
-                item_done(&items[i]);
-        free(items);
-        return k;
+        if (strcasecmp(it->type, "memberOf") == 0) {
+                if (!it->expression)
+                        return placement_error_set(e, -EINVAL,
+                                                   "memberOf constraint requires an expression.");
+                return add_constraint(r, PLACEMENT_CONSTRAINT_MEMBER_OF, it->expression,
+                                      ret_expression, e);
+        }
+        return placement_error_set(e, -EINVAL,
+                                   "constraint.type '%s' is not supported "
+                                   "(memberOf or distinctInstance expected).",
+                                   it->type);
 }
 
+/* ret_expression: unused, strategies have no expression (see add_items()). */
 static int add_strategy(struct placement_request *r, const struct item *it,
-                        struct placement_error *e) {
+                        _unused_ const char **ret_expression, struct placement_error *e) {
         struct placement_strategy s = {};
         struct placement_strategy *grown;
         const char *field = it->field;
@@ -289,6 +307,7 @@ static int add_strategy(struct placement_request *r, const struct item *it,
                 return placement_error_set(e, -EINVAL, "placement strategy: type missing");
         if (strcasecmp(it->type, "random") == 0) {
                 s.type = PLACEMENT_STRATEGY_RANDOM;
+                s.field_kind = PLACEMENT_STRATEGY_FIELD_NONE;
                 field = NULL;
         } else if (strcasecmp(it->type, "binpack") == 0) {
                 s.type = PLACEMENT_STRATEGY_BINPACK;
@@ -297,17 +316,22 @@ static int add_strategy(struct placement_request *r, const struct item *it,
                                                    "binpack field must be cpu or memory (got "
                                                    "'%s').",
                                                    field ? field : "");
-                field = strcasecmp(field, "cpu") == 0 ? "cpu" : "memory";
+                s.field_kind = strcasecmp(field, "cpu") == 0 ? PLACEMENT_STRATEGY_FIELD_CPU
+                                                             : PLACEMENT_STRATEGY_FIELD_MEMORY;
+                field = s.field_kind == PLACEMENT_STRATEGY_FIELD_CPU ? "cpu" : "memory";
         } else if (strcasecmp(it->type, "spread") == 0) {
                 s.type = PLACEMENT_STRATEGY_SPREAD;
                 if (field &&
-                    (strcasecmp(field, "instanceId") == 0 || strcasecmp(field, "host") == 0))
+                    (strcasecmp(field, "instanceId") == 0 || strcasecmp(field, "host") == 0)) {
+                        s.field_kind = PLACEMENT_STRATEGY_FIELD_INSTANCE_ID;
                         field = "instanceId";
-                else if (!field || strncmp(field, "attribute:", 10) != 0 || !field[10])
+                } else if (!field || strncmp(field, "attribute:", 10) != 0 || !field[10])
                         return placement_error_set(e, -EINVAL,
                                                    "spread field must be instanceId, host or "
                                                    "attribute:<name> (got '%s').",
                                                    field ? field : "");
+                else
+                        s.field_kind = PLACEMENT_STRATEGY_FIELD_ATTRIBUTE;
         } else
                 return placement_error_set(e, -EINVAL,
                                            "placement strategy type '%s' is not supported "
@@ -325,8 +349,11 @@ static int add_strategy(struct placement_request *r, const struct item *it,
         return 0;
 }
 
-int placement_request_add_strategies(struct placement_request *r, const char *text,
-                                     struct placement_error *e) {
+/* Parse text into items and add each with add, up to the first that fails. */
+static int add_items(struct placement_request *r, const char *text,
+                     int (*add)(struct placement_request *r, const struct item *it,
+                                const char **ret_expression, struct placement_error *e),
+                     const char **ret_expression, struct placement_error *e) {
         struct item *items = NULL;
         size_t n = 0;
         int k;
@@ -335,22 +362,31 @@ int placement_request_add_strategies(struct placement_request *r, const char *te
         if (k < 0)
                 return k;
         for (size_t i = 0; i < n && k >= 0; i++)
-                k = add_strategy(r, &items[i], e);
-        for (size_t i = 0; i < n; i++)
-                item_done(&items[i]);
-        free(items);
+                k = add(r, &items[i], ret_expression, e);
+        items_free(items, n);
         return k;
 }
 
-int placement_request_validate(struct placement_request *r, const char **ret_expression,
-                               struct placement_error *e) {
+int placement_request_add_constraints(struct placement_request *r, const char *text,
+                                      const char **ret_expression, struct placement_error *e) {
+        return add_items(r, text, add_constraint_item, ret_expression, e);
+}
+
+int placement_request_add_strategies(struct placement_request *r, const char *text,
+                                     struct placement_error *e) {
+        return add_items(r, text, add_strategy, NULL, e);
+}
+
+/* The task definition's constraints are appended, then rotated to the
+ * front: they are part of the task, and the first constraint to empty the
+ * candidates names the failure. */
+static int add_taskdef_constraints(struct placement_request *r, const char **ret_expression,
+                                   struct placement_error *e) {
         const struct placement_taskdef *td = r->taskdef;
-        size_t given = r->n_constraints;
+        size_t given = r->n_constraints, added;
+        struct placement_constraint *tmp;
         int k;
 
-        /* The task definition's constraints are appended, then rotated to
-         * the front: they are part of the task, and the first constraint to
-         * empty the candidates names the failure. */
         for (size_t i = 0; i < td->n_constraints; i++) {
                 const struct placement_taskdef_constraint *c = &td->constraints[i];
                 if (strcasecmp(c->type, "distinctInstance") == 0)
@@ -367,20 +403,39 @@ int placement_request_validate(struct placement_request *r, const char **ret_exp
                 if (k < 0)
                         return k;
         }
-        if (given > 0 && r->n_constraints > given) {
-                size_t added = r->n_constraints - given;
-                struct placement_constraint *tmp = malloc(added * sizeof(*tmp));
-                if (!tmp)
-                        return placement_error_set(e, -ENOMEM, "out of memory");
-                memcpy(tmp, r->constraints + given, added * sizeof(*tmp));
-                memmove(r->constraints + added, r->constraints, given * sizeof(*tmp));
-                memcpy(r->constraints, tmp, added * sizeof(*tmp));
-                free(tmp);
-        }
+        if (given == 0 || r->n_constraints == given)
+                return 0;
+        added = r->n_constraints - given;
+        tmp = malloc(added * sizeof(*tmp));
+        if (!tmp)
+                return placement_error_set(e, -ENOMEM, "out of memory");
+        memcpy(tmp, r->constraints + given, added * sizeof(*tmp));
+        memmove(r->constraints + added, r->constraints, given * sizeof(*tmp));
+        memcpy(r->constraints, tmp, added * sizeof(*tmp));
+        free(tmp);
+        return 0;
+}
+
+/* [doc] FARGATE tasks take no placement: any constraint (the task
+ * definition's too) or strategy is refused, with ECS's wording. */
+static int check_fargate(const struct placement_request *r, struct placement_error *e) {
         if (r->fargate && (r->n_constraints > 0 || r->n_strategies > 0))
                 return placement_error_set(
                         e, -EINVAL,
                         "Placement constraints are not supported with FARGATE launch type.");
+        return 0;
+}
+
+int placement_request_validate(struct placement_request *r, const char **ret_expression,
+                               struct placement_error *e) {
+        int k;
+
+        k = add_taskdef_constraints(r, ret_expression, e);
+        if (k < 0)
+                return k;
+        k = check_fargate(r, e);
+        if (k < 0)
+                return k;
         if (r->n_constraints > PLACEMENT_MAX_CONSTRAINTS)
                 return placement_error_set(e, -EINVAL,
                                            "Too many placement constraints: %zu (at most %d, task "
@@ -390,10 +445,36 @@ int placement_request_validate(struct placement_request *r, const char **ret_exp
                 return placement_error_set(e, -EINVAL,
                                            "Too many placement strategies: %zu (at most %d).",
                                            r->n_strategies, PLACEMENT_MAX_STRATEGIES);
-        if (!r->group && asprintf(&r->group, "family:%s", td->family) < 0) {
+        if (!r->group && asprintf(&r->group, "family:%s", r->taskdef->family) < 0) {
                 r->group = NULL;
                 return placement_error_set(e, -ENOMEM, "out of memory");
         }
+        return 0;
+}
+
+int placement_request_service(struct placement_request *r, const struct placement_cluster *c,
+                              const char *name, unsigned desired, size_t *ret_existing,
+                              struct placement_error *e) {
+        _cleanup_free_ char *group = NULL;
+        size_t existing = 0;
+        int k;
+
+        if (asprintf(&group, "service:%s", name) < 0) {
+                group = NULL;
+                return placement_error_set(e, -ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < c->n_instances; i++)
+                existing += placement_instance_group_count(&c->instances[i], group);
+        if (r->n_strategies == 0) {
+                k = placement_request_add_strategies(r, SERVICE_DEFAULT_STRATEGIES, e);
+                if (k < 0)
+                        return k;
+        }
+        free(r->group);
+        r->group = TAKE_PTR(group);
+        r->count = desired > existing ? (unsigned)(desired - existing) : 0;
+        if (ret_existing)
+                *ret_existing = existing;
         return 0;
 }
 
@@ -444,7 +525,7 @@ static const char *bucket_key(const struct placement_strategy *s,
                               const struct placement_instance *ci) {
         const struct placement_attribute *a;
 
-        if (streq(s->field, "instanceId"))
+        if (s->field_kind == PLACEMENT_STRATEGY_FIELD_INSTANCE_ID)
                 return ci->arn;
         a = placement_instance_attribute(ci, s->field + strlen("attribute:"));
         if (!a)
@@ -557,7 +638,7 @@ static int passes(const struct placement_request *r, const struct placement_clus
                 return 1;
         case 5:
                 for (size_t k = 0; k < td->n_requires_attributes; k++) {
-                        const struct placement_required_attribute *ra = &td->requires_attributes[k];
+                        const struct placement_attribute *ra = &td->requires_attributes[k];
                         const struct placement_attribute *a =
                                 placement_instance_attribute(ci, ra->name);
                         if (!a || (ra->value && !streq_ptr(a->value, ra->value)))
@@ -581,6 +662,25 @@ static const char *step_name(const struct placement_request *r, size_t step) {
                        : REASON_MEMBER_OF;
 }
 
+/* The scores strategy k ranks candidates by, the lowest best: binpack reads
+ * the remaining amount per instance; spread the group's tasks per bucket,
+ * indexed through the spread index's bucket[].  Random has none. */
+static const int64_t *strategy_scores(const struct run_state *st,
+                                      const struct placement_strategy *s, size_t k) {
+        switch (s->field_kind) {
+        case PLACEMENT_STRATEGY_FIELD_CPU:
+                return st->cpu;
+        case PLACEMENT_STRATEGY_FIELD_MEMORY:
+                return st->memory;
+        case PLACEMENT_STRATEGY_FIELD_INSTANCE_ID:
+        case PLACEMENT_STRATEGY_FIELD_ATTRIBUTE:
+                return st->spread[k].count;
+        case PLACEMENT_STRATEGY_FIELD_NONE:
+                break;
+        }
+        return NULL;
+}
+
 /* Keep the candidates that are best under strategy k, in one pass: a new
  * best restarts the kept list.  Fills the explain record. */
 static void apply_strategy(const struct placement_request *r, const struct run_state *st, size_t k,
@@ -601,9 +701,7 @@ static void apply_strategy(const struct placement_request *r, const struct run_s
         {
                 /* Hoisted: this loop runs over every remaining candidate. */
                 const bool by_bucket = s->type == PLACEMENT_STRATEGY_SPREAD;
-                const int64_t *values = by_bucket            ? si->count
-                                        : s->field[0] == 'c' ? st->cpu
-                                                             : st->memory;
+                const int64_t *values = strategy_scores(st, s, k);
                 const size_t *bucket = si->bucket;
                 const size_t m = *n;
 
@@ -658,35 +756,16 @@ static int place(struct placement_cluster *c, const struct placement_request *r,
         return placement_instance_add_group(ci, r->group);
 }
 
-/* One pass over every instance for one task: each instance is removed by
- * the first step it fails, which is exactly what filtering step by step
- * removes (removed[step] counts them).  With fuse, the first strategy
- * narrows in the same pass, so the next ones only see its winners.  This is
- * the hot loop of a run: invariants are hoisted into locals so the compiler
- * can keep them in registers. */
-static int filter_pass(const struct placement_cluster *c, const struct placement_request *r,
-                       const struct run_state *st, bool fuse, size_t *restrict cand,
-                       size_t *restrict removed, size_t *ret_n, int64_t *ret_best,
-                       size_t *ret_best_instance) {
-        const bool *ok = st->agent_ok;
-        const int64_t *cpu = st->cpu, *memory = st->memory;
-        const int64_t need_cpu = r->taskdef->cpu, need_memory = r->taskdef->memory;
-        const size_t n_instances = c->n_instances, first_slow = st->first_slow,
-                     n_steps = ELEMENTSOF(step_names) + r->n_constraints;
-        const bool by_bucket = fuse && r->strategies[0].type == PLACEMENT_STRATEGY_SPREAD;
-        const bool by_cpu = fuse && !by_bucket && r->strategies[0].field[0] == 'c';
-        const size_t *bucket = by_bucket ? st->spread[0].bucket : NULL;
-        const int64_t *count = by_bucket ? st->spread[0].count : NULL;
-        int64_t best = INT64_MAX;
-        size_t n = 0, best_instance = 0;
+/* What a filter pass leaves for one task. */
+struct pass {
+        size_t n;             /* candidates, in cand[0..n) */
+        int64_t best;         /* fused: the first strategy's best score */
+        size_t best_instance; /* fused: an instance with that score */
+};
 
-        /* The common case gets a loop of its own: nothing beyond CPU and
-         * memory to check, and the first strategy scoring from one array. */
-        if (fuse && first_slow >= n_steps) {
-                const int64_t *values = by_bucket ? count : by_cpu ? cpu : memory;
-                size_t r0 = 0, r1 = 0, r2 = 0;
-
-#define TIGHT_LOOP(SCORE)                                                                          \
+/* The fused loop of filter_pass_resources(), one copy per way of reading the
+ * score, so that neither copy tests which way it is per instance. */
+#define RESOURCES_LOOP(SCORE)                                                                      \
         for (size_t i = 0; i < n_instances; i++) {                                                 \
                 int64_t score;                                                                     \
                 if (!ok[i]) {                                                                      \
@@ -710,19 +789,51 @@ static int filter_pass(const struct placement_cluster *c, const struct placement
                 cand[n] = i;                                                                       \
                 n += score == best;                                                                \
         }
-                if (by_bucket)
-                        TIGHT_LOOP(values[bucket[i]])
-                else
-                        TIGHT_LOOP(values[i])
-#undef TIGHT_LOOP
-                removed[0] += r0;
-                removed[1] += r1;
-                removed[2] += r2;
-                *ret_n = n;
-                *ret_best = best;
-                *ret_best_instance = best_instance;
-                return 0;
-        }
+
+/* The common case of filter_pass(): nothing beyond the agent, CPU and memory
+ * to check, and the first strategy fused, scoring from one array.  Not
+ * inlined: in placement_run()'s frame the loop's pointers spill to the stack
+ * (7% slower in place-bench); called once per task, its own frame costs nothing. */
+static _noinline_ void filter_pass_resources(const struct placement_cluster *c,
+                                             const struct placement_request *r,
+                                             const struct run_state *st, size_t *restrict cand,
+                                             size_t *restrict removed, struct pass *ret) {
+        const bool *ok = st->agent_ok;
+        const int64_t *cpu = st->cpu, *memory = st->memory;
+        const int64_t need_cpu = r->taskdef->cpu, need_memory = r->taskdef->memory;
+        const size_t n_instances = c->n_instances;
+        const int64_t *values = strategy_scores(st, &r->strategies[0], 0);
+        const size_t *bucket = st->spread[0].bucket;
+        int64_t best = INT64_MAX;
+        size_t n = 0, best_instance = 0, r0 = 0, r1 = 0, r2 = 0;
+
+        if (r->strategies[0].type == PLACEMENT_STRATEGY_SPREAD)
+                RESOURCES_LOOP(values[bucket[i]])
+        else
+                RESOURCES_LOOP(values[i])
+        removed[0] += r0;
+        removed[1] += r1;
+        removed[2] += r2;
+        *ret = (struct pass){.n = n, .best = best, .best_instance = best_instance};
+}
+
+#undef RESOURCES_LOOP
+
+/* The general case of filter_pass(): every step, those after the first three
+ * through passes(). */
+static int filter_pass_steps(const struct placement_cluster *c, const struct placement_request *r,
+                             const struct run_state *st, bool fuse, size_t *restrict cand,
+                             size_t *restrict removed, struct pass *ret) {
+        const bool *ok = st->agent_ok;
+        const int64_t *cpu = st->cpu, *memory = st->memory;
+        const int64_t need_cpu = r->taskdef->cpu, need_memory = r->taskdef->memory;
+        const size_t n_instances = c->n_instances, first_slow = st->first_slow,
+                     n_steps = ELEMENTSOF(step_names) + r->n_constraints;
+        const bool by_bucket = fuse && r->strategies[0].type == PLACEMENT_STRATEGY_SPREAD;
+        const int64_t *values = fuse ? strategy_scores(st, &r->strategies[0], 0) : NULL;
+        const size_t *bucket = st->spread[0].bucket;
+        int64_t best = INT64_MAX;
+        size_t n = 0, best_instance = 0;
 
         for (size_t i = 0; i < n_instances; i++) {
                 int64_t score;
@@ -756,7 +867,7 @@ static int filter_pass(const struct placement_cluster *c, const struct placement
                         cand[n++] = i;
                         continue;
                 }
-                score = by_bucket ? count[bucket[i]] : by_cpu ? cpu[i] : memory[i];
+                score = values[by_bucket ? bucket[i] : i];
                 if (score < best) {
                         best = score;
                         best_instance = i;
@@ -765,10 +876,73 @@ static int filter_pass(const struct placement_cluster *c, const struct placement
                 cand[n] = i; /* branch-free, as in apply_strategy() */
                 n += score == best;
         }
-        *ret_n = n;
-        *ret_best = best;
-        *ret_best_instance = best_instance;
+        *ret = (struct pass){.n = n, .best = best, .best_instance = best_instance};
         return 0;
+}
+
+/* One pass over every instance for one task: each instance is removed by
+ * the first step it fails, which is exactly what filtering step by step
+ * removes (removed[step] counts them).  With fuse, the first strategy
+ * narrows in the same pass, so the next ones only see its winners.  This is
+ * the hot loop of a run: invariants are hoisted into locals so the compiler
+ * can keep them in registers. */
+static int filter_pass(const struct placement_cluster *c, const struct placement_request *r,
+                       const struct run_state *st, bool fuse, size_t *restrict cand,
+                       size_t *restrict removed, struct pass *ret) {
+        if (fuse && st->first_slow >= ELEMENTSOF(step_names) + r->n_constraints) {
+                filter_pass_resources(c, r, st, cand, removed, ret);
+                return 0;
+        }
+        return filter_pass_steps(c, r, st, fuse, cand, removed, ret);
+}
+
+/* Record each filter step of a task with what it removed and left; the
+ * first step that leaves nothing names the failure. */
+static void record_steps(const struct placement_request *r, size_t n_instances,
+                         const size_t *removed, struct placement_task_result *tr) {
+        size_t n_steps = ELEMENTSOF(step_names) + r->n_constraints, left = n_instances;
+
+        for (size_t step = 0; step < n_steps; step++) {
+                left -= removed[step];
+                tr->steps[tr->n_steps++] = (struct placement_step){
+                        .name = step_name(r, step), .removed = removed[step], .left = left};
+                if (left == 0) {
+                        tr->reason = step_name(r, step);
+                        break;
+                }
+        }
+}
+
+/* Place one task: filter, narrow by the strategies, draw among the ties. */
+static int place_task(struct placement_cluster *c, const struct placement_request *r,
+                      struct run_state *st, bool fuse, size_t *cand, uint64_t *rng,
+                      struct placement_task_result *tr) {
+        size_t removed[PLACEMENT_MAX_STEPS] = {};
+        struct pass p;
+        int k;
+
+        tr->instance = -1;
+        k = filter_pass(c, r, st, fuse, cand, removed, &p);
+        if (k < 0)
+                return k;
+        record_steps(r, c->n_instances, removed, tr);
+        if (p.n == 0)
+                return 0;
+        if (fuse) {
+                const struct spread_index *si = &st->spread[0];
+                tr->strategies[tr->n_strategies++] = (struct placement_strategy_step){
+                        .strategy = &r->strategies[0],
+                        .kept = p.n,
+                        .score = p.best,
+                        .bucket = r->strategies[0].type == PLACEMENT_STRATEGY_SPREAD
+                                          ? si->key[si->bucket[p.best_instance]]
+                                          : NULL};
+        }
+        for (size_t s = fuse ? 1 : 0; s < r->n_strategies; s++)
+                apply_strategy(r, st, s, cand, &p.n, rng, &tr->strategies[tr->n_strategies++]);
+        tr->tied = p.n;
+        tr->instance = (long)cand[p.n > 1 ? rng_next(rng) % p.n : 0];
+        return place(c, r, st, (size_t)tr->instance);
 }
 
 struct placement_result *placement_result_free(struct placement_result *res) {
@@ -786,7 +960,6 @@ int placement_run(struct placement_cluster *c, const struct placement_request *r
         struct run_state st = {};
         _cleanup_free_ size_t *cand = NULL;
         uint64_t rng = r->seed;
-        size_t n_steps = ELEMENTSOF(step_names) + r->n_constraints;
         bool fuse = r->n_strategies > 0 && r->strategies[0].type != PLACEMENT_STRATEGY_RANDOM;
         int k;
 
@@ -798,50 +971,25 @@ int placement_run(struct placement_cluster *c, const struct placement_request *r
                 return -ENOMEM;
         res->tasks = calloc(r->count + 1, sizeof(*res->tasks));
         res->group = strdup(r->group);
+        if (!res->tasks || !res->group) {
+                k = -ENOMEM;
+                goto fail;
+        }
+        if (r->fargate) {
+                /* [doc] On no container instance, and not a failure: no reason. */
+                for (unsigned t = 0; t < r->count; t++)
+                        res->tasks[res->n_tasks++].instance = -1;
+                *ret = res;
+                return 0;
+        }
         cand = malloc((c->n_instances + 1) * sizeof(*cand));
         k = run_state_init(&st, c, r);
-        if (!res->tasks || !res->group || !cand || k < 0) {
+        if (!cand || k < 0) {
                 k = -ENOMEM;
                 goto fail;
         }
         for (unsigned t = 0; t < r->count; t++) {
-                struct placement_task_result *tr = &res->tasks[res->n_tasks++];
-                size_t removed[PLACEMENT_MAX_STEPS], n, left, best_instance;
-                int64_t best;
-
-                tr->instance = -1;
-                memset(removed, 0, sizeof(removed));
-                k = filter_pass(c, r, &st, fuse, cand, removed, &n, &best, &best_instance);
-                if (k < 0)
-                        goto fail;
-                left = c->n_instances;
-                for (size_t step = 0; step < n_steps; step++) {
-                        left -= removed[step];
-                        tr->steps[tr->n_steps++] = (struct placement_step){
-                                .name = step_name(r, step), .removed = removed[step], .left = left};
-                        if (left == 0) {
-                                tr->reason = step_name(r, step);
-                                break;
-                        }
-                }
-                if (n == 0)
-                        continue;
-                if (fuse) {
-                        const struct spread_index *si = &st.spread[0];
-                        tr->strategies[tr->n_strategies++] = (struct placement_strategy_step){
-                                .strategy = &r->strategies[0],
-                                .kept = n,
-                                .score = best,
-                                .bucket = r->strategies[0].type == PLACEMENT_STRATEGY_SPREAD
-                                                  ? si->key[si->bucket[best_instance]]
-                                                  : NULL};
-                }
-                for (size_t s = fuse ? 1 : 0; s < r->n_strategies; s++)
-                        apply_strategy(r, &st, s, cand, &n, &rng,
-                                       &tr->strategies[tr->n_strategies++]);
-                tr->tied = n;
-                tr->instance = (long)cand[n > 1 ? rng_next(&rng) % n : 0];
-                k = place(c, r, &st, (size_t)tr->instance);
+                k = place_task(c, r, &st, fuse, cand, &rng, &res->tasks[res->n_tasks++]);
                 if (k < 0)
                         goto fail;
         }

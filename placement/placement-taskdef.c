@@ -24,11 +24,7 @@ struct placement_taskdef *placement_taskdef_free(struct placement_taskdef *td) {
         free(td->arn);
         free(td->network_mode);
         free(td->ports);
-        for (size_t i = 0; i < td->n_requires_attributes; i++) {
-                free(td->requires_attributes[i].name);
-                free(td->requires_attributes[i].value);
-        }
-        free(td->requires_attributes);
+        placement_attributes_free(td->requires_attributes, td->n_requires_attributes);
         for (size_t i = 0; i < td->n_constraints; i++) {
                 free(td->constraints[i].type);
                 free(td->constraints[i].expression);
@@ -157,47 +153,17 @@ static int parse_container(struct placement_taskdef *td, const cJSON *c, const c
         return 0;
 }
 
-static int parse_requires(struct placement_taskdef *td, const cJSON *arr,
-                          struct placement_error *e) {
-        const cJSON *a;
-        size_t i = 0;
-        int r;
-
-        if (!arr || cJSON_IsNull(arr))
-                return 0;
-        if (!cJSON_IsArray(arr))
-                return placement_json_shape_error(e, "requiresAttributes", "expected an array");
-        td->requires_attributes =
-                calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*td->requires_attributes));
-        if (!td->requires_attributes)
-                return placement_error_set(e, -ENOMEM, "out of memory");
-        cJSON_ArrayForEach(a, arr) {
-                struct placement_required_attribute *ra =
-                        &td->requires_attributes[td->n_requires_attributes];
-                char p[PLACEMENT_JSON_PATH_MAX];
-
-                placement_json_path(p, sizeof(p), "requiresAttributes[%zu]", i++);
-                r = placement_json_name_value(a, p, &ra->name, &ra->value, e);
-                if (r < 0)
-                        return r;
-                td->n_requires_attributes++;
-        }
-        return 0;
-}
-
 static int parse_constraints(struct placement_taskdef *td, const cJSON *arr,
                              struct placement_error *e) {
         const cJSON *a;
+        void *mem = NULL;
         size_t i = 0;
         int r;
 
-        if (!arr || cJSON_IsNull(arr))
-                return 0;
-        if (!cJSON_IsArray(arr))
-                return placement_json_shape_error(e, "placementConstraints", "expected an array");
-        td->constraints = calloc((size_t)cJSON_GetArraySize(arr) + 1, sizeof(*td->constraints));
-        if (!td->constraints)
-                return placement_error_set(e, -ENOMEM, "out of memory");
+        r = placement_json_vector(arr, "placementConstraints", sizeof(*td->constraints), &mem, e);
+        if (r <= 0)
+                return r;
+        td->constraints = mem;
         cJSON_ArrayForEach(a, arr) {
                 struct placement_taskdef_constraint *c = &td->constraints[td->n_constraints];
                 char p[PLACEMENT_JSON_PATH_MAX];
@@ -218,31 +184,30 @@ static int parse_constraints(struct placement_taskdef *td, const cJSON *arr,
         return 0;
 }
 
-int placement_taskdef_parse(struct placement_taskdef **ret, const char *text, size_t len,
-                            struct placement_error *e) {
-        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
-        _cleanup_(placement_taskdef_freep) struct placement_taskdef *td = NULL;
-        const cJSON *j, *containers, *c, *rev;
-        int64_t cpu = 0, memory = 0, task_cpu, task_memory;
-        size_t i = 0;
-        int r;
+/* The object with the task definition's fields: describe-task-definition's
+ * "taskDefinition", or the document itself (register-task-definition input). */
+static int taskdef_object(const cJSON *root, const cJSON **ret, struct placement_error *e) {
+        const cJSON *j = NULL;
 
-        r = placement_json_parse(text, len, &root, e);
-        if (r < 0)
-                return r;
         if (!cJSON_IsObject(root))
                 return placement_error_set(e, -EINVAL,
                                            "expected an object (the output of aws ecs "
                                            "describe-task-definition)");
         j = cJSON_GetObjectItemCaseSensitive(root, "taskDefinition");
         if (!j)
-                j = root; /* register-task-definition input */
+                j = root;
         if (!cJSON_IsObject(j))
                 return placement_error_set(e, -EINVAL, "taskDefinition: expected an object");
+        *ret = j;
+        return 0;
+}
 
-        td = calloc(1, sizeof(*td));
-        if (!td)
-                return placement_error_set(e, -ENOMEM, "out of memory");
+/* family (required), the ARN (family:revision for register input) and the
+ * network mode (bridge when absent). */
+static int parse_names(struct placement_taskdef *td, const cJSON *j, struct placement_error *e) {
+        const cJSON *rev;
+        int r;
+
         r = placement_json_get_string(j, "family", "taskDefinition", &td->family, e);
         if (r < 0)
                 return r;
@@ -253,13 +218,26 @@ int placement_taskdef_parse(struct placement_taskdef **ret, const char *text, si
                 return r;
         rev = cJSON_GetObjectItemCaseSensitive(j, "revision");
         if (!td->arn &&
-            asprintf(&td->arn, "%s:%d", td->family, cJSON_IsNumber(rev) ? rev->valueint : 1) < 0)
+            asprintf(&td->arn, "%s:%d", td->family, cJSON_IsNumber(rev) ? rev->valueint : 1) < 0) {
+                td->arn = NULL;
                 return placement_error_set(e, -ENOMEM, "out of memory");
+        }
         r = placement_json_get_string(j, "networkMode", "taskDefinition", &td->network_mode, e);
         if (r < 0)
                 return r;
         if (!td->network_mode && !(td->network_mode = strdup("bridge")))
                 return placement_error_set(e, -ENOMEM, "out of memory");
+        return 0;
+}
+
+/* What one task takes: task-level cpu and memory when set, else the
+ * containers' sum; and the containers' fixed host ports, unless each task
+ * has its own interface (awsvpc, none). */
+static int parse_charge(struct placement_taskdef *td, const cJSON *j, struct placement_error *e) {
+        const cJSON *containers, *c;
+        int64_t cpu = 0, memory = 0, task_cpu, task_memory;
+        size_t i = 0;
+        int r;
 
         containers = cJSON_GetObjectItemCaseSensitive(j, "containerDefinitions");
         if (!cJSON_IsArray(containers))
@@ -275,7 +253,7 @@ int placement_taskdef_parse(struct placement_taskdef **ret, const char *text, si
                         return r;
         }
         if (streq(td->network_mode, "awsvpc") || streq(td->network_mode, "none")) {
-                free(td->ports); /* no host ports: each task has its own interface */
+                free(td->ports);
                 td->ports = NULL;
                 td->n_ports = 0;
         }
@@ -289,8 +267,34 @@ int placement_taskdef_parse(struct placement_taskdef **ret, const char *text, si
                 return r;
         td->cpu = task_cpu >= 0 ? task_cpu : cpu;
         td->memory = task_memory >= 0 ? task_memory : memory;
+        return 0;
+}
 
-        r = parse_requires(td, cJSON_GetObjectItemCaseSensitive(j, "requiresAttributes"), e);
+int placement_taskdef_parse(struct placement_taskdef **ret, const char *text, size_t len,
+                            struct placement_error *e) {
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
+        _cleanup_(placement_taskdef_freep) struct placement_taskdef *td = NULL;
+        const cJSON *j = NULL;
+        int r;
+
+        r = placement_json_parse(text, len, &root, e);
+        if (r < 0)
+                return r;
+        r = taskdef_object(root, &j, e);
+        if (r < 0)
+                return r;
+        td = calloc(1, sizeof(*td));
+        if (!td)
+                return placement_error_set(e, -ENOMEM, "out of memory");
+        r = parse_names(td, j, e);
+        if (r < 0)
+                return r;
+        r = parse_charge(td, j, e);
+        if (r < 0)
+                return r;
+        r = placement_json_attributes(cJSON_GetObjectItemCaseSensitive(j, "requiresAttributes"),
+                                      "requiresAttributes", &td->requires_attributes,
+                                      &td->n_requires_attributes, e);
         if (r < 0)
                 return r;
         r = parse_constraints(td, cJSON_GetObjectItemCaseSensitive(j, "placementConstraints"), e);

@@ -1,0 +1,234 @@
+/* test-placement-run.c: the placement semantics placement-run.c decides on
+ * its own, on a three-instance cluster: the service scheduler's request
+ * (group, missing count, default strategies), the FARGATE rule and FARGATE's
+ * empty placement, and the strategy field kinds placement ranks by. */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include "placement-model.h"
+#include "placement-run.h"
+#include "placement-taskdef.h"
+#include "test.h"
+
+#define ARN "arn:aws:ecs:us-east-1:1:container-instance/c/"
+
+/* Zone a: a1 (little CPU, much memory), a2 (the reverse); zone b: b1.  The
+ * service web has a task desired RUNNING on each of a1 and a2, and one
+ * desired STOPPED on b1, which does not count. */
+static const char instances_json[] =
+        "{\"containerInstances\": ["
+        "{\"containerInstanceArn\": \"" ARN "a1\", \"remainingResources\": ["
+        " {\"name\": \"CPU\", \"integerValue\": 1024}, {\"name\": \"MEMORY\", \"integerValue\": "
+        "4096}],"
+        " \"attributes\": [{\"name\": \"ecs.availability-zone\", \"value\": \"a\"}]},"
+        "{\"containerInstanceArn\": \"" ARN "a2\", \"remainingResources\": ["
+        " {\"name\": \"CPU\", \"integerValue\": 4096}, {\"name\": \"MEMORY\", \"integerValue\": "
+        "1024}],"
+        " \"attributes\": [{\"name\": \"ecs.availability-zone\", \"value\": \"a\"}]},"
+        "{\"containerInstanceArn\": \"" ARN "b1\", \"remainingResources\": ["
+        " {\"name\": \"CPU\", \"integerValue\": 2048}, {\"name\": \"MEMORY\", \"integerValue\": "
+        "2048}],"
+        " \"attributes\": [{\"name\": \"ecs.availability-zone\", \"value\": \"b\"}]}]}";
+
+static const char tasks_json[] =
+        "{\"tasks\": ["
+        "{\"containerInstanceArn\": \"" ARN "a1\", \"group\": \"service:web\","
+        " \"desiredStatus\": \"RUNNING\"},"
+        "{\"containerInstanceArn\": \"" ARN "a2\", \"group\": \"service:web\","
+        " \"desiredStatus\": \"RUNNING\"},"
+        "{\"containerInstanceArn\": \"" ARN "b1\", \"group\": \"service:web\","
+        " \"desiredStatus\": \"STOPPED\"}]}";
+
+static const char taskdef_json[] =
+        "{\"family\": \"web\", \"containerDefinitions\": [{\"cpu\": 256, \"memory\": 512}]}";
+
+static const char taskdef_constrained_json[] =
+        "{\"family\": \"web\", \"containerDefinitions\": [{\"cpu\": 256, \"memory\": 512}],"
+        " \"placementConstraints\": [{\"type\": \"memberOf\","
+        " \"expression\": \"attribute:ecs.availability-zone == a\"}]}";
+
+#define FARGATE_MESSAGE "Placement constraints are not supported with FARGATE launch type."
+
+static struct placement_cluster *cluster(void) {
+        struct placement_cluster *c = NULL;
+        struct placement_error e = {};
+
+        if (placement_cluster_new(&c) < 0 ||
+            placement_cluster_load_instances(c, instances_json, strlen(instances_json), &e) < 0 ||
+            placement_cluster_load_tasks(c, tasks_json, strlen(tasks_json), &e) < 0) {
+                printf("# cluster: %s\n", e.message);
+                return placement_cluster_free(c);
+        }
+        return c;
+}
+
+static struct placement_taskdef *taskdef(const char *json) {
+        struct placement_taskdef *td = NULL;
+        struct placement_error e = {};
+
+        if (placement_taskdef_parse(&td, json, strlen(json), &e) < 0)
+                printf("# taskdef: %s\n", e.message);
+        return td;
+}
+
+/* The short id of the instance task t went to, "-" for none. */
+static const char *placed_on(const struct placement_cluster *c, const struct placement_result *res,
+                             size_t t) {
+        if (!res || t >= res->n_tasks || res->tasks[t].instance < 0)
+                return "-";
+        return placement_instance_short_id(&c->instances[res->tasks[t].instance]);
+}
+
+static void test_service_defaults(struct placement_taskdef *td) {
+        struct placement_cluster *c = cluster();
+        struct placement_request req = {.taskdef = td, .seed = 1};
+        struct placement_result *res = NULL;
+        struct placement_error e = {};
+        size_t existing = 99;
+        int r;
+
+        if (!CHECK("service: cluster loads", c))
+                return;
+        r = placement_request_service(&req, c, "web", 3, &existing, &e);
+        CHECK_INTEQ("service: accepted", r, 0);
+        CHECK_STREQ("service: group is service:<name>", req.group, "service:web");
+        CHECK_INTEQ("service: counts its tasks desired RUNNING", existing, 2);
+        CHECK_INTEQ("service: places desired minus existing", req.count, 1);
+        if (CHECK_INTEQ("service: two default strategies", req.n_strategies, 2)) {
+                CHECK("default 1: spread", req.strategies[0].type == PLACEMENT_STRATEGY_SPREAD);
+                CHECK_STREQ("default 1: by zone", req.strategies[0].field,
+                            "attribute:ecs.availability-zone");
+                CHECK("default 1: field kind is an attribute",
+                      req.strategies[0].field_kind == PLACEMENT_STRATEGY_FIELD_ATTRIBUTE);
+                CHECK("default 2: spread", req.strategies[1].type == PLACEMENT_STRATEGY_SPREAD);
+                CHECK_STREQ("default 2: by instance", req.strategies[1].field, "instanceId");
+                CHECK("default 2: field kind is the instance",
+                      req.strategies[1].field_kind == PLACEMENT_STRATEGY_FIELD_INSTANCE_ID);
+        }
+        r = placement_request_validate(&req, NULL, &e);
+        CHECK_INTEQ("service: validates", r, 0);
+        if (r == 0 && placement_run(c, &req, &res) == 0)
+                /* Zone a holds both web tasks: the spread goes to zone b. */
+                CHECK_STREQ("service: the default spreads to the empty zone", placed_on(c, res, 0),
+                            "b1");
+        placement_result_free(res);
+        placement_request_done(&req);
+
+        req = (struct placement_request){.taskdef = td};
+        placement_request_add_strategies(&req, "type=binpack,field=memory", &e);
+        r = placement_request_service(&req, c, "web", 1, &existing, &e);
+        CHECK("service with a strategy: accepted", r == 0);
+        CHECK("service with a strategy: no defaults added",
+              req.n_strategies == 1 && req.strategies[0].type == PLACEMENT_STRATEGY_BINPACK);
+        CHECK_INTEQ("service with enough tasks: places none", req.count, 0);
+        placement_request_done(&req);
+
+        req = (struct placement_request){.taskdef = td};
+        r = placement_request_service(&req, c, "new", 2, NULL, &e);
+        CHECK("new service: nothing existing, places all",
+              r == 0 && req.count == 2 && req.n_strategies == 2);
+        placement_request_done(&req);
+        placement_cluster_free(c);
+}
+
+static void expect_fargate_refused(const char *name, struct placement_taskdef *td,
+                                   const char *constraints, const char *strategies) {
+        struct placement_request req = {.taskdef = td, .count = 1, .fargate = true};
+        struct placement_error e = {};
+        int r;
+
+        if (constraints)
+                placement_request_add_constraints(&req, constraints, NULL, &e);
+        if (strategies)
+                placement_request_add_strategies(&req, strategies, &e);
+        r = placement_request_validate(&req, NULL, &e);
+        if (CHECK(name, r < 0))
+                CHECK_STREQ("... with ECS's message", e.message, FARGATE_MESSAGE);
+        placement_request_done(&req);
+}
+
+static void test_fargate(struct placement_taskdef *td, struct placement_taskdef *constrained) {
+        struct placement_cluster *c = cluster();
+        struct placement_request req = {.taskdef = td, .count = 2, .fargate = true};
+        struct placement_result *res = NULL;
+        struct placement_error e = {};
+
+        expect_fargate_refused("FARGATE refuses a strategy", td, NULL, "type=random");
+        expect_fargate_refused("FARGATE refuses a constraint", td, "type=distinctInstance", NULL);
+        expect_fargate_refused("FARGATE refuses the task definition's constraints", constrained,
+                               NULL, NULL);
+
+        if (!CHECK("fargate: cluster loads", c))
+                return;
+        CHECK_INTEQ("FARGATE without placement options validates",
+                    placement_request_validate(&req, NULL, &e), 0);
+        if (CHECK_INTEQ("FARGATE runs", placement_run(c, &req, &res), 0)) {
+                CHECK_INTEQ("FARGATE: one result per task", res->n_tasks, 2);
+                CHECK("FARGATE: on no instance, and not failed",
+                      res->tasks[0].instance == -1 && !res->tasks[0].reason &&
+                              res->tasks[1].instance == -1 && !res->tasks[1].reason);
+                CHECK("FARGATE: the cluster is untouched",
+                      c->instances[0].remaining.cpu == 1024 &&
+                              c->instances[0].running_tasks_count == 0);
+        }
+        placement_result_free(res);
+        placement_request_done(&req);
+
+        /* The same request on EC2 is placed. */
+        req = (struct placement_request){.taskdef = td, .count = 1, .seed = 1};
+        res = NULL;
+        if (placement_request_validate(&req, NULL, &e) == 0 && placement_run(c, &req, &res) == 0)
+                CHECK("EC2: placed on an instance",
+                      res->n_tasks == 1 && res->tasks[0].instance >= 0);
+        placement_result_free(res);
+        placement_request_done(&req);
+        placement_cluster_free(c);
+}
+
+/* One task of service:web with one strategy on a fresh cluster: where it
+ * goes.  Each strategy has one answer (no tie for the seed to break). */
+static void expect_placed(const char *name, struct placement_taskdef *td, const char *strategy,
+                          enum placement_strategy_field kind, const char *want) {
+        struct placement_cluster *c = cluster();
+        struct placement_request req = {
+                .taskdef = td, .count = 1, .seed = 1, .group = strdup("service:web")};
+        struct placement_result *res = NULL;
+        struct placement_error e = {};
+
+        if (c && placement_request_add_strategies(&req, strategy, &e) == 0 &&
+            placement_request_validate(&req, NULL, &e) == 0 && placement_run(c, &req, &res) == 0) {
+                CHECK(name, req.strategies[0].field_kind == kind);
+                CHECK_STREQ("... and where the task goes", placed_on(c, res, 0), want);
+        } else
+                CHECK(name, false);
+        placement_result_free(res);
+        placement_request_done(&req);
+        placement_cluster_free(c);
+}
+
+static void test_field_kinds(struct placement_taskdef *td) {
+        expect_placed("binpack cpu: field kind, least CPU left", td, "type=binpack,field=cpu",
+                      PLACEMENT_STRATEGY_FIELD_CPU, "a1");
+        expect_placed("binpack MEMORY: field kind, least memory left", td,
+                      "type=binpack,field=MEMORY", PLACEMENT_STRATEGY_FIELD_MEMORY, "a2");
+        expect_placed("spread host: field kind, fewest tasks per instance", td,
+                      "type=spread,field=host", PLACEMENT_STRATEGY_FIELD_INSTANCE_ID, "b1");
+        expect_placed("spread by zone: field kind, fewest tasks per zone", td,
+                      "type=spread,field=attribute:ecs.availability-zone",
+                      PLACEMENT_STRATEGY_FIELD_ATTRIBUTE, "b1");
+}
+
+int main(void) {
+        struct placement_taskdef *td = taskdef(taskdef_json);
+        struct placement_taskdef *constrained = taskdef(taskdef_constrained_json);
+
+        if (CHECK("task definitions parse", td && constrained)) {
+                test_service_defaults(td);
+                test_fargate(td, constrained);
+                test_field_kinds(td);
+        }
+        placement_taskdef_free(td);
+        placement_taskdef_free(constrained);
+        return test_done();
+}

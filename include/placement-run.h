@@ -89,7 +89,8 @@ int placement_request_validate(struct placement_request *r, const char **ret_exp
  * group is service:<name>, its count the tasks still missing (desired minus
  * the group's tasks already on c, desired RUNNING; 0 when there are
  * enough), and without strategies of its own it spreads by
- * attribute:ecs.availability-zone, then by instanceId.  Call it after adding
+ * attribute:ecs.availability-zone, then by instanceId (an EC2 service only:
+ * a FARGATE service gets no default strategy, as in ECS).  Call it after adding
  * the request's strategies and before placement_request_validate(), which
  * then sees the defaults too.  *ret_existing (unless NULL) gets the tasks
  * found. */

@@ -465,7 +465,9 @@ int placement_request_service(struct placement_request *r, const struct placemen
         }
         for (size_t i = 0; i < c->n_instances; i++)
                 existing += placement_instance_group_count(&c->instances[i], group);
-        if (r->n_strategies == 0) {
+        /* A Fargate service has no instances to spread over: ECS applies no
+         * default strategy to it (and refuses any given). */
+        if (r->n_strategies == 0 && !r->fargate) {
                 k = placement_request_add_strategies(r, SERVICE_DEFAULT_STRATEGIES, e);
                 if (k < 0)
                         return k;

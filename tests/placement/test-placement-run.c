@@ -129,6 +129,14 @@ static void test_service_defaults(struct placement_taskdef *td) {
         CHECK("new service: nothing existing, places all",
               r == 0 && req.count == 2 && req.n_strategies == 2);
         placement_request_done(&req);
+
+        /* A Fargate service: no instances to spread over, no default
+         * strategy, and so it validates and runs as ECS would run it. */
+        req = (struct placement_request){.taskdef = td, .fargate = true};
+        r = placement_request_service(&req, c, "api", 2, NULL, &e);
+        CHECK("FARGATE service: no default strategy", r == 0 && req.n_strategies == 0);
+        CHECK_INTEQ("FARGATE service: validates", placement_request_validate(&req, NULL, &e), 0);
+        placement_request_done(&req);
         placement_cluster_free(c);
 }
 

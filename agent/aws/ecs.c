@@ -116,25 +116,18 @@ bool ecs_kind_retryable(enum ecs_error_kind kind) {
 }
 
 static int kind_errno(enum ecs_error_kind kind) {
-        switch (kind) {
-        case ECS_OK:
-                return 0;
-        case ECS_ERR_THROTTLED:
-        case ECS_ERR_SERVER:
-                return -EBUSY;
-        case ECS_ERR_TRANSPORT:
-                return -ETIMEDOUT;
-        case ECS_ERR_AUTH:
-                return -EPERM;
-        case ECS_ERR_ACCESS:
-                return -EACCES;
-        case ECS_ERR_CLIENT:
-                return -EINVAL;
-        case ECS_ERR_CREDENTIALS:
-                return -ENOKEY;
-        default:
-                return -EPROTO;
-        }
+        static const int errnos[] = {
+                [ECS_OK] = 0,
+                [ECS_ERR_THROTTLED] = -EBUSY,
+                [ECS_ERR_SERVER] = -EBUSY,
+                [ECS_ERR_TRANSPORT] = -ETIMEDOUT,
+                [ECS_ERR_AUTH] = -EPERM,
+                [ECS_ERR_ACCESS] = -EACCES,
+                [ECS_ERR_CLIENT] = -EINVAL,
+                [ECS_ERR_CREDENTIALS] = -ENOKEY,
+                [ECS_ERR_PROTOCOL] = -EPROTO,
+        };
+        return errnos[kind];
 }
 
 /* Copy at most max bytes of s, with control characters replaced, so a

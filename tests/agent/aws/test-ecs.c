@@ -6,6 +6,7 @@
 
 #include "ecs.h"
 #include "identity.h"
+#include "macro.h"
 #include "test.h"
 
 static void parse(const char *name, const char *body, const char *code, const char *message) {
@@ -66,6 +67,33 @@ int main(void) {
         CHECK("access denied is not retried", !ecs_kind_retryable(ECS_ERR_ACCESS));
         CHECK("client errors are not retried", !ecs_kind_retryable(ECS_ERR_CLIENT));
         CHECK("auth errors are not retried blindly", !ecs_kind_retryable(ECS_ERR_AUTH));
+
+        /* A missing cluster, by ECS's error code: the way most operations say
+         * it, and RegisterContainerInstance's way, matched on its text as the
+         * official agent matches it; nothing else that merely says "not found". */
+        {
+                static const struct {
+                        const char *name, *code, *message;
+                        bool want;
+                } cases[] = {
+                        {"ClusterNotFoundException", "ClusterNotFoundException",
+                         "Cluster not found.", true},
+                        {"RegisterContainerInstance's ClientException", "ClientException",
+                         "Cluster not found.", true},
+                        {"another ClientException", "ClientException",
+                         "The specified container instance was not found.", false},
+                        {"a message alone is no code", NULL, "Cluster not found.", false},
+                        {"another code with the same text", "InvalidParameterException",
+                         "Cluster not found.", false},
+                };
+                for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                        struct ecs_result r = {.error = -EINVAL,
+                                               .kind = ECS_ERR_CLIENT,
+                                               .code = cases[i].code,
+                                               .service_message = cases[i].message};
+                        CHECK(cases[i].name, ecs_cluster_not_found(&r) == cases[i].want);
+                }
+        }
 
         {
                 struct identity id = {};

@@ -503,15 +503,62 @@ static int read_entry(int dfd, const char *name, const char *path, char **ret_te
         }
 }
 
+static void names_free(char **names, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                free(names[i]);
+        free(names);
+}
+
+/* The candidate names of d, sorted in byte order (the order must not
+ * depend on readdir's).  More than ATTRIBUTES_FILES_MAX is an error and
+ * none is returned: a directory anyone filled with files must not cost the
+ * daemon unbounded time and memory. */
+static int collect_names(DIR *d, const char *dir, char ***ret, size_t *ret_n, struct errors *errs) {
+        char **names = NULL;
+        struct dirent *de;
+        size_t n = 0;
+        int r = 0;
+
+        while ((errno = 0, de = readdir(d))) {
+                char **v;
+                if (!is_candidate(de->d_name))
+                        continue;
+                if (n == ATTRIBUTES_FILES_MAX) {
+                        r = errors_add(errs, dir, 0,
+                                       "holds more than %d *.json files; at most %d are read, "
+                                       "and none is until there are fewer",
+                                       ATTRIBUTES_FILES_MAX, ATTRIBUTES_FILES_MAX);
+                        names_free(names, n);
+                        return r == -ENOMEM ? r : 0;
+                }
+                v = reallocarray(names, n + 1, sizeof *v);
+                if (!v || !(v[n] = strdup(de->d_name))) {
+                        names_free(v ? v : names, n);
+                        return -ENOMEM;
+                }
+                names = v;
+                n++;
+        }
+        if (errno != 0 &&
+            errors_add(errs, dir, 0, "cannot read the directory: %s", strerror(errno)) == -ENOMEM) {
+                names_free(names, n);
+                return -ENOMEM;
+        }
+        if (n > 0)
+                qsort(names, n, sizeof *names, cmp_names);
+        *ret = names;
+        *ret_n = n;
+        return 0;
+}
+
 int attributes_read_dir(const char *dir, struct attribute_file **ret, size_t *ret_n,
                         struct errors *errs) {
-        _cleanup_free_ char **names = NULL;
         struct attribute_file *files = NULL;
+        char **names = NULL;
         size_t n_names = 0, n_files = 0, n_errs;
         const char *sep;
-        struct dirent *de;
         DIR *d;
-        int r = 0;
+        int r;
 
         if (!dir || !ret || !ret_n || !errs)
                 return -EINVAL;
@@ -527,30 +574,9 @@ int attributes_read_dir(const char *dir, struct attribute_file **ret, size_t *re
                 r = errors_add(errs, dir, 0, "cannot open the directory: %s", strerror(errno));
                 return r < 0 ? r : -EINVAL;
         }
-
-        /* Collect the names first: the order must not depend on readdir's. */
-        while ((errno = 0, de = readdir(d))) {
-                char **v;
-                if (!is_candidate(de->d_name))
-                        continue;
-                v = reallocarray(names, n_names + 1, sizeof *v);
-                if (!v || !(v[n_names] = strdup(de->d_name))) {
-                        names = v ? v : names;
-                        r = -ENOMEM;
-                        break;
-                }
-                names = v;
-                n_names++;
-        }
-        if (r == 0 && errno != 0 &&
-            errors_add(errs, dir, 0, "cannot read the directory: %s", strerror(errno)) == -ENOMEM)
+        r = collect_names(d, dir, &names, &n_names, errs);
+        if (r == 0 && n_names > 0 && !(files = calloc(n_names, sizeof *files)))
                 r = -ENOMEM;
-        if (r == 0 && n_names > 0) {
-                qsort(names, n_names, sizeof *names, cmp_names);
-                files = calloc(n_names, sizeof *files);
-                if (!files)
-                        r = -ENOMEM;
-        }
         for (size_t i = 0; r == 0 && i < n_names; i++) {
                 struct attribute_file *f = &files[n_files];
                 if (asprintf(&f->path, "%s%s%s", dir, sep, names[i]) < 0) {
@@ -567,8 +593,7 @@ int attributes_read_dir(const char *dir, struct attribute_file **ret, size_t *re
                         f->path = mfree(f->path);
         }
         closedir(d);
-        for (size_t i = 0; i < n_names; i++)
-                free(names[i]);
+        names_free(names, n_names);
         if (r < 0) {
                 attribute_files_free(files, n_files);
                 return r;

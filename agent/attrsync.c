@@ -3,6 +3,7 @@
  * batches -> save the owned names.  Failures back off and retry; a request
  * that arrives mid-sync sets `again` and runs after it. */
 #include <errno.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,9 @@ struct attrsync {
 
         bool running, again;
         struct ecs_call *call;
-        sd_event_source *timer, *watch;
+        sd_event_source *timer;
+        sd_event_source *watch;  /* the attributes directory */
+        sd_event_source *parent; /* its parent: the directory made or replaced */
         uint64_t backoff;
 
         struct attribute_set desired, put, del;
@@ -284,27 +287,61 @@ static void sync_start(struct attrsync *s) {
                 sync_end(s, r, true, "cannot call DescribeContainerInstances: %s", strerror(-r));
 }
 
-static int on_inotify(sd_event_source *src, const struct inotify_event *ev, void *userdata) {
-        struct attrsync *s = userdata;
-        (void)src, (void)ev;
-        /* Coalesce the burst of events one save makes. */
+/* A change: coalesce the burst of events one save makes into one sync. */
+static void changed(struct attrsync *s) {
         if (!s->running && !s->timer)
                 arm(s, DEBOUNCE_USEC);
         else if (s->running)
                 s->again = true;
+}
+
+static int on_inotify(sd_event_source *src, const struct inotify_event *ev, void *userdata) {
+        (void)src, (void)ev;
+        changed(userdata);
         return 0;
 }
 
-static void watch_dir(struct attrsync *s) {
-        const char *dir = config_string(s->cfg, KEY_ECS_HOSTD_ATTRIBUTES_DIR);
-        int r;
+/* Watch the directory itself (again): -errno when it cannot be (missing). */
+static int watch_dir(struct attrsync *s) {
+        s->watch = sd_event_source_disable_unref(s->watch);
+        return sd_event_add_inotify(s->aws->event, &s->watch,
+                                    config_string(s->cfg, KEY_ECS_HOSTD_ATTRIBUTES_DIR),
+                                    IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
+                                            IN_CREATE | IN_ATTRIB | IN_ONLYDIR,
+                                    on_inotify, s);
+}
 
-        r = sd_event_add_inotify(s->aws->event, &s->watch, dir,
-                                 IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
-                                         IN_CREATE | IN_ATTRIB | IN_ONLYDIR,
-                                 on_inotify, s);
-        if (r < 0)
+/* Something named like the directory came or went in its parent: it was
+ * made, removed or replaced (mv new attributes.d), so watch what is there
+ * now and sync. */
+static int on_parent(sd_event_source *src, const struct inotify_event *ev, void *userdata) {
+        struct attrsync *s = userdata;
+        _cleanup_free_ char *copy = strdup(config_string(s->cfg, KEY_ECS_HOSTD_ATTRIBUTES_DIR));
+        const char *base = copy ? basename(copy) : NULL;
+
+        (void)src;
+        if (!base || ev->len == 0 || strcmp(ev->name, base) != 0)
+                return 0;
+        (void)watch_dir(s); /* gone: the parent says when it is back */
+        changed(s);
+        return 0;
+}
+
+static void watch(struct attrsync *s) {
+        const char *dir = config_string(s->cfg, KEY_ECS_HOSTD_ATTRIBUTES_DIR);
+        _cleanup_free_ char *parent = strdup(dir);
+        int r, rp = -ENOMEM;
+
+        r = watch_dir(s);
+        if (parent)
+                rp = sd_event_add_inotify(s->aws->event, &s->parent, dirname(parent),
+                                          IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE |
+                                                  IN_ONLYDIR,
+                                          on_parent, s);
+        if (r < 0 && rp < 0)
                 log_info_errno(r, "Not watching %s (%m); SIGHUP rereads it", dir);
+        else if (r < 0)
+                log_info("%s does not exist yet; watching for it", dir);
 }
 
 int attrsync_new(struct attrsync **ret, struct aws_clients *aws, const struct config *cfg,
@@ -321,7 +358,7 @@ int attrsync_new(struct attrsync **ret, struct aws_clients *aws, const struct co
         s->state = state;
         s->cb = cb;
         s->userdata = userdata;
-        watch_dir(s);
+        watch(s);
         *ret = s;
         return 0;
 }
@@ -332,6 +369,7 @@ struct attrsync *attrsync_free(struct attrsync *s) {
         ecs_call_cancel(s->call);
         sd_event_source_disable_unref(s->timer);
         sd_event_source_disable_unref(s->watch);
+        sd_event_source_disable_unref(s->parent);
         clear_work(s);
         free(s);
         return NULL;

@@ -35,3 +35,19 @@ char *escape_quote_dup(const char *s, size_t max) {
 
         return buf ? escape_quote(buf, s, n, max, '"') : NULL;
 }
+
+char *escape_controls(char *buf, size_t size, const char *s) {
+        size_t k = 0;
+
+        for (; *s && k + 1 < size; s++) {
+                unsigned char c = (unsigned char)*s;
+                if (c >= 0x20 && c != 0x7f)
+                        buf[k++] = (char)c;
+                else if (k + 5 <= size)
+                        k += (size_t)snprintf(buf + k, 5, "\\x%02x", c);
+                else
+                        break;
+        }
+        buf[k] = '\0';
+        return buf;
+}

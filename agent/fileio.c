@@ -5,8 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "errors.h"
 #include "fileio.h"
 #include "macro.h"
 
@@ -81,9 +83,12 @@ int fileio_write_atomic(const char *dir, const char *name, const char *text) {
         if (mkdir(dir, 0700) < 0 && errno != EEXIST)
                 return -errno;
         if (asprintf(&path, "%s/%s", dir, name) < 0 ||
-            asprintf(&tmp, "%s/.%s.tmp-%d", dir, name, (int)getpid()) < 0)
+            asprintf(&tmp, "%s/.%s.XXXXXX", dir, name) < 0)
                 return -ENOMEM;
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+        /* A new file of a name nobody could guess (O_CREAT|O_EXCL, mode
+         * 0600): a symlink or file planted in the directory is never written
+         * through. */
+        fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return -errno;
         r = write_all(fd, text, strlen(text));
@@ -101,5 +106,57 @@ int fileio_write_atomic(const char *dir, const char *name, const char *text) {
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0 || fsync(dfd) < 0)
                 return -errno;
+        return 0;
+}
+
+int fileio_move_aside(const char *path, char **ret_aside) {
+        _cleanup_free_ char *aside = NULL;
+
+        if (asprintf(&aside, "%s.corrupt-%lld", path, (long long)time(NULL)) < 0)
+                return -ENOMEM;
+        if (rename(path, aside) < 0)
+                return -errno;
+        if (ret_aside)
+                *ret_aside = TAKE_PTR(aside);
+        return 0;
+}
+
+int fileio_check_private_dir(const char *dir, char **why) {
+        struct stat st;
+
+        if (stat(dir, &st) < 0) {
+                if (errno == ENOENT)
+                        return 0; /* made, mode 0700, when first written */
+                return errmsg_set(why, "cannot check it: %s", strerror(errno));
+        }
+        if (!S_ISDIR(st.st_mode))
+                return errmsg_set(why, "it is not a directory");
+        if (st.st_uid != 0 && st.st_uid != geteuid())
+                return errmsg_set(why,
+                                  "it is owned by uid %u, neither root nor ecs-hostd's uid %u; "
+                                  "whoever owns it can change the identity ecs-hostd acts on",
+                                  (unsigned)st.st_uid, (unsigned)geteuid());
+        if (st.st_mode & (S_IWGRP | S_IWOTH))
+                return errmsg_set(why,
+                                  "it is writable by %s (mode %04o); whoever can write it can "
+                                  "change the identity ecs-hostd acts on (chmod go-w it)",
+                                  st.st_mode & S_IWOTH ? "everyone" : "its group",
+                                  (unsigned)(st.st_mode & 07777));
+        return 0;
+}
+
+int fileio_probe_dir(const char *dir) {
+        _cleanup_free_ char *tmp = NULL;
+        int fd;
+
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return -errno;
+        if (asprintf(&tmp, "%s/.probe.XXXXXX", dir) < 0)
+                return -ENOMEM;
+        fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        close(fd);
+        (void)unlink(tmp);
         return 0;
 }

@@ -9,6 +9,7 @@
 #include <systemd/sd-journal.h>
 
 #include "errors.h"
+#include "escape.h"
 #include "log.h"
 
 static int max_level = LOG_INFO;
@@ -67,7 +68,7 @@ static const char *prefix(int level) {
 _printf_(7, 0) static int emit(int level, int error, const char *file, int line, const char *func,
                                const char *const *fields, const char *format, va_list ap) {
         int saved = errno;
-        char msg[2048];
+        char raw[2048], msg[4096];
 
         if (error < 0)
                 error = -error;
@@ -75,12 +76,15 @@ _printf_(7, 0) static int emit(int level, int error, const char *file, int line,
                 return -error;
 
         errno = error; /* for %m */
-        vsnprintf(msg, sizeof msg, format, ap);
+        vsnprintf(raw, sizeof raw, format, ap);
+        /* Text from IMDS, ECS, the agent or a hook may be in the message: a
+         * control character in it must not start a forged line. */
+        escape_controls(msg, sizeof msg, raw);
 
         if (use_journal) {
                 struct iovec iov[32];
                 char ident[] = "SYSLOG_IDENTIFIER=ecs-hostd";
-                char pri[32], cf[512], cl[32], fn[256], er[32], m[2100];
+                char pri[32], cf[512], cl[32], fn[256], er[32], m[4200];
                 size_t n = 0;
 
                 snprintf(m, sizeof m, "MESSAGE=%s", msg);

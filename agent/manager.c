@@ -13,7 +13,9 @@
 
 #include "attrsync.h"
 #include "aws-clients.h"
+#include "escape.h"
 #include "event-util.h"
+#include "fileio.h"
 #include "hook.h"
 #include "log.h"
 #include "manager.h"
@@ -44,12 +46,15 @@ struct manager {
         char phase[512]; /* what startup does or waits for */
 };
 
-/* STATUS=: the watcher's line while it has one, else the phase. */
+/* STATUS=: the watcher's line while it has one, else the phase.  Both hold
+ * names from outside (cluster, ARN, IMDS's times): a newline in them must
+ * not add a field such as WATCHDOG_USEC= to the message. */
 static void update_status(void *userdata) {
         struct manager *m = userdata;
         const char *w = watcher_status(m->watcher);
+        char line[sizeof m->phase * 4];
 
-        sd_notifyf(false, "STATUS=%s", w ? w : m->phase);
+        sd_notifyf(false, "STATUS=%s", escape_controls(line, sizeof line, w ? w : m->phase));
 }
 
 static void set_phase(struct manager *m, const char *fmt, ...) _printf_(2, 3);
@@ -224,15 +229,37 @@ static void teardown(struct manager *m) {
 
 /* (Re)build the AWS clients from the current configuration and start. */
 static int setup(struct manager *m) {
+        const char *datadir = config_string(m->cfg, KEY_ECS_HOSTD_DATADIR);
         int r;
 
         teardown(m);
+        r = fileio_probe_dir(datadir);
+        if (r < 0)
+                log_error_errno(r,
+                                "Cannot write the data directory %s: %m; the container "
+                                "instance and the notices handled will not be remembered "
+                                "across restarts",
+                                datadir);
         r = aws_clients_new(&m->aws, m->event, m->cfg);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the AWS clients: %m");
         set_phase(m, "Reading the instance identity document");
         advance(m);
         return 0;
+}
+
+/* The data directory holds the identity the daemon drains and the notices
+ * it handled: one others can write is refused as a configuration error. */
+static int check_datadir(const struct config *c, struct errors *errs) {
+        _cleanup_free_ char *why = NULL;
+        const char *dir = config_string(c, KEY_ECS_HOSTD_DATADIR);
+        unsigned line;
+        const char *file = config_origin(c, KEY_ECS_HOSTD_DATADIR, &line);
+
+        if (fileio_check_private_dir(dir, &why) == 0)
+                return 0;
+        return errors_add(errs, file, line, "ECS_HOSTD_DATADIR: %s: %s", dir,
+                          why ? why : "cannot check it");
 }
 
 int manager_load_config(const char *const *files, size_t n_files, struct config **ret,
@@ -243,6 +270,8 @@ int manager_load_config(const char *const *files, size_t n_files, struct config 
         r = config_load_files(&c, files, n_files, environ, errs);
         if (r >= 0)
                 r = attrsync_check_config(c, errs);
+        if (r >= 0)
+                r = check_datadir(c, errs);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(c);
@@ -299,6 +328,10 @@ static int setup_loop(struct manager *m) {
         sigaddset(&mask, SIGCHLD); /* the drain hook is watched with sd_event_add_child */
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return log_crit_errno(errno, "Failed to block signals: %m");
+        /* A peer that closes its end (a hook's pipe, a socket) is an error to
+         * handle where it happens, never a reason to die. */
+        if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+                return log_crit_errno(errno, "Failed to ignore SIGPIPE: %m");
         r = sd_event_default(&m->event);
         if (r < 0)
                 return log_crit_errno(r, "Failed to create the event loop: %m");

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "escape.h"
 #include "event-util.h"
 #include "log.h"
 #include "macro.h"
@@ -18,6 +19,7 @@
 #define AUTO_PROBE_ATTEMPTS 3        /* "answers within a short wait": 3 tries ... */
 #define AUTO_PROBE_DELAY_USEC 500000 /* ... half a second apart */
 #define DESCRIBE_BATCH 100           /* DescribeContainerInstances takes at most 100 */
+#define ARN_QUOTE_MAX 200            /* bytes of a refused ARN a log line shows */
 
 struct registration {
         struct aws_clients *aws;  /* borrowed */
@@ -26,6 +28,7 @@ struct registration {
         void *userdata;
 
         enum config_mode mode; /* resolved: register or companion after auto's probe */
+        bool auto_mode;        /* configured auto: a refused agent answer means register */
         const char *cluster;
         bool cluster_unset; /* ECS_CLUSTER not configured: "default", created if missing */
         const char *datadir;
@@ -44,6 +47,9 @@ struct registration {
         char **arns;
         size_t n_arns, next_arn;
         char *next_token;
+        /* an ARN being confirmed before it is adopted, and where it came from */
+        char *candidate;
+        enum adopt_source { FROM_STATE, FROM_AGENT } candidate_source;
         char message[700];
 };
 
@@ -125,6 +131,11 @@ static void done(struct registration *g, const char *arn, const char *cluster, b
 /* ---- register mode ------------------------------------------------------ */
 
 static void list_page(struct registration *g);
+static void start_mode(struct registration *g);
+static void confirm(struct registration *g, enum adopt_source src, const char *arn);
+static void refuse(struct registration *g, enum adopt_source src, const char *arn, const char *why);
+static const char *arn_mismatch(const struct registration *g, const char *arn, char *buf,
+                                size_t size);
 
 static cJSON *attribute(const char *name, const char *value) {
         cJSON *o = cJSON_CreateObject();
@@ -391,8 +402,9 @@ static void on_described(const struct ecs_result *res, void *userdata) {
                         cJSON_GetObjectItemCaseSensitive(item, "containerInstanceArn"));
                 const char *status =
                         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "status"));
+                char buf[400];
                 if (id && arn && streq_ptr(id, g->aws->identity.instance_id) &&
-                    !streq_ptr(status, "INACTIVE")) {
+                    !streq_ptr(status, "INACTIVE") && !arn_mismatch(g, arn, buf, sizeof buf)) {
                         _cleanup_free_ char *a = strdup(arn);
                         free_arns(g);
                         if (!a) {
@@ -561,13 +573,16 @@ static void on_introspection(const struct http_response *resp, void *userdata) {
                 }
         }
         if (r == 0) {
-                if (strcmp(cluster, g->cluster) != 0 &&
-                    !(strncmp(cluster, "arn:", 4) == 0 && strstr(cluster, g->cluster)))
-                        log_warn("The official agent is registered in cluster %s, not %s as "
-                                 "configured; following the agent",
+                /* Whatever answers on that port is believed only once ECS
+                 * confirms the ARN is this instance's, in this cluster. */
+                if (!streq_ptr(ecs_cluster_name(cluster), ecs_cluster_name(g->cluster))) {
+                        char why[400];
+                        snprintf(why, sizeof why, "the agent says cluster %s, not %s as configured",
                                  cluster, g->cluster);
-                log_info("The official agent registered this instance as %s", arn);
-                done(g, arn, g->cluster, false);
+                        refuse(g, FROM_AGENT, arn, why);
+                        return;
+                }
+                confirm(g, FROM_AGENT, arn);
                 return;
         }
         /* No answer yet (the agent is starting) or not registered yet: ask ECS. */
@@ -612,41 +627,146 @@ static void start_mode(struct registration *g) {
         }
 }
 
-/* ---- saved state -------------------------------------------------------- */
+/* ---- confirming a container instance before adopting it ---------------- *
+ * An ARN from the saved state or from the official agent's introspection
+ * endpoint (whatever answers on that port) is adopted only when it is a
+ * container instance ARN of this account and region in the configured
+ * cluster, and DescribeContainerInstances says it is this EC2 instance's and
+ * not INACTIVE.  Otherwise it is refused, loudly, and the join goes on
+ * without it. */
 
-static void on_verified(const struct ecs_result *res, void *userdata) {
+static const char *source_name(enum adopt_source src) {
+        return src == FROM_STATE ? "the saved state" : "the official agent";
+}
+
+/* Why arn cannot be this host's, from its text alone; NULL when it may be. */
+static const char *arn_mismatch(const struct registration *g, const char *arn, char *buf,
+                                size_t size) {
+        const char *account = g->aws->identity.account_id;
+        struct ecs_arn a;
+
+        if (ecs_arn_parse_container_instance(arn, &a) < 0)
+                return "not a container instance ARN";
+        if (!streq_ptr(a.region, g->aws->region))
+                snprintf(buf, size, "its region is %s, this instance's %s", a.region,
+                         g->aws->region);
+        else if (account && !streq_ptr(a.account, account))
+                snprintf(buf, size, "its account is %s, this instance's %s", a.account, account);
+        else if (a.cluster[0] && !streq_ptr(a.cluster, ecs_cluster_name(g->cluster)))
+                snprintf(buf, size, "its cluster is %s, not %s as configured", a.cluster,
+                         g->cluster);
+        else
+                return NULL;
+        return buf;
+}
+
+/* The join without the refused ARN: the saved state is forgotten; after the
+ * agent, companion mode keeps looking (ListContainerInstances) and auto
+ * mode registers. */
+static void without_candidate(struct registration *g, enum adopt_source src) {
+        g->candidate = mfree(g->candidate);
+        if (src == FROM_STATE) {
+                g->have_state = false;
+                start_mode(g);
+        } else if (g->auto_mode) {
+                g->mode = CONFIG_MODE_REGISTER;
+                start_register(g);
+        } else
+                list_page(g);
+}
+
+static void refuse(struct registration *g, enum adopt_source src, const char *arn,
+                   const char *why) {
+        char q[ESCAPE_QUOTE_SIZE(ARN_QUOTE_MAX)];
+
+        log_error("Refusing container instance %s from %s: %s",
+                  escape_quote(q, arn, strlen(arn), ARN_QUOTE_MAX, '"'), source_name(src), why);
+        without_candidate(g, src);
+}
+
+/* ECS's word on the candidate. */
+static const char *described_mismatch(const struct registration *g, const cJSON *ci, char *buf,
+                                      size_t size) {
+        const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ci, "status"));
+        const char *id =
+                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ci, "ec2InstanceId"));
+
+        if (!ci || !status)
+                return "unknown to ECS";
+        if (strcmp(status, "INACTIVE") == 0)
+                return "INACTIVE";
+        if (!streq_ptr(id, g->aws->identity.instance_id)) {
+                snprintf(buf, size, "ECS says it is EC2 instance %s's, this is %s",
+                         id ? id : "(none)", g->aws->identity.instance_id);
+                return buf;
+        }
+        return NULL;
+}
+
+static void on_confirmed(const struct ecs_result *res, void *userdata) {
         struct registration *g = userdata;
+        enum adopt_source src = g->candidate_source;
+        _cleanup_free_ char *arn = TAKE_PTR(g->candidate);
+        const char *why;
         const cJSON *ci;
-        const char *status;
+        char buf[300];
 
         g->ecs_call = NULL;
+        if (res->error && res->kind != ECS_ERR_CLIENT) {
+                ecs_failed(g, res);
+                return;
+        }
         if (res->error) {
-                if (res->kind == ECS_ERR_CLIENT) {
-                        log_warn("%s; forgetting the saved container instance", res->message);
-                        start_mode(g);
-                } else
-                        ecs_failed(g, res);
+                refuse(g, src, arn, res->message);
                 return;
         }
         ci = cJSON_GetArrayItem(
                 cJSON_GetObjectItemCaseSensitive(res->response, "containerInstances"), 0);
-        status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ci, "status"));
-        if (!ci || !status || strcmp(status, "INACTIVE") == 0) {
-                log_info("The saved container instance %s is %s; joining anew",
-                         g->state.container_instance_arn, ci ? "INACTIVE" : "unknown to ECS");
-                start_mode(g);
+        why = described_mismatch(g, ci, buf, sizeof buf);
+        if (why && src == FROM_STATE && (!ci || !strcmp(why, "INACTIVE"))) {
+                /* What happens to every deregistered instance: not an attack. */
+                log_info("The saved container instance %s is %s; joining anew", arn, why);
+                without_candidate(g, src);
                 return;
         }
-        log_info("Reusing container instance %s in cluster %s (%s)",
-                 g->state.container_instance_arn, g->cluster, status);
-        {
-                _cleanup_free_ char *arn = strdup(g->state.container_instance_arn);
-                if (!arn) {
-                        fail(g, REGISTRATION_RETRY, "out of memory");
-                        return;
-                }
-                done(g, arn, g->cluster, true);
+        if (why) {
+                refuse(g, src, arn, why);
+                return;
         }
+        if (src == FROM_STATE)
+                log_info("Reusing container instance %s in cluster %s (%s)", arn, g->cluster,
+                         cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ci, "status")));
+        else
+                log_info("The official agent registered this instance as %s", arn);
+        done(g, arn, g->cluster, src == FROM_STATE);
+}
+
+static void confirm(struct registration *g, enum adopt_source src, const char *arn) {
+        const char *why;
+        char buf[400];
+        cJSON *req;
+        int r;
+
+        why = arn_mismatch(g, arn, buf, sizeof buf);
+        if (why) {
+                refuse(g, src, arn, why);
+                return;
+        }
+        free(g->candidate);
+        g->candidate = strdup(arn);
+        g->candidate_source = src;
+        if (!g->candidate) {
+                fail(g, REGISTRATION_RETRY, "out of memory");
+                return;
+        }
+        req = cJSON_CreateObject();
+        cJSON_AddStringToObject(req, "cluster", g->cluster);
+        cJSON_AddItemToObject(req, "containerInstances",
+                              cJSON_CreateStringArray((const char *const *)&g->candidate, 1));
+        r = call(g, "DescribeContainerInstances", req, on_confirmed);
+        if (r < 0)
+                fail(g, REGISTRATION_RETRY, "cannot call DescribeContainerInstances: %s",
+                     strerror(-r));
 }
 
 int registration_start(struct registration **ret, struct aws_clients *aws, const struct config *cfg,
@@ -668,6 +788,7 @@ int registration_start(struct registration **ret, struct aws_clients *aws, const
         g->cluster_unset = !config_is_set(cfg, KEY_ECS_CLUSTER);
         g->datadir = config_string(cfg, KEY_ECS_HOSTD_DATADIR);
         g->mode = (enum config_mode)config_enum(cfg, KEY_ECS_HOSTD_MODE);
+        g->auto_mode = g->mode == CONFIG_MODE_AUTO;
         *ret = g;
 
         r = state_load(g->datadir, &g->state, &why);
@@ -690,16 +811,8 @@ int registration_start(struct registration **ret, struct aws_clients *aws, const
                              g->datadir, g->state.cluster, g->cluster, g->state.cluster);
                         return 0;
                 } else {
-                        cJSON *req = cJSON_CreateObject();
                         g->have_state = true;
-                        cJSON_AddStringToObject(req, "cluster", g->cluster);
-                        cJSON_AddItemToObject(
-                                req, "containerInstances",
-                                cJSON_CreateStringArray(
-                                        (const char *const *)&g->state.container_instance_arn, 1));
-                        r = call(g, "DescribeContainerInstances", req, on_verified);
-                        if (r < 0)
-                                fail(g, REGISTRATION_RETRY, "cannot call ECS: %s", strerror(-r));
+                        confirm(g, FROM_STATE, g->state.container_instance_arn);
                         return 0;
                 }
         }
@@ -721,6 +834,7 @@ struct registration *registration_free(struct registration *g) {
         free(g->subnet_id);
         free_arns(g);
         free(g->next_token);
+        free(g->candidate);
         free(g);
         return NULL;
 }

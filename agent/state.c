@@ -160,10 +160,9 @@ int state_load(const char *dir, struct state *ret, char **error) {
         if (r != -EINVAL && r != -ELOOP && r != -EISDIR && r != -EBADFD && r != -EFBIG)
                 return r;
         /* Corrupt: keep it for a human to look at, start without state. */
-        if (asprintf(&aside, "%s.corrupt-%lld", path, (long long)time(NULL)) < 0)
-                return -ENOMEM;
-        if (rename(path, aside) < 0)
-                return -errno;
+        r = fileio_move_aside(path, &aside);
+        if (r < 0)
+                return r;
         if (error && asprintf(error, "%s is corrupt (%s); moved it to %s", path,
                               why ? why : "not a regular file of a sane size", aside) < 0)
                 *error = NULL;

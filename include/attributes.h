@@ -19,6 +19,7 @@
 #define ATTRIBUTE_NAME_MAX 128
 #define ATTRIBUTE_VALUE_MAX 128
 #define ATTRIBUTES_FILE_MAX (64 * 1024) /* bytes: a larger attributes file is refused */
+#define ATTRIBUTES_FILES_MAX 1000       /* *.json files in the directory: more is refused */
 
 struct attribute {
         char *name;
@@ -64,7 +65,8 @@ struct attribute_file {
 };
 
 /* Read every regular *.json file of dir, sorted by name in byte order (a
- * missing dir is an empty list; unreadable or oversized files are errors;
+ * missing dir is an empty list; unreadable or oversized files are errors,
+ * and so are more than ATTRIBUTES_FILES_MAX candidates (none is read then);
  * hidden files, other names and directories are ignored; symlinks are
  * followed).  Returns 0, or -EINVAL when it appended errors: *ret and
  * *ret_n are then still set to the files it could read, so the caller may

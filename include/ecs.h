@@ -83,6 +83,26 @@ int ecs_parse_error(const char *body, size_t len, char **ret_code, char **ret_me
 enum ecs_error_kind ecs_classify(long status, const char *code);
 bool ecs_kind_retryable(enum ecs_error_kind kind);
 
+/* A container instance ARN, as ECS writes it:
+ *   arn:PARTITION:ecs:REGION:ACCOUNT:container-instance/CLUSTER/ID  (the long format)
+ *   arn:PARTITION:ecs:REGION:ACCOUNT:container-instance/ID          (before 2018)
+ * PARTITION is aws or aws-*, ACCOUNT 12 digits, CLUSTER 1-255 letters,
+ * digits, '-' and '_', ID 32 hexadecimal digits or a UUID. */
+struct ecs_arn {
+        char partition[32];
+        char region[33];
+        char account[13];
+        char cluster[256]; /* "" in the old format */
+        char id[37];
+};
+
+/* Pure: 0 and *ret (written only then), or -EINVAL for anything else. */
+int ecs_arn_parse_container_instance(const char *s, struct ecs_arn *ret);
+
+/* The cluster name of ECS_CLUSTER's value, which may also be a cluster ARN
+ * (arn:...:cluster/NAME), as the official agent accepts.  Points into s. */
+const char *ecs_cluster_name(const char *s);
+
 /* The cluster named in the request does not exist: ClusterNotFoundException,
  * or RegisterContainerInstance's ClientException "Cluster not found.". */
 bool ecs_cluster_not_found(const struct ecs_result *r);

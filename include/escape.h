@@ -18,3 +18,9 @@ char *escape_quote(char *buf, const char *s, size_t n, size_t max, char quote);
 
 /* The same, malloc'd (NULL when out of memory); s is NUL-terminated. */
 char *escape_quote_dup(const char *s, size_t max);
+
+/* A whole line for the log or sd_notify: s as it is, but every control
+ * character (below 0x20, and DEL) as \xNN, so a newline in it can neither
+ * start a log line nor add a notify field.  Cut to fit size (which must be
+ * at least 1); returns buf. */
+char *escape_controls(char *buf, size_t size, const char *s);

@@ -25,5 +25,20 @@ _must_check_ int fileio_read(const char *path, size_t max, unsigned flags, char 
                              size_t *ret_len);
 
 /* Write dir/name atomically with text and a newline (dir is created, mode
- * 0700, when missing; the file is mode 0600). */
+ * 0700, when missing; the file is mode 0600).  The temporary file is made
+ * with O_EXCL under a random name, so nothing planted in dir is written
+ * through. */
 _must_check_ int fileio_write_atomic(const char *dir, const char *name, const char *text);
+
+/* Keep a file that is not what we wrote for a human to look at: rename it
+ * to PATH.corrupt-<unix time>; *ret_aside (optional, malloc'd) the new name. */
+_must_check_ int fileio_move_aside(const char *path, char **ret_aside);
+
+/* Whether dir may hold the daemon's state: missing (it will be made, mode
+ * 0700), or a directory owned by root or this user and writable by nobody
+ * else.  0, or -EINVAL with *why (malloc'd) saying what is wrong. */
+int fileio_check_private_dir(const char *dir, char **why);
+
+/* Make dir (mode 0700) when missing and create and remove a file in it:
+ * 0, or the errno that says why the state cannot be kept there. */
+_must_check_ int fileio_probe_dir(const char *dir);

@@ -21,10 +21,18 @@ int hooks_new(struct hooks **ret, sd_event *event);
 /* Stops following the hooks still running (they are not killed). */
 struct hooks *hooks_free(struct hooks *h);
 
-/* Run path for the run named id (for the log), with env ("NAME=value"
- * strings, NULL-terminated) added to the daemon's environment, stdin from
- * /dev/null and stdout and stderr into the log.  The environment is built
- * before fork; the child only execs.  Returns the pid, or a negative errno
- * (nothing runs). */
+/* Whether path may run as the hook: a regular, executable file that only
+ * root or ecs-hostd's own user can write (not group- or world-writable).
+ * 0, or -EINVAL with *why (malloc'd) saying what is wrong. */
+int hook_check_file(const char *path, char **why);
+
+/* Run path for the run named id (for the log), refused (-EPERM, logged)
+ * when hook_check_file() refuses it.  Its environment holds only PATH, LANG
+ * and TZ of the daemon's, and env ("NAME=value" strings, NULL-terminated):
+ * never the AWS keys, NOTIFY_SOCKET or the configuration.  stdin is
+ * /dev/null, stdout and stderr go to the log, and no other descriptor of
+ * the daemon's is open in it.  At timeout_usec its whole process group
+ * gets SIGTERM, and SIGKILL 5 s later.  Returns the pid, or a negative
+ * errno (nothing runs). */
 _must_check_ int hooks_run(struct hooks *h, const char *path, const char *id,
                            const char *const *env, uint64_t timeout_usec);

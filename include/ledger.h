@@ -40,7 +40,10 @@ int ledger_parse(const char *text, size_t len, struct ledger_entry **ret, size_t
 /* Pure: the text of the first LEDGER_MAX entries (malloc'd), or NULL. */
 char *ledger_format(const struct ledger_entry *const *entries, size_t n);
 
-/* dir/notices.json: 0 with its entries; -ENOENT when there is none; -EINVAL
- * when it is not a ledger; other negative errno when it cannot be read. */
-_must_check_ int ledger_load(const char *dir, struct ledger_entry **ret, size_t *ret_n);
+/* dir/notices.json: 0 with its entries; -ENOENT when there is none;
+ * -EBADMSG when it was not a ledger and has been moved to
+ * notices.json.corrupt-<unix time> (*error says so); other negative errno
+ * when it cannot be read. */
+_must_check_ int ledger_load(const char *dir, struct ledger_entry **ret, size_t *ret_n,
+                             char **error);
 _must_check_ int ledger_save(const char *dir, const struct ledger_entry *const *entries, size_t n);

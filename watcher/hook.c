@@ -1,6 +1,10 @@
-/* hook.c: the drain hook runner (see hook.h).  Each run holds three event
- * sources -- its output pipe, its exit (sd_event_add_child) and its time
- * limit -- and frees itself once the child is reaped. */
+/* hook.c: the drain hook runner (see hook.h).  Each run holds its output
+ * pipe, its exit (sd_event_add_child) and its time limit as event sources,
+ * and frees itself once its main process is reaped and its output closed.
+ * Nothing here blocks, waits or loops on the hook: output is read as it
+ * comes, and after the main process exits it is followed for
+ * HOOK_FOLLOW_USEC only (a child it left in the background may keep the
+ * pipe open for ever; such a child is the hook's business). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -8,9 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "errors.h"
 #include "event-util.h"
 #include "hook.h"
 #include "log.h"
@@ -18,14 +24,25 @@
 
 extern char **environ;
 
+#define HOOK_FOLLOW_USEC (1ULL * 1000000)     /* output read after the main process exits */
+#define HOOK_KILL_GRACE_USEC (5ULL * 1000000) /* SIGTERM at the limit, SIGKILL this later */
+#define HOOK_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* What the hook gets from the daemon's environment: nothing that holds a
+ * key, a token, a socket or the daemon's configuration. */
+static const char *const env_allowed[] = {"PATH", "LANG", "TZ"};
+
 struct hook {
         struct hooks *owner;
-        pid_t pid;
-        sd_event_source *child, *out, *timer;
+        pid_t pid; /* the main process, and the process group */
+        sd_event_source *child, *out, *limit, *follow;
         int fd;
+        bool exited;  /* the main process was reaped */
+        bool killing; /* the time limit passed: SIGTERM sent, SIGKILL next */
         char buf[HOOK_OUTPUT_MAX];
         size_t len;
         char *id;
+        uint64_t timeout_usec;
         struct hook *next;
 };
 
@@ -43,11 +60,18 @@ static void hook_free(struct hook *h) {
                 *p = h->next;
         sd_event_source_disable_unref(h->child);
         sd_event_source_disable_unref(h->out);
-        sd_event_source_disable_unref(h->timer);
+        sd_event_source_disable_unref(h->limit);
+        sd_event_source_disable_unref(h->follow);
         if (h->fd >= 0)
                 close(h->fd);
         free(h->id);
         free(h);
+}
+
+/* Done once the main process is reaped and its output closed. */
+static void maybe_done(struct hook *h) {
+        if (h->exited && !h->out)
+                hook_free(h);
 }
 
 /* Log every complete line, or everything when all (an over-long line, or
@@ -64,8 +88,17 @@ static void flush(struct hook *h, bool all) {
         }
 }
 
+static void stop_output(struct hook *h) {
+        flush(h, true);
+        h->out = sd_event_source_disable_unref(h->out);
+        h->follow = sd_event_source_disable_unref(h->follow);
+        if (h->fd >= 0)
+                close(h->fd);
+        h->fd = -EBADF;
+}
+
 /* Read once: 1 when output came, 0 when none is there now, -1 at its end
- * (the source is then gone). */
+ * (the output is then closed). */
 static int read_output(struct hook *h) {
         ssize_t n;
 
@@ -79,14 +112,25 @@ static int read_output(struct hook *h) {
         }
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
                 return 0;
-        flush(h, true);
-        h->out = sd_event_source_disable_unref(h->out);
+        stop_output(h);
         return -1;
 }
 
 static int on_output(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        struct hook *h = userdata;
+
         (void)s, (void)fd, (void)revents;
-        (void)read_output(userdata);
+        if (read_output(h) < 0)
+                maybe_done(h);
+        return 0;
+}
+
+static int on_follow_end(sd_event_source *s, uint64_t usec, void *userdata) {
+        struct hook *h = userdata;
+
+        (void)s, (void)usec;
+        stop_output(h);
+        maybe_done(h);
         return 0;
 }
 
@@ -94,59 +138,98 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         struct hook *h = userdata;
 
         (void)s;
-        /* Log what the pipe holds before reporting; never wait for more (a
-         * process the hook left behind may keep the pipe open). */
+        h->exited = true;
+        h->child = sd_event_source_disable_unref(h->child);
+        h->limit = sd_event_source_disable_unref(h->limit);
         while (h->out && read_output(h) > 0)
                 ;
-        flush(h, true);
         if (si->si_code == CLD_EXITED && si->si_status == 0)
                 log_info("Drain hook for %s finished", h->id);
         else if (si->si_code == CLD_EXITED)
                 log_warn("Drain hook for %s failed with exit status %d", h->id, si->si_status);
         else
                 log_warn("Drain hook for %s was killed by signal %d%s", h->id, si->si_status,
-                         h->timer ? "" : " (time limit)");
-        hook_free(h);
+                         h->killing ? " (time limit)" : "");
+        /* What a process it left behind still writes is followed a little. */
+        if (h->out &&
+            sd_event_add_time_relative(h->owner->event, &h->follow, CLOCK_MONOTONIC,
+                                       HOOK_FOLLOW_USEC, TIMER_ACCURACY_USEC, on_follow_end, h) < 0)
+                stop_output(h);
+        maybe_done(h);
         return 0;
 }
 
-static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+/* The time limit, while the main process runs: SIGTERM to the whole
+ * process group, SIGKILL after a grace period (this timer, armed again). */
+static int on_limit(sd_event_source *s, uint64_t usec, void *userdata) {
         struct hook *h = userdata;
 
         (void)s, (void)usec;
-        log_warn("Drain hook for %s exceeded its time limit; killing it", h->id);
-        h->timer = sd_event_source_disable_unref(h->timer);
-        kill(-h->pid, SIGKILL); /* its whole process group */
+        h->limit = sd_event_source_disable_unref(h->limit);
+        if (!h->killing) {
+                log_warn("Drain hook for %s exceeded its time limit; killing it (SIGTERM, then "
+                         "SIGKILL after %llu s)",
+                         h->id, (unsigned long long)(HOOK_KILL_GRACE_USEC / 1000000));
+                h->killing = true;
+                (void)kill(-h->pid, SIGTERM);
+                if (sd_event_add_time_relative(h->owner->event, &h->limit, CLOCK_MONOTONIC,
+                                               HOOK_KILL_GRACE_USEC, TIMER_ACCURACY_USEC, on_limit,
+                                               h) >= 0)
+                        return 0;
+        }
+        (void)kill(-h->pid, SIGKILL);
         return 0;
 }
 
-/* The daemon's environment with env's names replaced by env's entries. */
+int hook_check_file(const char *path, char **why) {
+        struct stat st;
+
+        if (stat(path, &st) < 0)
+                return errmsg_set(why, "cannot stat it: %s", strerror(errno));
+        if (!S_ISREG(st.st_mode))
+                return errmsg_set(why, "it is not a regular file");
+        if (st.st_mode & (S_IWGRP | S_IWOTH))
+                return errmsg_set(why,
+                                  "it is writable by %s (mode %04o); anyone who can write it "
+                                  "runs code as ecs-hostd",
+                                  st.st_mode & S_IWOTH ? "everyone" : "its group",
+                                  (unsigned)(st.st_mode & 07777));
+        if (st.st_uid != 0 && st.st_uid != geteuid())
+                return errmsg_set(why, "it is owned by uid %u, neither root nor ecs-hostd's uid %u",
+                                  (unsigned)st.st_uid, (unsigned)geteuid());
+        if (!(st.st_mode & S_IXUSR))
+                return errmsg_set(why, "it is not executable");
+        return 0;
+}
+
+/* The allowed variables of the daemon's environment, then env. */
 static char **make_env(const char *const *env) {
-        size_t n = 0, k = 0, extra = 0;
+        size_t n = 0, extra = 0;
         char **v;
 
-        while (environ[n])
-                n++;
         while (env[extra])
                 extra++;
-        v = calloc(n + extra + 1, sizeof *v);
+        v = calloc(ELEMENTSOF(env_allowed) + extra + 1, sizeof *v);
         if (!v)
                 return NULL;
-        for (size_t i = 0; i < n; i++) {
-                bool replaced = false;
-                for (size_t j = 0; j < extra && !replaced; j++) {
-                        size_t len = strcspn(env[j], "=") + 1;
-                        replaced = strncmp(environ[i], env[j], len) == 0;
-                }
-                if (!replaced)
-                        v[k++] = environ[i];
+        for (size_t i = 0; i < ELEMENTSOF(env_allowed); i++) {
+                size_t len = strlen(env_allowed[i]);
+                for (char **e = environ; *e; e++)
+                        if (strncmp(*e, env_allowed[i], len) == 0 && (*e)[len] == '=') {
+                                v[n++] = *e;
+                                break;
+                        }
         }
+        if (n == 0 || strncmp(v[0], "PATH=", 5) != 0)
+                v[n++] = (char *)"PATH=" HOOK_DEFAULT_PATH;
         for (size_t j = 0; j < extra; j++)
-                v[k++] = (char *)(uintptr_t)env[j];
+                v[n++] = (char *)(uintptr_t)env[j];
         return v;
 }
 
-/* In the child: only async-signal-safe calls, then exec. */
+/* In the child: only async-signal-safe calls, then exec.  Every descriptor
+ * above stderr is closed: the daemon's sockets (libcurl's are not all
+ * close-on-exec) and its notify socket are not the hook's. */
 _noreturn_ static void child(const char *path, char **envp, int out) {
         char *argv[] = {(char *)(uintptr_t)path, NULL};
         sigset_t none;
@@ -154,36 +237,48 @@ _noreturn_ static void child(const char *path, char **envp, int out) {
 
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        signal(SIGPIPE, SIG_DFL); /* the daemon ignores it; exec would keep that */
         setpgid(0, 0);
         dup2(out, STDOUT_FILENO);
         dup2(out, STDERR_FILENO);
         devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
+        if (devnull >= 0 && devnull != STDIN_FILENO)
                 dup2(devnull, STDIN_FILENO);
+        if (close_range(3, ~0U, 0) < 0)
+                for (int fd = 3; fd < 65536; fd++)
+                        close(fd);
         execve(path, argv, envp);
         dprintf(STDERR_FILENO, "cannot execute %s: %s\n", path, strerror(errno));
         _exit(127);
 }
 
-static int watch(struct hooks *hs, struct hook *h, uint64_t timeout_usec) {
+static int watch(struct hooks *hs, struct hook *h) {
         int r;
 
         r = sd_event_add_io(hs->event, &h->out, h->fd, EPOLLIN, on_output, h);
         if (r >= 0)
                 r = sd_event_add_child(hs->event, &h->child, h->pid, WEXITED, on_child_exit, h);
         if (r >= 0)
-                r = sd_event_add_time_relative(hs->event, &h->timer, CLOCK_MONOTONIC, timeout_usec,
-                                               TIMER_ACCURACY_USEC, on_timeout, h);
+                r = sd_event_add_time_relative(hs->event, &h->limit, CLOCK_MONOTONIC,
+                                               h->timeout_usec, TIMER_ACCURACY_USEC, on_limit, h);
         return r;
 }
 
 int hooks_run(struct hooks *hs, const char *path, const char *id, const char *const *env,
               uint64_t timeout_usec) {
-        _cleanup_free_ char **envp = make_env(env);
+        _cleanup_free_ char **envp = NULL;
+        _cleanup_free_ char *why = NULL;
         struct hook *h;
         int pipefd[2], r;
         pid_t pid;
 
+        r = hook_check_file(path, &why);
+        if (r < 0) {
+                log_error("Refusing to run the drain hook %s for %s: %s", path, id,
+                          why ? why : strerror(-r));
+                return -EPERM;
+        }
+        envp = make_env(env);
         h = calloc(1, sizeof *h);
         if (!h || !envp || !(h->id = strdup(id))) {
                 free(h);
@@ -199,10 +294,12 @@ int hooks_run(struct hooks *hs, const char *path, const char *id, const char *co
         if (pid == 0)
                 child(path, envp, pipefd[1]);
         close(pipefd[1]);
-        h->owner = hs;
-        h->fd = pipefd[0];
-        h->pid = pid;
-        h->next = hs->running;
+        *h = (struct hook){.owner = hs,
+                           .fd = pipefd[0],
+                           .pid = pid,
+                           .id = h->id,
+                           .timeout_usec = timeout_usec,
+                           .next = hs->running};
         hs->running = h;
         if (pid < 0) {
                 r = -errno;
@@ -210,7 +307,7 @@ int hooks_run(struct hooks *hs, const char *path, const char *id, const char *co
                 return r;
         }
         (void)fcntl(h->fd, F_SETFL, O_NONBLOCK);
-        r = watch(hs, h, timeout_usec);
+        r = watch(hs, h);
         if (r < 0) {
                 kill(-pid, SIGKILL);
                 waitpid(pid, NULL, 0);

@@ -135,19 +135,27 @@ char *ledger_format(const struct ledger_entry *const *entries, size_t n) {
         return text;
 }
 
-int ledger_load(const char *dir, struct ledger_entry **ret, size_t *ret_n) {
-        _cleanup_free_ char *path = NULL, *text = NULL;
+int ledger_load(const char *dir, struct ledger_entry **ret, size_t *ret_n, char **error) {
+        _cleanup_free_ char *path = NULL, *text = NULL, *aside = NULL;
         size_t len = 0;
         int r;
 
+        if (error)
+                *error = NULL;
         if (asprintf(&path, "%s/" LEDGER_FILE, dir) < 0)
                 return -ENOMEM;
         r = fileio_read(path, LEDGER_FILE_MAX, FILEIO_NOFOLLOW, &text, &len);
-        if (r == -EFBIG || r == -ELOOP || r == -EISDIR || r == -EBADFD)
-                return -EINVAL; /* not what ledger_save() writes */
+        if (r == 0)
+                r = ledger_parse(text, len, ret, ret_n);
+        /* Not what ledger_save() writes: set aside for a human, as state.json is. */
+        if (r != -EINVAL && r != -EFBIG && r != -ELOOP && r != -EISDIR && r != -EBADFD)
+                return r;
+        r = fileio_move_aside(path, &aside);
         if (r < 0)
                 return r;
-        return ledger_parse(text, len, ret, ret_n);
+        if (error && asprintf(error, "%s is not a notice ledger; moved it to %s", path, aside) < 0)
+                *error = NULL;
+        return -EBADMSG;
 }
 
 int ledger_save(const char *dir, const struct ledger_entry *const *entries, size_t n) {

@@ -226,16 +226,20 @@ static void event_free(struct event *e) {
 
 /* The notices handled before a restart, so they are not handled again. */
 static void load(struct watcher *w) {
+        _cleanup_free_ char *why = NULL;
         struct ledger_entry *v = NULL;
         struct event **tail = &w->events;
         size_t n = 0;
         int r;
 
-        r = ledger_load(w->datadir, &v, &n);
-        if (r == -EINVAL)
-                log_warn("%s/" LEDGER_FILE " is not a notice ledger; starting with no notices "
-                         "remembered",
-                         w->datadir);
+        r = ledger_load(w->datadir, &v, &n, &why);
+        if (r == -EBADMSG)
+                log_warn("%s; starting with no notices remembered", why ? why : LEDGER_FILE);
+        else if (r < 0 && r != -ENOENT)
+                log_warn_errno(r,
+                               "Failed to read %s/" LEDGER_FILE ": %m; starting with no "
+                               "notices remembered",
+                               w->datadir);
         for (size_t i = 0; i < n; i++) {
                 struct event *e = calloc(1, sizeof *e);
                 if (!e) {
@@ -318,6 +322,8 @@ static void run_hook(struct event *e) {
                               w->hook_timeout_usec);
         for (size_t i = 0; i < ELEMENTSOF(env); i++)
                 free(env[i]);
+        if (r == -EPERM)
+                return; /* the runner said why */
         if (r < 0) {
                 log_error_errno(r, "Failed to run the drain hook: %m");
                 return;
@@ -525,6 +531,24 @@ static struct event *event_find(struct watcher *w, const char *id) {
         return NULL;
 }
 
+/* Keep as many notices in memory as the ledger keeps on disk: IMDS (or
+ * whatever answers for it) could otherwise make the list grow for ever.
+ * The oldest go first, unless a call or a retry is still theirs, or their
+ * signal still shows them (then they are not old). */
+static void prune(struct watcher *w) {
+        struct event **p = &w->events;
+        size_t n = 0;
+
+        while (*p) {
+                struct event *e = *p;
+                if (++n > LEDGER_MAX && !e->call && !e->retry && !e->present) {
+                        *p = e->next;
+                        event_free(e);
+                } else
+                        p = &e->next;
+        }
+}
+
 /* A notice not seen before: announce it and remember it. */
 static struct event *event_new(struct watcher *w, const struct notice *n) {
         struct event *e = calloc(1, sizeof *e);
@@ -542,6 +566,7 @@ static struct event *event_new(struct watcher *w, const struct notice *n) {
         e->rec.time = n->time;
         e->next = w->events;
         w->events = e;
+        prune(w);
         w->stats.notices++;
         if (n->warning)
                 log_warn("%s", n->warning);
@@ -793,6 +818,12 @@ static int start_polling(struct watcher *w) {
                  w->drains[NOTICE_MAINTENANCE] ? ", maintenance (drains)" : "");
         if (w->dry_run)
                 log_warn("ECS_HOSTD_DRY_RUN=true: notices are logged, nothing is changed in ECS");
+        if (w->hook_path) {
+                _cleanup_free_ char *why = NULL;
+                if (hook_check_file(w->hook_path, &why) < 0)
+                        log_warn("ECS_HOSTD_DRAIN_HOOK %s will not run as it is: %s", w->hook_path,
+                                 why ? why : "cannot check it");
+        }
         return 0;
 }
 

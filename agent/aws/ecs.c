@@ -101,6 +101,88 @@ enum ecs_error_kind ecs_classify(long status, const char *code) {
         return ECS_ERR_CLIENT;
 }
 
+/* Copy the n bytes at s into a field of size bytes, each one allowed by ok. */
+static int arn_field(char *field, size_t size, const char *s, size_t n, bool (*ok)(char c)) {
+        if (n == 0 || n >= size)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (!ok(s[i]))
+                        return -EINVAL;
+        memcpy(field, s, n);
+        field[n] = 0;
+        return 0;
+}
+
+static bool is_lower_digit_dash(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+}
+static bool is_digit(char c) {
+        return c >= '0' && c <= '9';
+}
+static bool is_name_char(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '-' ||
+               c == '_';
+}
+static bool is_hex(char c) {
+        return is_digit(c) || (c >= 'a' && c <= 'f');
+}
+
+/* 32 hexadecimal digits, or a UUID (8-4-4-4-12). */
+static bool instance_id_valid(const char *s, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                bool dash = n == 36 && (i == 8 || i == 13 || i == 18 || i == 23);
+                if (dash ? s[i] != '-' : !is_hex(s[i]))
+                        return false;
+        }
+        return n == 32 || n == 36;
+}
+
+int ecs_arn_parse_container_instance(const char *s, struct ecs_arn *ret) {
+        static const char resource[] = "container-instance/";
+        const char *f[5], *p = s, *slash;
+        struct ecs_arn a = {};
+
+        if (!s || strncmp(s, "arn:", 4) != 0)
+                return -EINVAL;
+        /* arn : partition : ecs : region : account : resource */
+        for (size_t i = 0; i < ELEMENTSOF(f); i++) {
+                f[i] = p;
+                p = strchr(p, ':');
+                if (!p)
+                        return -EINVAL;
+                p++;
+        }
+        if (arn_field(a.partition, sizeof a.partition, f[1], (size_t)(f[2] - f[1] - 1),
+                      is_lower_digit_dash) < 0 ||
+            (strcmp(a.partition, "aws") != 0 && strncmp(a.partition, "aws-", 4) != 0) ||
+            strncmp(f[2], "ecs:", 4) != 0 ||
+            arn_field(a.region, sizeof a.region, f[3], (size_t)(f[4] - f[3] - 1),
+                      is_lower_digit_dash) < 0 ||
+            arn_field(a.account, sizeof a.account, f[4], (size_t)(p - f[4] - 1), is_digit) < 0 ||
+            strlen(a.account) != 12 || strncmp(p, resource, strlen(resource)) != 0)
+                return -EINVAL;
+        p += strlen(resource);
+        slash = strchr(p, '/');
+        if (slash &&
+            arn_field(a.cluster, sizeof a.cluster, p, (size_t)(slash - p), is_name_char) < 0)
+                return -EINVAL;
+        p = slash ? slash + 1 : p;
+        if (!instance_id_valid(p, strlen(p)))
+                return -EINVAL;
+        memcpy(a.id, p, strlen(p) + 1);
+        *ret = a;
+        return 0;
+}
+
+const char *ecs_cluster_name(const char *s) {
+        const char *c;
+
+        if (!s || strncmp(s, "arn:", 4) != 0)
+                return s;
+        c = strstr(s, ":cluster/");
+        return c ? c + strlen(":cluster/") : s;
+}
+
 bool ecs_cluster_not_found(const struct ecs_result *r) {
         /* ClusterNotFoundException from most operations; RegisterContainerInstance
          * says it as a ClientException, matched on its exact text as the

@@ -598,6 +598,43 @@ static void test_diff(void) {
                    "d=4 f");
 }
 
+/* A directory filled with files costs at most ATTRIBUTES_FILES_MAX reads. */
+static void test_many_files(void) {
+        _cleanup_free_ char *many = NULL, *got = NULL, *want = NULL;
+        struct attribute_file *files = NULL;
+        struct errors errs = {};
+        size_t n = 99;
+        int r;
+
+        if (asprintf(&many, "%s/many", tmpdir) < 0 || mkdir(many, 0755) < 0)
+                abort();
+        for (int i = 0; i <= ATTRIBUTES_FILES_MAX; i++) {
+                _cleanup_free_ char *p = NULL;
+                FILE *f;
+                if (asprintf(&p, "%s/%04d.json", many, i) < 0 || !(f = fopen(p, "w")))
+                        abort();
+                fputs("{}", f);
+                fclose(f);
+                if (i == ATTRIBUTES_FILES_MAX - 1) {
+                        r = attributes_read_dir(many, &files, &n, &errs);
+                        CHECK("1000 files are read",
+                              r == 0 && n == ATTRIBUTES_FILES_MAX && errs.n == 0);
+                        attribute_files_free(files, n);
+                }
+        }
+        files = NULL;
+        r = attributes_read_dir(many, &files, &n, &errs);
+        got = join(&errs);
+        if (asprintf(&want,
+                     "%s: holds more than 1000 *.json files; at most 1000 are read, and none is "
+                     "until there are fewer\n",
+                     many) < 0)
+                abort();
+        CHECK_STREQ("1001 files are refused", got, want);
+        CHECK("... and none is read", r == -EINVAL && n == 0 && !files);
+        errors_done(&errs);
+}
+
 int main(void) {
         test_validate();
         test_parse_json();
@@ -610,6 +647,7 @@ int main(void) {
         }
         atexit(remove_tree);
         test_read_dir();
+        test_many_files();
         test_diff();
         return test_done();
 }

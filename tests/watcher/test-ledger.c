@@ -78,14 +78,45 @@ static void test_round_trip(void) {
                 ptrs[i] = &in[i];
         if (!mkdtemp(dir) || asprintf(&path, "%s/" LEDGER_FILE, dir) < 0)
                 abort();
-        CHECK_INTEQ("nothing saved yet", ledger_load(dir, &out, &n), -ENOENT);
+        CHECK_INTEQ("nothing saved yet", ledger_load(dir, &out, &n, NULL), -ENOENT);
         CHECK_INTEQ("save", ledger_save(dir, ptrs, ELEMENTSOF(in)), 0);
-        CHECK_INTEQ("load", ledger_load(dir, &out, &n), 0);
+        CHECK_INTEQ("load", ledger_load(dir, &out, &n, NULL), 0);
         CHECK_INTEQ("every entry comes back", n, ELEMENTSOF(in));
         for (size_t i = 0; i < n && i < ELEMENTSOF(in); i++)
                 CHECK(in[i].id, same(&out[i], &in[i]));
         ledger_entries_free(out, n);
         unlink(path);
+        rmdir(dir);
+}
+
+/* A ledger that is not one is set aside for a human, as state.json is, and
+ * a symlink in its place is not followed. */
+static void test_corrupt(void) {
+        char dir[] = "/tmp/test-ledger-XXXXXX";
+        _cleanup_free_ char *path = NULL, *why = NULL, *aside = NULL;
+        struct ledger_entry *out = NULL;
+        size_t n = 0;
+        FILE *f;
+
+        if (!mkdtemp(dir) || asprintf(&path, "%s/" LEDGER_FILE, dir) < 0 || !(f = fopen(path, "w")))
+                abort();
+        fputs("not json", f);
+        fclose(f);
+        CHECK_INTEQ("a corrupt ledger is refused", ledger_load(dir, &out, &n, &why), -EBADMSG);
+        CHECK("... and moved aside", access(path, F_OK) < 0 && why &&
+                                             strstr(why, "is not a notice ledger; moved it to") &&
+                                             strstr(why, LEDGER_FILE ".corrupt-"));
+        if (why && (aside = strdup(strstr(why, "moved it to ") + strlen("moved it to "))))
+                unlink(aside);
+        if (symlink("/etc/hostname", path) < 0)
+                abort();
+        free(why);
+        why = NULL;
+        CHECK_INTEQ("a symlink is not followed", ledger_load(dir, &out, &n, &why), -EBADMSG);
+        free(aside);
+        aside = why ? strdup(strstr(why, "moved it to ") + strlen("moved it to ")) : NULL;
+        if (aside)
+                unlink(aside);
         rmdir(dir);
 }
 
@@ -114,6 +145,7 @@ static void test_cap(void) {
 int main(void) {
         test_dropped();
         test_round_trip();
+        test_corrupt();
         test_cap();
         return test_done();
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ecs.h"
+#include "escape.h"
 #include "identity.h"
 #include "macro.h"
 #include "test.h"
@@ -93,6 +94,62 @@ int main(void) {
                                                .service_message = cases[i].message};
                         CHECK(cases[i].name, ecs_cluster_not_found(&r) == cases[i].want);
                 }
+        }
+
+        /* Container instance ARNs, as ECS writes them, and what only starts like one. */
+        {
+                static const struct {
+                        const char *arn;
+                        int want;
+                        const char *cluster, *id;
+                } arns[] = {
+                        {"arn:aws:ecs:us-east-1:123456789012:container-instance/prod/"
+                         "0123456789abcdef0123456789abcdef",
+                         0, "prod", "0123456789abcdef0123456789abcdef"},
+                        {"arn:aws:ecs:us-east-1:123456789012:container-instance/lab_5-x/"
+                         "6b1e0e0c-1d1e-4e3b-9d2a-0123456789ab",
+                         0, "lab_5-x", "6b1e0e0c-1d1e-4e3b-9d2a-0123456789ab"},
+                        {"arn:aws-cn:ecs:cn-north-1:123456789012:container-instance/"
+                         "0123456789abcdef0123456789abcdef",
+                         0, "", "0123456789abcdef0123456789abcdef"},
+                        {"arn:", -EINVAL, NULL, NULL},
+                        {"arn:aws:ecs:us-east-1:123456789012:container-instance/prod/x", -EINVAL,
+                         NULL, NULL},
+                        {"arn:aws:ec2:us-east-1:123456789012:container-instance/prod/"
+                         "0123456789abcdef0123456789abcdef",
+                         -EINVAL, NULL, NULL},
+                        {"arn:aws:ecs:us-east-1:12345678901:container-instance/prod/"
+                         "0123456789abcdef0123456789abcdef",
+                         -EINVAL, NULL, NULL},
+                        {"arn:aws:ecs:us-east-1:123456789012:cluster/prod", -EINVAL, NULL, NULL},
+                        {"arn:evil:ecs:us-east-1:123456789012:container-instance/prod/"
+                         "0123456789abcdef0123456789abcdef",
+                         -EINVAL, NULL, NULL},
+                        {"arn:aws:ecs:us-east-1:123456789012:container-instance/pr od/"
+                         "0123456789abcdef0123456789abcdef",
+                         -EINVAL, NULL, NULL},
+                        {"arn:aws:ecs:us-east-1:123456789012:container-instance/prod/"
+                         "0123456789abcdef0123456789abcdef\nWATCHDOG_USEC=1",
+                         -EINVAL, NULL, NULL},
+                        {"arn:aws:ecs:us-east-1:123456789012:container-instance/a/b/"
+                         "0123456789abcdef0123456789abcdef",
+                         -EINVAL, NULL, NULL},
+                };
+                for (size_t i = 0; i < ELEMENTSOF(arns); i++) {
+                        struct ecs_arn a = {};
+                        char name[300];
+                        int r = ecs_arn_parse_container_instance(arns[i].arn, &a);
+                        escape_controls(name, sizeof name, arns[i].arn);
+                        CHECK_INTEQ(name, r, arns[i].want);
+                        if (r == 0 && arns[i].want == 0)
+                                CHECK(name, streq_ptr(a.cluster, arns[i].cluster) &&
+                                                    streq_ptr(a.id, arns[i].id) &&
+                                                    strcmp(a.account, "123456789012") == 0);
+                }
+                CHECK_STREQ("a cluster name is its own name", ecs_cluster_name("prod"), "prod");
+                CHECK_STREQ("a cluster ARN's name",
+                            ecs_cluster_name("arn:aws:ecs:us-east-1:123456789012:cluster/prod"),
+                            "prod");
         }
 
         {

@@ -2072,9 +2072,9 @@ class Case:
         tap.diag("%s: %.1f s" % (self.id, time.monotonic() - t0))
 
 
-def run_cases(tap, folder, at_least=1, only=None):
+def run_cases(tap, folder, at_least=1, only=None, moto=None):
     """Run tests/scenarios/FOLDER/*.json (those whose file name contains one of
-    `only`, when given) on one shared moto."""
+    `only`, when given) on one shared moto (`moto`, or one started here)."""
     paths = sorted(glob.glob(os.path.join(SCENARIOS, folder, "*.json")))
     if only:
         paths = [p for p in paths if any(o in os.path.basename(p) for o in only)]
@@ -2086,9 +2086,14 @@ def run_cases(tap, folder, at_least=1, only=None):
             cases.append(Case(path))
         except (ValueError, OSError) as e:
             tap.ok(False, "%s: the case file is valid" % os.path.basename(path), e)
-    with MotoServer() as moto:
+    own = moto is None
+    moto = moto or MotoServer().start()
+    try:
         for case in cases:
             case.run(tap, moto)
+    finally:
+        if own:
+            moto.stop()
 
 
 def _serve_by_hand():

@@ -1383,7 +1383,7 @@ class Daemon:
         """Signal the run (SIGTERM) and wait for its exit status; a run that
         outlives `timeout` is killed (its status is then -9)."""
         if not self.alive():
-            return self.proc.returncode if self.proc.returncode is not None else self.proc.wait()
+            return self.proc.wait()
         self.send_signal(sig)
         try:
             return self.wait_exit(timeout)
@@ -1433,7 +1433,7 @@ class Daemon:
                 return ms[count - 1]
             if not alive:
                 raise WaitAbort("%s exited (%s) before logging %r:\n%s"
-                                % (self.name, self.proc.returncode, pattern, self.output()[-2000:]))
+                                % (self.name, self.proc.proc.poll(), pattern, self.output()[-2000:]))
             return None
 
         try:

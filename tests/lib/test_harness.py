@@ -158,6 +158,13 @@ def daemon_fixture(tap, moto):
             tap.ok(False, "Daemon.wait_log fails at once when the run exits", "matched")
         except harness.WaitAbort as e:
             tap.ok(time.monotonic() - t < 5 and "exited (-9)" in str(e), "Daemon.wait_log fails at once when the run exits", str(e)[:300])
+        # The stand-in's shell becomes a sleep that never reaps its child.
+        z = s.daemon(name="zombie", wrapper=["sh", "-c", "sleep 0.05 & exec sleep 30", "stub"]).start()
+        try:
+            zombies = harness.wait_until(z.zombies, 5, what="a zombie")
+        except TimeoutError:
+            zombies = []
+        tap.ok(len(zombies) == 1, "Daemon.zombies() sees a child its process has not reaped", zombies)
         s.register_other_instance()
     after = moto.ecs("DescribeClusters", clusters=["fixture"])["clusters"]
     left = moto.ecs("ListContainerInstances", cluster="fixture")["containerInstanceArns"]

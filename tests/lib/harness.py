@@ -1597,10 +1597,9 @@ def _is_start(v):
 # "name").  keys: the keys a dict argument may have.  reads: the step looks
 # at what happened since a mark (so it uses the last one unless "since" says
 # otherwise).
-_SOURCE_MODS = ("since",)
 STEPS = {
-    "imds": dict(kind="do", valid=_is_dict, keys=None),
-    "ecs": dict(kind="do", valid=_is_dict, keys=None),
+    "imds": dict(kind="do", valid=_is_dict, keys=IMDS_SCENARIO_KEYS),
+    "ecs": dict(kind="do", valid=_is_dict, keys=ECS_SCENARIO_KEYS),
     "start": dict(kind="do", valid=_is_start),
     "config": dict(kind="do", valid=_is_dict),
     "signal": dict(kind="do", valid=lambda v: v in SIGNALS),
@@ -1610,21 +1609,21 @@ STEPS = {
     "aws": dict(kind="do", valid=lambda v: isinstance(v, list) and all(isinstance(a, str) for a in v)),
     "agent": dict(kind="do", valid=_is_dict, keys={"register", "available", "running"}),
     "mark": dict(kind="do", valid=lambda v: v is True),
-    "wait_log": dict(kind="wait", valid=_is_str, mods=("timeout", "count") + _SOURCE_MODS, reads=True),
-    "wait_request": dict(kind="wait", valid=_is_dict, keys={"operation", "status", "count"}, mods=("timeout",) + _SOURCE_MODS, reads=True),
-    "wait_imds": dict(kind="wait", valid=_is_dict, keys={"path", "status", "count"}, mods=("timeout",) + _SOURCE_MODS, reads=True),
+    "wait_log": dict(kind="wait", valid=_is_str, mods=("timeout", "count", "since"), reads=True),
+    "wait_request": dict(kind="wait", valid=_is_dict, keys={"operation", "status", "count"}, mods=("timeout", "since"), reads=True),
+    "wait_imds": dict(kind="wait", valid=_is_dict, keys={"path", "status", "count"}, mods=("timeout", "since"), reads=True),
     "stop": dict(kind="check", valid=_is_int, mods=("timeout",)),
     "restart": dict(kind="check", valid=_is_start, mods=("timeout",)),
     "expect_exit": dict(kind="check", valid=_is_int, mods=("timeout",)),
     "expect_running": dict(kind="check", valid=_is_bool),
     "expect_no_zombies": dict(kind="check", valid=lambda v: v is True),
     "expect_numbers": dict(kind="check", valid=_is_str),
-    "expect_log": dict(kind="check", valid=_is_str, mods=("count", "within") + _SOURCE_MODS, reads=True),
-    "expect_hook": dict(kind="check", valid=_is_str, mods=("count", "within") + _SOURCE_MODS, reads=True),
-    "expect_notify": dict(kind="check", valid=_is_str, mods=("count", "within") + _SOURCE_MODS, reads=True),
-    "expect_requests": dict(kind="check", valid=_is_dict, mods=("within",) + _SOURCE_MODS, reads=True,
+    "expect_log": dict(kind="check", valid=_is_str, mods=("count", "within", "since"), reads=True),
+    "expect_hook": dict(kind="check", valid=_is_str, mods=("count", "within", "since"), reads=True),
+    "expect_notify": dict(kind="check", valid=_is_str, mods=("count", "within", "since"), reads=True),
+    "expect_requests": dict(kind="check", valid=_is_dict, mods=("within", "since"), reads=True,
                             keys={"operation", "status", "answered", "count", "statuses", "json", "exact", "items", "values", "absent"}),
-    "expect_imds": dict(kind="check", valid=_is_dict, mods=("within",) + _SOURCE_MODS, reads=True,
+    "expect_imds": dict(kind="check", valid=_is_dict, mods=("within", "since"), reads=True,
                         keys={"path", "status", "count", "each", "connections", "max_gap_ms"}),
     "expect_ecs": dict(kind="check", valid=_is_dict, mods=("within",),
                        keys={"cluster", "arn", "count", "status", "instances", "custom", "ignore_custom"}),
@@ -1665,10 +1664,6 @@ def validate_case(case):
         if not spec["valid"](arg):
             raise CaseError("%s: %s does not take %r" % (where, action, arg))
         keys = spec.get("keys")
-        if action == "imds":
-            keys = IMDS_SCENARIO_KEYS
-        elif action == "ecs":
-            keys = ECS_SCENARIO_KEYS
         if keys is not None and isinstance(arg, dict) and set(arg) - keys:
             raise CaseError("%s (%s): unknown keys %s" % (where, action, ", ".join(sorted(set(arg) - keys))))
         if step.get("since", "mark") not in SINCE:
@@ -1732,10 +1727,6 @@ def host_facts():
     machine = os.uname().machine
     return {"host_cpu_units": os.sysconf("SC_NPROCESSORS_ONLN") * 1024, "host_memory_mib": mem_kib // 1024,
             "host_arch": {"x86_64": "x86_64", "aarch64": "arm64"}.get(machine, machine)}
-
-
-class _Failed(Exception):
-    """A wait or action failed: the rest of the case is not run."""
 
 
 class Case:
@@ -2008,7 +1999,10 @@ class Case:
     # --- running it -------------------------------------------------------------
     def step_name(self, action, step):
         if "name" in step:
-            return self.subst(step["name"])
+            try:
+                return self.subst(step["name"])
+            except CaseError:
+                return step["name"]
         return "%s %s" % (action, json.dumps(step[action])[:120])
 
     def run_step(self, action, step):
@@ -2032,44 +2026,48 @@ class Case:
         return None
 
     def run(self, tap, moto):
-        """Run every step on a fresh Stack; one TAP line per check.  After a
-        failed wait or action the remaining checks fail as not reached."""
-        t0 = time.monotonic()
+        """Run the case on a fresh Stack; one TAP line per check."""
+        t0, failed_before = time.monotonic(), tap.failed
         tap.diag("%s: %s" % (self.id, self.spec["name"]))
-        st = dict(self.spec.get("stack", {}))
-        if "policy" in st:
-            st["policy"] = host_policy() if st["policy"] == "host" else policy_without(st["policy"]["without"])
-        broken, failed_before = None, tap.failed
-        with Stack(moto=moto, **st) as self.stack:
-            self.daemon = self.stack.daemon(config=None, env=self.spec.get("env"), hook=self.spec.get("hook"),
-                                            notify=self.spec.get("notify", False))
-            self.refresh_captures()
-            self.captures.update(host_facts())
-            self.daemon.configure(self.subst(self.spec.get("config", {})))
-            self.marks = {"start": self.take_mark()}
-            self.marks["mark"] = self.marks["start"]
-            for i, step in enumerate(self.spec["steps"], 1):
-                action = next(k for k in step if k in STEPS)
-                is_check = STEPS[action]["kind"] == "check"
-                if broken:
-                    if is_check:
-                        tap.ok(False, "%s: %s" % (self.id, self.step_name(action, step)), broken)
-                        broken = "not reached (an earlier step failed)"
-                    continue
+        options = dict(self.spec.get("stack", {}))
+        if "policy" in options:
+            options["policy"] = host_policy() if options["policy"] == "host" else policy_without(options["policy"]["without"])
+        try:
+            with Stack(moto=moto, **options) as self.stack:
+                self.daemon = self.stack.daemon(env=self.spec.get("env"), hook=self.spec.get("hook"),
+                                                notify=self.spec.get("notify", False))
+                self.refresh_captures()
+                self.captures.update(host_facts())
+                self.daemon.configure(self.subst(self.spec.get("config", {})))
+                self.marks = {"start": self.take_mark()}
+                self.marks["mark"] = self.marks["start"]
+                self.run_steps(tap)
+                if tap.failed > failed_before and self.daemon.runs:
+                    tap.diag("%s: the daemon's last lines:\n%s" % (self.id, self.daemon.output()[-2500:]))
+        except Exception as e:  # noqa: BLE001 -- the Stack failed: this case is lost, the file goes on
+            tap.ok(False, "%s: its stack starts and stops" % self.id, "%s: %s" % (type(e).__name__, e))
+        tap.diag("%s: %.1f s" % (self.id, time.monotonic() - t0))
+
+    def run_steps(self, tap):
+        """Every step in order.  When a wait or an action fails, the case stops
+        there: the next check reports why, the later ones fail as not
+        reached, so a file prints as many lines whatever happens."""
+        broken = None
+        for i, step in enumerate(self.spec["steps"], 1):
+            action = next(k for k in step if k in STEPS)
+            if broken is None:
                 try:
                     why = self.run_step(action, step)
-                    if is_check:
-                        tap.ok(why is None, "%s: %s" % (self.id, self.step_name(action, step)), why)
-                except Exception as e:  # noqa: BLE001 -- the case stops here, the file goes on
-                    broken = "step %d (%s) failed: %s: %s" % (i, action, type(e).__name__, e)
-                    if is_check:
-                        tap.ok(False, "%s: %s" % (self.id, self.step_name(action, step)), broken)
-                        broken = "not reached (an earlier step failed)"
-            if broken and not broken.startswith("not reached"):
-                tap.ok(False, "%s: runs to the end" % self.id, broken)
-            if tap.failed > failed_before and self.daemon.runs:
-                tap.diag("%s: the daemon's last lines:\n%s" % (self.id, self.daemon.output()[-2500:]))
-        tap.diag("%s: %.1f s" % (self.id, time.monotonic() - t0))
+                except Exception as e:  # noqa: BLE001 -- reported on the next check
+                    why = broken = "step %d (%s) failed: %s: %s" % (i, action, type(e).__name__, e)
+            else:
+                why = broken
+            if STEPS[action]["kind"] == "check":
+                tap.ok(why is None, "%s: %s" % (self.id, self.step_name(action, step)), why)
+                if broken:
+                    broken = "not reached (an earlier step failed)"
+        if broken and not broken.startswith("not reached"):
+            tap.ok(False, "%s: runs to the end" % self.id, broken)
 
 
 def run_cases(tap, folder, at_least=1, only=None, moto=None):

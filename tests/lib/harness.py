@@ -9,9 +9,12 @@ Standard library only; AWS calls for setup are signed here (SigV4, stdlib
 hmac) and observations go through the real `aws` CLI.
 """
 
+import ast
 import atexit
 import datetime
+import fnmatch
 import functools
+import glob
 import hashlib
 import hmac
 import json
@@ -305,8 +308,9 @@ def stop_all():
             pass
 
 
-def _live_processes():
-    """(pid, ppid, pgid) of every live (non-zombie) process, from /proc/PID/stat."""
+def _live_processes(zombies=False):
+    """(pid, ppid, pgid) of every live process, from /proc/PID/stat: only
+    the zombies when `zombies`, else all but them."""
     out = []
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -317,7 +321,7 @@ def _live_processes():
         except OSError:
             continue
         fields = stat[stat.rfind(")") + 2 :].split()
-        if fields[0] != "Z":
+        if (fields[0] == "Z") == zombies:
             out.append((int(d), int(fields[1]), int(fields[2])))
     return out
 
@@ -956,21 +960,37 @@ def host_policy():
 _stack_seq = [0]
 
 
+def policy_without(actions, policy=None):
+    """The host policy (or `policy`) with some actions taken out, e.g. to see
+    what the daemon says when ecs:PutAttributes is denied."""
+    base = policy or host_policy()
+    statements = []
+    for st in base["Statement"]:
+        st = dict(st)
+        acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        st["Action"] = [a for a in acts if a not in actions]
+        statements.append(st)
+    return {"Version": base.get("Version", "2012-10-17"), "Statement": statements}
+
+
 class Stack:
     """Everything an ecs-hostd host talks to, on loopback.
 
     moto (IAM enforced; shared when `moto` is given), the IMDS emulator
     serving a moto EC2 instance and STS credentials of an instance role with
-    `policy`, and the recording proxy as the ECS endpoint.
+    `policy`, and the recording proxy as the ECS endpoint.  On a shared moto
+    the clusters this Stack (or its daemons) created are emptied and deleted
+    when it stops, so the next Stack starts from a clean account.
 
     with Stack(cluster="lab") as s:
-        d = s.start_daemon(env={"ECS_HOSTD_MODE": "register"})
+        d = s.start_daemon(config={"ECS_HOSTD_MODE": "register"})
         s.proxy.control.wait_request("RegisterContainerInstance")
         print(s.container_instances())
     """
 
     def __init__(self, policy=None, require_v2=True, cluster="default", create_cluster=True,
-                 instance_type="m5.large", az=None, role="ecs-hostd-instance", moto=None, proxy=True):
+                 instance_type="m5.large", az=None, role="ecs-hostd-instance", moto=None, proxy=True,
+                 official_agent=None, other_instances=0):
         self.policy = policy if policy is not None else host_policy()
         self.require_v2 = require_v2
         self.cluster = cluster
@@ -982,6 +1002,8 @@ class Stack:
         self.moto = moto
         self.own_moto = moto is None
         self.use_proxy = proxy
+        self.official_agent_spec = official_agent  # None, True or {register, available, running}
+        self.other_instances = other_instances
         self.imds = None
         self.proxy = None
         self.role_arn = None
@@ -990,10 +1012,14 @@ class Stack:
         self.tmpdir = None
         self.daemons = []
         self.agent = None  # AgentIntrospection once official_agent() ran
+        self.agent_arn = None
+        self.clusters_before = set()
 
     def start(self):
         if self.own_moto:
             self.moto = MotoServer().start()
+        else:
+            self.clusters_before = self._active_clusters()
         self.imds = ImdsEmulator(require_v2=self.require_v2).start()
         if self.use_proxy:
             self.proxy = AwsProxy(self.moto.endpoint).start()
@@ -1002,10 +1028,18 @@ class Stack:
         self.imds.serve_instance(self.instance, role=self.role, creds=self.creds)
         if self.create_cluster and self.cluster:
             self.moto.create_cluster(self.cluster)
+        for _ in range(self.other_instances):
+            self.register_other_instance()
         self.tmpdir = tempfile.mkdtemp(prefix="hostd-stack-")
         os.makedirs(os.path.join(self.tmpdir, "data"))
         os.makedirs(os.path.join(self.tmpdir, "attributes.d"))
         self.closed_port = free_port()  # nothing listens here
+        spec = self.official_agent_spec
+        if spec:
+            spec = {} if spec is True else spec
+            self.official_agent(register=spec.get("register", True), available=spec.get("available", True))
+            if not spec.get("running", True):
+                self.agent.stop()
         return self
 
     @property
@@ -1020,41 +1054,72 @@ class Stack:
     def attributes_dir(self):
         return os.path.join(self.tmpdir, "attributes.d")
 
-    def daemon_env(self, **extra):
-        """Environment for ecs-hostd on this host; credentials come from IMDS.
-        A None value removes a variable."""
-        env = {
-            "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.imds.url,
+    @property
+    def introspection_url(self):
+        """The official agent's /v1/metadata when official_agent() ran, else a closed port."""
+        return self.agent.metadata_url if self.agent else "http://127.0.0.1:%d/v1/metadata" % self.closed_port
+
+    def daemon_config(self, datadir=None, attributes_dir=None):
+        """The configuration keys of an ecs-hostd on this host, in file order:
+        the cluster, the endpoints (proxy, IMDS, introspection) and the
+        daemon's directories (the Stack's own unless given)."""
+        keys = {}
+        if self.cluster:
+            keys["ECS_CLUSTER"] = self.cluster
+        keys.update({
             "ECS_BACKEND_HOST": self.ecs_endpoint,
-            "ECS_CLUSTER": self.cluster,
-            "ECS_HOSTD_DATADIR": self.datadir,
-            "ECS_HOSTD_ATTRIBUTES_DIR": self.attributes_dir,
-            "ECS_AGENT_INTROSPECTION_URL": (
-                self.agent.metadata_url if self.agent else "http://127.0.0.1:%d/v1/metadata" % self.closed_port
-            ),
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": self.imds.url,
+            "ECS_HOSTD_DATADIR": datadir or self.datadir,
+            "ECS_HOSTD_ATTRIBUTES_DIR": attributes_dir or self.attributes_dir,
+            "ECS_AGENT_INTROSPECTION_URL": self.introspection_url,
+        })
+        return keys
+
+    def daemon_env(self, **extra):
+        """Environment for an ecs-hostd started by hand on this host
+        (daemon_config() as variables, debug logging, no AWS_* credentials:
+        they come from IMDS).  A None value removes a variable."""
+        env = self.daemon_config()
+        env.update({
             "ECS_LOGLEVEL": "debug",
             "AWS_ACCESS_KEY_ID": None,
             "AWS_SECRET_ACCESS_KEY": None,
             "AWS_SESSION_TOKEN": None,
             "AWS_REGION": None,
             "AWS_DEFAULT_REGION": None,
-        }
+        })
         env.update(extra)
         return env
 
-    def start_daemon(self, *args, env=None, name="ecs-hostd", program="ecs-hostd"):
-        """Start the daemon (clean environment + daemon_env + env); returns its Process."""
-        e = self.daemon_env(**(env or {}))
-        p = Process([binary(program)] + list(args), env={k: v for k, v in e.items() if v is not None}, name=name, clean_env=True)
-        p.start()
-        self.daemons.append(p)
-        return p
+    def daemon(self, name="ecs-hostd", **kw):
+        """A Daemon on this host (not started yet); see Daemon for kw."""
+        taken = {d.name for d in self.daemons}
+        base, n = name, 1
+        while name in taken:
+            n += 1
+            name = "%s-%d" % (base, n)
+        d = Daemon(self, name, **kw)
+        self.daemons.append(d)
+        return d
+
+    def start_daemon(self, **kw):
+        """daemon(**kw), started; returns the Daemon."""
+        return self.daemon(**kw).start()
+
+    def register_other_instance(self, cluster=None):
+        """Register another EC2 instance in the cluster as the admin (a decoy:
+        a lookup by ec2InstanceId must not pick it); returns its ARN."""
+        other = self.moto.run_instance(instance_type="t3.small")
+        doc = json.dumps({"instanceId": other.instance_id, "region": other.region, "availabilityZone": other.availability_zone})
+        out = self.moto.ecs("RegisterContainerInstance", cluster=cluster or self.cluster, instanceIdentityDocument=doc)
+        return out["containerInstance"]["containerInstanceArn"]
 
     def official_agent(self, register=True, available=True):
         """Act as the official ECS agent on this host: register the instance
-        (as the admin, with the identity document IMDS serves) and start its
-        fake introspection endpoint, which daemon_env() then points at.
-        Returns the container instance ARN (None when register=False)."""
+        (as the admin, with the identity document IMDS serves) and serve its
+        introspection endpoint, which daemon_config() then points at (a
+        running endpoint is kept: same port, new answers).  Returns the
+        container instance ARN (None when register=False)."""
         arn = None
         if register:
             doc = imds_fetch(self.imds.url, "/latest/dynamic/instance-identity/document")[1]
@@ -1063,11 +1128,14 @@ class Stack:
                 "RegisterContainerInstance", cluster=self.cluster, instanceIdentityDocument=doc, instanceIdentityDocumentSignature=sig
             )
             arn = out["containerInstance"]["containerInstanceArn"]
-        if self.agent:
-            self.agent.stop()
-        self.agent = AgentIntrospection(self.cluster, arn).start()
-        if not available:
-            self.agent.control.set_available(False)
+            self.agent_arn = arn
+        if self.agent and self.agent.proc.alive():
+            self.agent.control.set_metadata(cluster=self.cluster, arn=arn)
+        else:
+            if self.agent:
+                self.agent.stop()
+            self.agent = AgentIntrospection(self.cluster, arn, port=self.agent.port if self.agent else 0).start()
+        self.agent.control.set_available(available)
         return arn
 
     def serve_credentials(self, creds):
@@ -1098,8 +1166,10 @@ class Stack:
         {"imds": {"config": {...}, "metadata": {...}, "spot": {...}|null,
                   "termination_time": T, "rebalance": T, "asg": "Terminated",
                   "maintenance": [{"code": ..., "not_before": ...}],
-                  "faults": [{"kind": ..., "path": ..., ...}]},
-         "ecs":  {"down": bool, "faults": [{"kind": ..., "operation": ..., ...}]}}
+                  "maintenance_cancel": [id], "maintenance_complete": [id],
+                  "faults": [{"kind": ..., "path": ..., ...}], "clear_faults": true,
+                  "expire_tokens": true},
+         "ecs":  {"down": bool, "faults": [{"kind": ..., "operation": ..., ...}], "clear_faults": true}}
         Times: seconds from now (number) or ISO 8601.  Returns the created
         maintenance events (their EventIds cancel them)."""
         unknown = set(scenario) - {"imds", "ecs", "expect", "description", "daemon"}
@@ -1112,14 +1182,33 @@ class Stack:
             apply_ecs(self.proxy.control, scenario["ecs"])
         return events
 
+    def _active_clusters(self):
+        # A deleted cluster stays listed, INACTIVE, as in ECS; CreateCluster revives it.
+        arns = self.moto.ecs("ListClusters")["clusterArns"]
+        clusters = self.moto.ecs("DescribeClusters", clusters=arns)["clusters"] if arns else []
+        return {c["clusterArn"] for c in clusters if c["status"] == "ACTIVE"}
+
+    def _clean_moto(self):
+        """Empty and delete the clusters made active since start() (shared moto only)."""
+        for arn in self._active_clusters() - self.clusters_before:
+            for ci in self.moto.ecs("ListContainerInstances", cluster=arn)["containerInstanceArns"]:
+                self.moto.ecs("DeregisterContainerInstance", cluster=arn, containerInstance=ci, force=True)
+            self.moto.ecs("DeleteCluster", cluster=arn)
+
     def stop(self):
-        for p in reversed(self.daemons):
-            p.stop()
+        for d in reversed(self.daemons):
+            d.kill()
+        # The emulators keep nothing worth a clean shutdown, which costs each
+        # up to half a second (their serve loop's poll): killed at once.
         for part in (self.agent, self.proxy, self.imds):
-            if part:
-                part.stop()
+            if part and part.proc:
+                part.proc.stop(sig=signal.SIGKILL)
         if self.own_moto and self.moto:
             self.moto.stop()
+        elif self.moto and self.moto.proc and self.moto.proc.alive():
+            self._clean_moto()
+        for d in self.daemons:
+            d.close()
         if self.tmpdir:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
             self.tmpdir = None
@@ -1131,10 +1220,236 @@ class Stack:
         self.stop()
 
 
+# --------------------------------------------------------------------------
+# ecs-hostd on a Stack
+
+# The drain hook a case asks for: it records what the daemon passed it (one
+# run = three lines in hook.log), says hello on stdout (the daemon logs a
+# hook's output), then runs the case's own shell lines.
+RECORDING_HOOK = """#!/bin/sh
+{ echo "kind=$ECS_HOSTD_EVENT_KIND action=$ECS_HOSTD_EVENT_ACTION result=$ECS_HOSTD_DRAIN_RESULT"
+  echo "cluster=$ECS_HOSTD_CLUSTER arn=$ECS_HOSTD_CONTAINER_INSTANCE_ARN"
+  echo "id=$ECS_HOSTD_EVENT_ID time=$ECS_HOSTD_EVENT_TIME deadline=$ECS_HOSTD_DEADLINE"; } >> "%s"
+echo "hook says hello"
+%s
+"""
+
+SIGNALS = {"HUP": signal.SIGHUP, "TERM": signal.SIGTERM, "INT": signal.SIGINT, "USR1": signal.SIGUSR1, "KILL": signal.SIGKILL}
+
+
+class Notify:
+    """A NOTIFY_SOCKET like systemd's: collects the daemon's datagrams
+    (READY=1, STATUS=..., WATCHDOG=1, RELOADING=1, STOPPING=1), one line each."""
+
+    def __init__(self, path):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.setblocking(False)
+        self._lines = []
+
+    def lines(self):
+        """Every line received so far (datagrams split on newlines)."""
+        while True:
+            try:
+                self._lines.extend(self.sock.recv(4096).decode(errors="replace").split("\n"))
+            except (BlockingIOError, OSError):
+                return [line for line in self._lines if line]
+
+    def close(self):
+        self.sock.close()
+
+
+class Daemon:
+    """One ecs-hostd on a Stack, in its own directory: the configuration file
+    (rewritten by configure() and at every start, so a SIGHUP reads the
+    current keys), state/ (kept across restarts), attributes.d/, and, when
+    asked, the recording drain hook and a notify socket.  Every run's output
+    is kept: output() is all of them in order, so log offsets (marks) stay
+    valid across restarts.
+
+    d = stack.daemon(config={"ECS_HOSTD_MODE": "register"}, hook="")
+    d.start(); d.wait_log(r"Joined ECS cluster"); d.attr_file("team.json", {"team": "cats"})
+    assert d.restart() == 0
+
+    config: keys added to Stack.daemon_config() (None drops one); env: the
+    process environment beyond PATH/HOME/LANG (e.g. WATCHDOG_USEC); hook:
+    shell lines run after RECORDING_HOOK's (None: no hook); notify: a
+    NOTIFY_SOCKET; wrapper: argv before the binary (valgrind ...)."""
+
+    def __init__(self, stack, name, config=None, env=None, hook=None, notify=False, wrapper=(), program="ecs-hostd"):
+        self.stack = stack
+        self.name = name
+        self.dir = os.path.join(stack.tmpdir, name)
+        self.datadir = os.path.join(self.dir, "state")
+        self.attributes_dir = os.path.join(self.dir, "attributes.d")
+        os.makedirs(self.attributes_dir)
+        self.conf = os.path.join(self.dir, "ecs-hostd.conf")
+        self.hook_log = os.path.join(self.dir, "hook.log")
+        self.keys = stack.daemon_config(self.datadir, self.attributes_dir)
+        if hook is not None:
+            path = os.path.join(self.dir, "hook.sh")
+            with open(path, "w") as f:
+                f.write(RECORDING_HOOK % (self.hook_log, hook))
+            os.chmod(path, 0o755)
+            self.keys["ECS_HOSTD_DRAIN_HOOK"] = path
+        self.env = {k: str(v) for k, v in (env or {}).items()}
+        self.notify = Notify(os.path.join(self.dir, "notify")) if notify else None
+        if self.notify:
+            self.env["NOTIFY_SOCKET"] = self.notify.path
+        self.binary = binary(program)
+        self.argv = list(wrapper) + [self.binary, "--config", self.conf]
+        self.runs = []  # one Process per start
+        self.started_at = self.exited_at = self.signalled_at = None
+        self.configure(config or {})
+
+    # --- configuration and files -------------------------------------------
+    def configure(self, changes=None):
+        """Change configuration keys (None drops one) and rewrite the file."""
+        for k, v in (changes or {}).items():
+            if v is None:
+                self.keys.pop(k, None)
+            else:
+                self.keys[k] = ("true" if v else "false") if isinstance(v, bool) else str(v)
+        with open(self.conf, "w") as f:
+            f.writelines("%s=%s\n" % kv for kv in self.keys.items())
+
+    def config_line(self, key):
+        """The line number of `key` in the configuration file (1-based)."""
+        return list(self.keys).index(key) + 1
+
+    def attr_file(self, name, content):
+        """Write attributes.d/NAME atomically (a dict is written as JSON)."""
+        tmp = os.path.join(self.attributes_dir, "." + name + ".tmp")
+        with open(tmp, "w") as f:
+            f.write(content if isinstance(content, str) else json.dumps(content))
+        os.rename(tmp, os.path.join(self.attributes_dir, name))
+
+    def remove_attr_file(self, name):
+        os.unlink(os.path.join(self.attributes_dir, name))
+
+    def write_state(self, content):
+        """Replace state/state.json (a dict is written as JSON)."""
+        os.makedirs(self.datadir, exist_ok=True)
+        with open(os.path.join(self.datadir, "state.json"), "w") as f:
+            f.write(content if isinstance(content, str) else json.dumps(content))
+
+    def hook_lines(self):
+        try:
+            with open(self.hook_log) as f:
+                return f.read().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def check_config(self):
+        """`ecs-hostd --check-config --config FILE`: CompletedProcess (text)."""
+        env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "ASAN_OPTIONS", "UBSAN_OPTIONS") if k in os.environ}
+        return subprocess.run([self.binary, "--check-config", "--config", self.conf], env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    # --- the process --------------------------------------------------------
+    @property
+    def proc(self):
+        return self.runs[-1] if self.runs else None
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    def alive(self):
+        return bool(self.proc and self.proc.alive())
+
+    def start(self, changes=None):
+        """Start a run (configuration changes first); returns self."""
+        self.configure(changes)
+        p = Process(self.argv, env=self.env, name=self.name, clean_env=True).start()
+        self.runs.append(p)
+        self.started_at, self.exited_at, self.signalled_at = time.monotonic(), None, None
+        return self
+
+    def send_signal(self, sig):
+        """Send a signal (signal.SIG* or a name: "HUP", "TERM", "INT", ...)."""
+        self.signalled_at = time.monotonic()
+        self.proc.send_signal(SIGNALS[sig] if isinstance(sig, str) else sig)
+
+    def wait_exit(self, timeout=20.0):
+        """Wait for the run to end on its own; its exit status."""
+        rc = self.proc.wait(timeout)
+        self.exited_at = time.monotonic()
+        self.proc.stop()  # reaps what is left of its process group
+        return rc
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        """Signal the run (SIGTERM) and wait for its exit status; a run that
+        outlives `timeout` is killed (its status is then -9)."""
+        if not self.alive():
+            return self.proc.wait()
+        self.send_signal(sig)
+        try:
+            return self.wait_exit(timeout)
+        except subprocess.TimeoutExpired:
+            rc = self.proc.stop(timeout=1.0)
+            self.exited_at = time.monotonic()
+            return rc
+
+    def restart(self, changes=None):
+        """stop(), then start() with the same state; returns stop()'s status."""
+        rc = self.stop()
+        self.start(changes)
+        return rc
+
+    def kill(self):
+        """Stop the run if any, without a verdict (cleanup)."""
+        if self.proc:
+            self.proc.stop(timeout=3.0)
+
+    def close(self):
+        if self.notify:
+            self.notify.close()
+
+    def zombies(self):
+        """PIDs of the run's children that are zombies (exited, not reaped)."""
+        return [pid for pid, ppid, _ in _live_processes(zombies=True) if ppid == self.pid]
+
+    # --- the log --------------------------------------------------------------
+    def output(self):
+        """What every run wrote so far, in order."""
+        return "".join(p.output() for p in self.runs)
+
+    def mark(self):
+        """An offset into output(): pass it as `start` to see only what follows."""
+        return len(self.output())
+
+    def wait_log(self, pattern, timeout=20.0, start=0, count=1):
+        """Wait until `pattern` (a regex, multi-line) has matched `count` times
+        after offset `start`; returns the last of those matches.  Fails at once
+        when the run exits first, and on timeout shows the last lines."""
+        rx = re.compile(pattern, re.M)
+
+        def found():
+            alive = self.alive()
+            ms = list(rx.finditer(self.output(), start))
+            if len(ms) >= count:
+                return ms[count - 1]
+            if not alive:
+                raise WaitAbort("%s exited (%s) before logging %r:\n%s"
+                                % (self.name, self.proc.proc.poll(), pattern, self.output()[-2000:]))
+            return None
+
+        try:
+            return wait_until(found, timeout, what="%r from %s" % (pattern, self.name))
+        except TimeoutError as e:
+            raise TimeoutError("%s; the daemon's last lines:\n%s" % (e, self.output()[-1500:])) from None
+
+
+IMDS_SCENARIO_KEYS = {"config", "metadata", "identity", "spot", "termination_time", "rebalance", "asg", "maintenance",
+                      "maintenance_cancel", "maintenance_complete", "clear_faults", "faults", "expire_tokens"}
+ECS_SCENARIO_KEYS = {"down", "clear_faults", "faults"}
+
+
 def apply_imds(ctl, spec):
     """Apply the "imds" part of a scenario (see Stack.apply) through an ImdsControl."""
-    known = {"config", "metadata", "identity", "spot", "termination_time", "rebalance", "asg", "maintenance", "faults"}
-    unknown = set(spec) - known
+    unknown = set(spec) - IMDS_SCENARIO_KEYS
     if unknown:
         raise ValueError("unknown imds scenario keys: %s" % ", ".join(sorted(unknown)))
     events = []
@@ -1166,30 +1481,49 @@ def apply_imds(ctl, spec):
             ctl.asg_state(spec["asg"])
     for ev in spec.get("maintenance", []):
         events.append(ctl._call("POST", "/maintenance", ev))
+    for event_id in spec.get("maintenance_cancel", []):
+        ctl.cancel_maintenance(event_id)
+    for event_id in spec.get("maintenance_complete", []):
+        ctl.complete_maintenance(event_id)
+    if spec.get("clear_faults"):
+        ctl.clear_faults()
     for f in spec.get("faults", []):
         ctl._call("POST", "/faults", f)
+    if spec.get("expire_tokens"):
+        ctl.expire_tokens()
     return events
 
 
 def apply_ecs(ctl, spec):
     """Apply the "ecs" part of a scenario (see Stack.apply) through an AwsProxyControl."""
-    unknown = set(spec) - {"down", "faults"}
+    unknown = set(spec) - ECS_SCENARIO_KEYS
     if unknown:
         raise ValueError("unknown ecs scenario keys: %s" % ", ".join(sorted(unknown)))
     if "down" in spec:
         ctl.set_down(spec["down"])
+    if spec.get("clear_faults"):
+        ctl.clear_faults()
     for f in spec.get("faults", []):
         ctl._call("POST", "/faults", f)
     return []
 
 
 def subset_mismatch(actual, expected, where="$"):
-    """None when `expected` is contained in `actual` (dicts: listed keys only,
-    recursively; lists: same length, element-wise; the string "*" matches
-    anything present), else a message naming the first difference."""
+    """None when `expected` is contained in `actual`, else a message naming the
+    first difference.  Dicts: the listed keys only, recursively; lists: same
+    length, element-wise; "*" matches anything present; a string starting
+    with "~" is a regex the whole actual string must match; a dict against a
+    list of objects that have a "name" (ECS attributes, resources) matches
+    them by name: {"CPU": {"integerValue": 4096}}."""
     if expected == "*":
         return None
+    if isinstance(expected, str) and expected.startswith("~"):
+        if isinstance(actual, str) and re.fullmatch(expected[1:], actual, re.S):
+            return None
+        return "%s: expected to match /%s/, got %r" % (where, expected[1:], actual)
     if isinstance(expected, dict):
+        if isinstance(actual, list) and actual and all(isinstance(a, dict) and "name" in a for a in actual):
+            actual = {a["name"]: a for a in actual}
         if not isinstance(actual, dict):
             return "%s: expected an object, got %r" % (where, actual)
         for k, v in expected.items():
@@ -1215,6 +1549,549 @@ def load_scenario(path):
     with open(path) as f:
         text = "".join(line for line in f if not line.lstrip().startswith("//"))
     return json.loads(text)
+
+
+# --------------------------------------------------------------------------
+# daemon cases: tests/scenarios/<folder>/NN-what-it-proves.json, run step by
+# step on a fresh Stack (sharing one moto) with one Daemon.  The language is
+# described in docs/harness.md; what follows is its table and its runner.
+
+SCENARIOS = os.path.join(TOP, "tests", "scenarios")
+
+CASE_KEYS = {"name", "stack", "config", "env", "hook", "notify", "steps"}
+STACK_KEYS = {"cluster", "create_cluster", "instance_type", "az", "require_v2", "policy", "official_agent", "other_instances"}
+
+
+class CaseError(ValueError):
+    """A case that cannot run as written: an unknown key, a bad value, a
+    placeholder nothing defines."""
+
+
+def _is_bool(v):
+    return isinstance(v, bool)
+
+
+def _is_str(v):
+    return isinstance(v, str)
+
+
+def _is_dict(v):
+    return isinstance(v, dict)
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_policy(v):
+    return v == "host" or (isinstance(v, dict) and set(v) == {"without"} and isinstance(v["without"], list))
+
+
+def _is_start(v):
+    return v is True or isinstance(v, dict)
+
+
+# Step table.  kind: "do" changes the world, "wait" blocks until something
+# happened (no TAP line; the case fails if it never does), "check" is one TAP
+# line.  mods: the step-level keys besides the action (every check also takes
+# "name").  keys: the keys a dict argument may have.  reads: the step looks
+# at what happened since a mark (so it uses the last one unless "since" says
+# otherwise).
+STEPS = {
+    "imds": dict(kind="do", valid=_is_dict, keys=IMDS_SCENARIO_KEYS),
+    "ecs": dict(kind="do", valid=_is_dict, keys=ECS_SCENARIO_KEYS),
+    "start": dict(kind="do", valid=_is_start),
+    "config": dict(kind="do", valid=_is_dict),
+    "signal": dict(kind="do", valid=lambda v: v in SIGNALS),
+    "attributes": dict(kind="do", valid=_is_dict),
+    "state_file": dict(kind="do", valid=lambda v: isinstance(v, (dict, str))),
+    "policy": dict(kind="do", valid=_is_policy),
+    "aws": dict(kind="do", valid=lambda v: isinstance(v, list) and all(isinstance(a, str) for a in v)),
+    "agent": dict(kind="do", valid=_is_dict, keys={"register", "available", "running"}),
+    "mark": dict(kind="do", valid=lambda v: v is True),
+    "wait_log": dict(kind="wait", valid=_is_str, mods=("timeout", "count", "since"), reads=True),
+    "wait_request": dict(kind="wait", valid=_is_dict, keys={"operation", "status", "count"}, mods=("timeout", "since"), reads=True),
+    "wait_imds": dict(kind="wait", valid=_is_dict, keys={"path", "status", "count"}, mods=("timeout", "since"), reads=True),
+    "stop": dict(kind="check", valid=_is_int, mods=("timeout",)),
+    "restart": dict(kind="check", valid=_is_start, mods=("timeout",)),
+    "expect_exit": dict(kind="check", valid=_is_int, mods=("timeout",)),
+    "expect_running": dict(kind="check", valid=_is_bool),
+    "expect_no_zombies": dict(kind="check", valid=lambda v: v is True),
+    "expect_numbers": dict(kind="check", valid=_is_str),
+    "expect_log": dict(kind="check", valid=_is_str, mods=("count", "within", "since"), reads=True),
+    "expect_hook": dict(kind="check", valid=_is_str, mods=("count", "within", "since"), reads=True),
+    "expect_notify": dict(kind="check", valid=_is_str, mods=("count", "within", "since"), reads=True),
+    "expect_requests": dict(kind="check", valid=_is_dict, mods=("within", "since"), reads=True,
+                            keys={"operation", "status", "answered", "count", "statuses", "json", "exact", "items", "values", "absent"}),
+    "expect_imds": dict(kind="check", valid=_is_dict, mods=("within", "since"), reads=True,
+                        keys={"path", "status", "count", "each", "connections", "max_gap_ms"}),
+    "expect_ecs": dict(kind="check", valid=_is_dict, mods=("within",),
+                       keys={"cluster", "arn", "count", "status", "instances", "custom", "ignore_custom"}),
+    "expect_check_config": dict(kind="check", valid=_is_dict, keys={"exit", "stdout", "stderr"}),
+}
+SINCE = ("mark", "start", "now")
+
+
+def validate_case(case):
+    """Raise CaseError naming the first thing wrong with a case (a parsed
+    case file): unknown keys anywhere, a step with no or two actions, a mark
+    nothing reads, a case that ends waiting."""
+    unknown = set(case) - CASE_KEYS
+    if unknown:
+        raise CaseError("unknown case keys: %s" % ", ".join(sorted(unknown)))
+    if not isinstance(case.get("name"), str) or not isinstance(case.get("steps"), list) or not case["steps"]:
+        raise CaseError('a case needs a "name" (what it proves) and a list of "steps"')
+    unknown = set(case.get("stack", {})) - STACK_KEYS
+    if unknown:
+        raise CaseError("unknown stack keys: %s" % ", ".join(sorted(unknown)))
+    if "policy" in case.get("stack", {}) and not _is_policy(case["stack"]["policy"]):
+        raise CaseError('stack policy: "host" or {"without": [actions]}')
+    unread_mark = None
+    for i, step in enumerate(case["steps"], 1):
+        where = "step %d" % i
+        if not isinstance(step, dict):
+            raise CaseError("%s: a step is an object" % where)
+        actions = [k for k in step if k in STEPS]
+        if len(actions) != 1:
+            raise CaseError("%s: one action per step (one of %s), got %s" % (where, ", ".join(sorted(STEPS)), sorted(step)))
+        action = actions[0]
+        spec = STEPS[action]
+        allowed = {action} | set(spec.get("mods", ())) | ({"name"} if spec["kind"] == "check" else set())
+        unknown = set(step) - allowed
+        if unknown:
+            raise CaseError("%s (%s): unknown keys %s" % (where, action, ", ".join(sorted(unknown))))
+        arg = step[action]
+        if not spec["valid"](arg):
+            raise CaseError("%s: %s does not take %r" % (where, action, arg))
+        keys = spec.get("keys")
+        if keys is not None and isinstance(arg, dict) and set(arg) - keys:
+            raise CaseError("%s (%s): unknown keys %s" % (where, action, ", ".join(sorted(set(arg) - keys))))
+        if step.get("since", "mark") not in SINCE:
+            raise CaseError("%s: since is one of %s" % (where, ", ".join(SINCE)))
+        if step.get("since") == "now" and spec["kind"] != "wait":
+            raise CaseError('%s: since "now" is for waits (nothing happened since now yet)' % where)
+        if spec.get("reads") and step.get("since", "mark") == "mark":
+            unread_mark = None
+        if action in ("mark", "start", "restart"):
+            if unread_mark:
+                raise CaseError("step %d: nothing reads this mark before step %d" % (unread_mark, i))
+            unread_mark = i if action == "mark" else None
+    if unread_mark:
+        raise CaseError("step %d: nothing reads this mark" % unread_mark)
+    if STEPS[[k for k in case["steps"][-1] if k in STEPS][0]]["kind"] == "wait":
+        raise CaseError("the last step waits: check what it waited for")
+
+
+_PLACEHOLDER = re.compile(r"(?<!\\)\{([A-Za-z_]\w*)(?::([^{}\s]+))?(?:\s*([-+*/])\s*(\d+(?:\.\d+)?))?\}")
+_COUNT = re.compile(r"\s*(>=|<=|==|!=|>|<)\s*(.+)$")
+_COMPARE = {">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, "==": lambda a, b: a == b,
+            "!=": lambda a, b: a != b, ">": lambda a, b: a > b, "<": lambda a, b: a < b}
+_ARITH_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Compare, ast.Constant, ast.Add, ast.Sub, ast.Mult,
+                ast.Div, ast.FloorDiv, ast.Mod, ast.USub, ast.UAdd, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
+
+
+def arith(text):
+    """Evaluate numbers, + - * / // %, parentheses and comparisons (chained
+    like 1 < x <= 3); nothing else."""
+    tree = ast.parse(text.strip(), mode="eval")
+    for node in ast.walk(tree):
+        if not isinstance(node, _ARITH_NODES) or (isinstance(node, ast.Constant) and not isinstance(node.value, (int, float))):
+            raise CaseError("not arithmetic: %r" % text)
+    return eval(compile(tree, "<case>", "eval"), {"__builtins__": {}}, {})  # noqa: S307 -- only the nodes above
+
+
+def count_mismatch(n, want, what="matches"):
+    """None when n satisfies `want` (an integer: exactly; "OP EXPR": compared), else why not."""
+    if _is_int(want):
+        return None if n == want else "%d %s, want %d" % (n, what, want)
+    m = _COUNT.match(want) if isinstance(want, str) else None
+    if not m:
+        raise CaseError("count %r: an integer or \"OP EXPR\" (OP one of >= <= == != > <)" % (want,))
+    bound = arith(m.group(2))
+    return None if _COMPARE[m.group(1)](n, bound) else "%d %s, want %s %s" % (n, what, m.group(1), bound)
+
+
+def _native(text):
+    """A captured group as a number when it is one."""
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    if re.fullmatch(r"-?\d+\.\d+", text):
+        return float(text)
+    return text
+
+
+def host_facts():
+    """Captures describing this machine (what RegisterContainerInstance reports)."""
+    with open("/proc/meminfo") as f:
+        mem_kib = int(re.search(r"MemTotal:\s+(\d+) kB", f.read()).group(1))
+    machine = os.uname().machine
+    return {"host_cpu_units": os.sysconf("SC_NPROCESSORS_ONLN") * 1024, "host_memory_mib": mem_kib // 1024,
+            "host_arch": {"x86_64": "x86_64", "aarch64": "arm64"}.get(machine, machine)}
+
+
+class Case:
+    """One case file, validated on load, run by run(tap, moto)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.id = os.path.splitext(os.path.basename(path))[0]
+        self.spec = load_scenario(path)
+        validate_case(self.spec)
+        self.stack = self.daemon = None
+        self.captures = {}
+        self.marks = {}
+
+    # --- placeholders ---------------------------------------------------------
+    def value_of(self, m):
+        name, arg, op, num = m.groups()
+        if name == "time":
+            if op not in (None, "+", "-") or arg:
+                raise CaseError("{time+N} or {time-N}: %s" % m.group(0))
+            return iso8601(time.time() + (float(num) * (-1 if op == "-" else 1) if op else 0))
+        if name == "config_line":
+            if arg not in self.daemon.keys:
+                raise CaseError("%s: no such key in the configuration" % m.group(0))
+            return self.daemon.config_line(arg)
+        if arg or name not in self.captures:
+            raise CaseError("unknown placeholder %s (known: %s, time+N, config_line:KEY)"
+                            % (m.group(0), ", ".join(sorted(self.captures))))
+        v = self.captures[name]
+        return arith("%s %s %s" % (v, op, num)) if op else v
+
+    def subst(self, obj, regex=False):
+        """obj with its {placeholders} filled in: escaped inside regexes (and
+        "~regex" strings); a string that is one placeholder takes its value's type."""
+        if isinstance(obj, str):
+            regex = regex or obj.startswith("~")
+            m = _PLACEHOLDER.fullmatch(obj)
+            if m and not regex:
+                return self.value_of(m)
+            return _PLACEHOLDER.sub(lambda m: (re.escape if regex else str)(str(self.value_of(m))), obj)
+        if isinstance(obj, list):
+            return [self.subst(x, regex) for x in obj]
+        if isinstance(obj, dict):
+            return {k: self.subst(v, regex) for k, v in obj.items()}
+        return obj
+
+    def capture(self, match):
+        self.captures.update({k: _native(v) for k, v in match.groupdict().items() if v is not None})
+
+    def refresh_captures(self):
+        s, d = self.stack, self.daemon
+        self.captures.update({
+            "cluster": s.cluster, "region": REGION, "account_id": ACCOUNT_ID,
+            "instance_id": s.instance.instance_id, "instance_type": s.instance.instance_type,
+            "az": s.instance.availability_zone, "imds_url": s.imds.url, "ecs_url": s.ecs_endpoint,
+            "agent_url": s.introspection_url, "closed_url": "http://127.0.0.1:%d/v1/metadata" % s.closed_port,
+            "access_key_id": s.creds.access_key_id, "secret_access_key": s.creds.secret_access_key,
+            "session_token": s.creds.session_token, "config": d.conf, "dir": d.dir, "datadir": d.datadir,
+            "attributes_dir": d.attributes_dir,
+        })
+        if s.agent_arn:
+            self.captures["agent_arn"] = s.agent_arn
+
+    # --- marks ----------------------------------------------------------------
+    def take_mark(self):
+        return {"log": self.daemon.mark(), "proxy": self.stack.proxy.control.log_mark(),
+                "imds": self.stack.imds.control.log_mark(), "hook": len(self.daemon.hook_lines()),
+                "notify": len(self.daemon.notify.lines()) if self.daemon.notify else 0}
+
+    def since(self, step):
+        which = step.get("since", "mark")
+        return self.take_mark() if which == "now" else self.marks[which]
+
+    # --- sources --------------------------------------------------------------
+    def requests(self, mark, operation=None, status=None, answered=False):
+        return [e for e in self.stack.proxy.control.log(mark["proxy"])
+                if (operation is None or fnmatch.fnmatchcase(e["operation"] or "", operation))
+                and (status is None or e["status"] == status) and (not answered or e["status"] is not None)]
+
+    def imds_requests(self, mark, path=None, status=None):
+        return [e for e in self.stack.imds.control.log(mark["imds"])
+                if e["done"] and fnmatch.fnmatchcase(e["path"], path or "*") and (status is None or e["status"] == status)]
+
+    # --- actions (kind "do") --------------------------------------------------
+    def do_imds(self, arg, step):
+        self.stack.apply({"imds": arg})
+
+    def do_ecs(self, arg, step):
+        self.stack.apply({"ecs": arg})
+
+    def do_start(self, arg, step):
+        self.daemon.start(arg if isinstance(arg, dict) else None)
+        self.marks["mark"] = self.take_mark()
+
+    def do_config(self, arg, step):
+        self.daemon.configure(arg)
+
+    def do_signal(self, arg, step):
+        self.daemon.send_signal(arg)
+
+    def do_attributes(self, arg, step):
+        for name, content in arg.items():
+            if content is None:
+                self.daemon.remove_attr_file(name)
+            else:
+                self.daemon.attr_file(name, content)
+
+    def do_state_file(self, arg, step):
+        self.daemon.write_state(arg)
+
+    def do_policy(self, arg, step):
+        self.stack.set_policy(host_policy() if arg == "host" else policy_without(arg["without"]))
+
+    def do_aws(self, arg, step):
+        self.stack.aws(*arg)
+
+    def do_agent(self, arg, step):
+        if arg.get("running", True):
+            self.stack.official_agent(register=arg.get("register", False), available=arg.get("available", True))
+        else:
+            self.stack.agent.stop()
+        self.refresh_captures()
+
+    def do_mark(self, arg, step):
+        self.marks["mark"] = self.take_mark()
+
+    # --- waits ----------------------------------------------------------------
+    def wait_log(self, arg, step):
+        mark = self.since(step)
+        m = self.daemon.wait_log(arg, step.get("timeout", 20), mark["log"], step.get("count", 1))
+        self.capture(m)
+
+    def wait_request(self, arg, step):
+        mark = self.since(step)
+        want = arg.get("count", 1)
+        wait_until(lambda: len(self.requests(mark, arg.get("operation"), arg.get("status"))) >= want,
+                   step.get("timeout", 20), what="%d ECS requests %s" % (want, json.dumps(arg)))
+
+    def wait_imds(self, arg, step):
+        mark = self.since(step)
+        want = arg.get("count", 1)
+        wait_until(lambda: len(self.imds_requests(mark, arg.get("path"), arg.get("status"))) >= want,
+                   step.get("timeout", 20), what="%d IMDS requests %s" % (want, json.dumps(arg)))
+
+    # --- checks: each returns None (passed) or why it failed ---------------------
+    def check_stop(self, arg, step):
+        rc = self.daemon.stop(timeout=step.get("timeout", 10))
+        self.after_exit()
+        return None if rc == arg else "exit status %s, want %d" % (rc, arg)
+
+    def check_restart(self, arg, step):
+        why = self.check_stop(0, step)
+        self.do_start(arg, step)
+        return why
+
+    def check_expect_exit(self, arg, step):
+        try:
+            rc = self.daemon.wait_exit(step.get("timeout", 20))
+        except subprocess.TimeoutExpired:
+            return "still running after %s s" % step.get("timeout", 20)
+        self.after_exit()
+        return None if rc == arg else "exit status %s, want %d" % (rc, arg)
+
+    def after_exit(self):
+        d = self.daemon
+        self.captures["run_s"] = round(d.exited_at - d.started_at, 3)
+        if d.signalled_at:
+            self.captures["exit_after_s"] = round(d.exited_at - d.signalled_at, 3)
+
+    def check_expect_running(self, arg, step):
+        return None if self.daemon.alive() == arg else "running: %s, want %s" % (self.daemon.alive(), arg)
+
+    def check_expect_no_zombies(self, arg, step):
+        z = self.daemon.zombies()
+        return None if not z else "unreaped children: %s" % z
+
+    def check_expect_numbers(self, arg, step):
+        return None if arith(arg) is True else "false: %s" % arg
+
+    def _count_text(self, n, step, what):
+        return count_mismatch(n, self.subst(step.get("count", ">= 1")), what)
+
+    def check_expect_log(self, arg, step):
+        rx = re.compile(arg, re.M)
+        ms = list(rx.finditer(self.daemon.output(), self.since(step)["log"]))
+        if ms:
+            self.capture(ms[0])
+        return self._count_text(len(ms), step, "lines matching %r" % arg)
+
+    def check_expect_hook(self, arg, step):
+        lines = self.daemon.hook_lines()[self.since(step)["hook"]:]
+        why = self._count_text(sum(1 for line in lines if re.fullmatch(arg, line)), step, "hook lines matching %r" % arg)
+        return why and "%s; the hook wrote %r" % (why, lines)
+
+    def check_expect_notify(self, arg, step):
+        lines = self.daemon.notify.lines()[self.since(step)["notify"]:]
+        why = self._count_text(sum(1 for line in lines if re.match(arg, line)), step, "notifications matching %r" % arg)
+        return why and "%s; received %r" % (why, lines[-10:])
+
+    def check_expect_requests(self, arg, step):
+        entries = self.requests(self.since(step), arg.get("operation"), arg.get("status"), arg.get("answered"))
+        problems = []
+        if "statuses" in arg and [e["status"] for e in entries] != arg["statuses"]:
+            problems.append("statuses %s, want %s" % ([e["status"] for e in entries], arg["statuses"]))
+        subjects = [e["json"] for e in entries]
+        if "items" in arg:
+            subjects = [item for body in subjects for item in ((body or {}).get(arg["items"]) or [])]
+        count = arg.get("count", None if "statuses" in arg else ">= 1")
+        if count is not None:
+            problems.append(count_mismatch(len(subjects), count, "items" if "items" in arg else "requests"))
+        for i, subject in enumerate(subjects):
+            if "json" in arg:
+                problems.append(("%d: %r, want exactly %r" % (i, subject, arg["json"]) if subject != arg["json"] else None)
+                                if arg.get("exact") else subset_mismatch(subject, arg["json"], "$[%d]" % i))
+            for field in arg.get("absent", []):
+                if isinstance(subject, dict) and field in subject:
+                    problems.append("$[%d].%s: present (%r), want absent" % (i, field, subject[field]))
+        for field, want in arg.get("values", {}).items():
+            got = sorted((s.get(field) for s in subjects if isinstance(s, dict)), key=json.dumps)
+            if got != sorted(want, key=json.dumps):
+                problems.append("%s values %s, want %s" % (field, got, sorted(want, key=json.dumps)))
+        problems = [p for p in problems if p]
+        return "; ".join(problems)[:1500] if problems else None
+
+    def check_expect_imds(self, arg, step):
+        entries = self.imds_requests(self.since(step), arg.get("path"), arg.get("status"))
+        problems = [count_mismatch(len(entries), arg.get("count", ">= 1"), "requests")]
+        for i, e in enumerate(entries):
+            if "each" in arg:
+                problems.append(subset_mismatch(e, arg["each"], "$[%d]" % i))
+        if "connections" in arg:
+            problems.append(count_mismatch(len({e["conn"] for e in entries}), arg["connections"], "connections"))
+        if "max_gap_ms" in arg:
+            gaps = [(b["time"] - a["time"]) * 1000 for a, b in zip(entries, entries[1:])]
+            if not gaps or max(gaps) >= arg["max_gap_ms"]:
+                problems.append("largest gap %.0f ms, want < %s ms" % (max(gaps) if gaps else -1, arg["max_gap_ms"]))
+        problems = [p for p in problems if p]
+        return "; ".join(problems)[:1500] if problems else None
+
+    def check_expect_ecs(self, arg, step):
+        cluster = arg.get("cluster", self.stack.cluster)
+        cis = self.stack.moto.describe_container_instances(cluster, [arg["arn"]] if "arn" in arg else None)
+        for ci in cis:
+            ci["custom"] = {a["name"]: a.get("value") for a in ci.get("attributes", []) if not a["name"].startswith("ecs.")}
+        problems = []
+        if "count" in arg:
+            problems.append(count_mismatch(len(cis), arg["count"], "container instances"))
+        if "status" in arg and (not cis or any(ci["status"] != arg["status"] for ci in cis)):
+            problems.append("statuses %s, want %s" % ([ci["status"] for ci in cis], arg["status"]))
+        if "instances" in arg:
+            problems.append(subset_mismatch(cis, arg["instances"]))
+        if "custom" in arg:
+            for ci in cis or [{"custom": None}]:
+                got = {k: v for k, v in (ci["custom"] or {}).items() if k not in arg.get("ignore_custom", [])}
+                if got != arg["custom"]:
+                    problems.append("custom attributes %s, want %s" % (got, arg["custom"]))
+        problems = [p for p in problems if p]
+        return "; ".join(problems)[:1500] if problems else None
+
+    def check_expect_check_config(self, arg, step):
+        cp = self.daemon.check_config()
+        problems = []
+        if "exit" in arg and cp.returncode != arg["exit"]:
+            problems.append("exit status %d, want %d" % (cp.returncode, arg["exit"]))
+        for stream in ("stdout", "stderr"):
+            if stream in arg and not re.search(arg[stream], getattr(cp, stream), re.M):
+                problems.append("%r not in %s: %r" % (arg[stream], stream, getattr(cp, stream)[-800:]))
+        return "; ".join(problems) if problems else None
+
+    # --- running it -------------------------------------------------------------
+    def step_name(self, action, step):
+        if "name" in step:
+            try:
+                return self.subst(step["name"])
+            except CaseError:
+                return step["name"]
+        return "%s %s" % (action, json.dumps(step[action])[:120])
+
+    def run_step(self, action, step):
+        """Do one step; returns None (not a check, or passed) or why the check failed."""
+        kind = STEPS[action]["kind"]
+        arg = self.subst(step[action], regex=action in ("wait_log", "expect_log", "expect_hook", "expect_notify"))
+        if kind == "check":
+            fn = getattr(self, "check_" + action)
+            deadline = time.monotonic() + step.get("within", 0)
+            while True:
+                try:
+                    why = fn(arg, step)
+                except (CaseError, KeyboardInterrupt):
+                    raise
+                except Exception as e:  # noqa: BLE001 -- a check that cannot be made fails
+                    why = "%s: %s" % (type(e).__name__, e)
+                if why is None or time.monotonic() >= deadline:
+                    return why
+                time.sleep(0.1)
+        getattr(self, ("do_" if kind == "do" else "") + action)(arg, step)
+        return None
+
+    def run(self, tap, moto):
+        """Run the case on a fresh Stack; one TAP line per check."""
+        t0, failed_before = time.monotonic(), tap.failed
+        tap.diag("%s: %s" % (self.id, self.spec["name"]))
+        options = dict(self.spec.get("stack", {}))
+        if "policy" in options:
+            options["policy"] = host_policy() if options["policy"] == "host" else policy_without(options["policy"]["without"])
+        try:
+            with Stack(moto=moto, **options) as self.stack:
+                self.daemon = self.stack.daemon(env=self.spec.get("env"), hook=self.spec.get("hook"),
+                                                notify=self.spec.get("notify", False))
+                self.refresh_captures()
+                self.captures.update(host_facts())
+                self.daemon.configure(self.subst(self.spec.get("config", {})))
+                self.marks = {"start": self.take_mark()}
+                self.marks["mark"] = self.marks["start"]
+                self.run_steps(tap)
+                if tap.failed > failed_before and self.daemon.runs:
+                    tap.diag("%s: the daemon's last lines:\n%s" % (self.id, self.daemon.output()[-2500:]))
+        except Exception as e:  # noqa: BLE001 -- the Stack failed: this case is lost, the file goes on
+            tap.ok(False, "%s: its stack starts and stops" % self.id, "%s: %s" % (type(e).__name__, e))
+        tap.diag("%s: %.1f s" % (self.id, time.monotonic() - t0))
+
+    def run_steps(self, tap):
+        """Every step in order.  When a wait or an action fails, the case stops
+        there: the next check reports why, the later ones fail as not
+        reached, so a file prints as many lines whatever happens."""
+        broken = None
+        for i, step in enumerate(self.spec["steps"], 1):
+            action = next(k for k in step if k in STEPS)
+            if broken is None:
+                try:
+                    why = self.run_step(action, step)
+                except Exception as e:  # noqa: BLE001 -- reported on the next check
+                    why = broken = "step %d (%s) failed: %s: %s" % (i, action, type(e).__name__, e)
+            else:
+                why = broken
+            if STEPS[action]["kind"] == "check":
+                tap.ok(why is None, "%s: %s" % (self.id, self.step_name(action, step)), why)
+                if broken:
+                    broken = "not reached (an earlier step failed)"
+        if broken and not broken.startswith("not reached"):
+            tap.ok(False, "%s: runs to the end" % self.id, broken)
+
+
+def run_cases(tap, folder, at_least=1, only=None, moto=None):
+    """Run tests/scenarios/FOLDER/*.json (those whose file name contains one of
+    `only`, when given) on one shared moto (`moto`, or one started here)."""
+    paths = sorted(glob.glob(os.path.join(SCENARIOS, folder, "*.json")))
+    if only:
+        paths = [p for p in paths if any(o in os.path.basename(p) for o in only)]
+    else:
+        tap.ok(len(paths) >= at_least, "the %s cases are there" % folder, "found %d, want at least %d" % (len(paths), at_least))
+    cases = []
+    for path in paths:
+        try:
+            cases.append(Case(path))
+        except (ValueError, OSError) as e:
+            tap.ok(False, "%s: the case file is valid" % os.path.basename(path), e)
+    own = moto is None
+    moto = moto or MotoServer().start()
+    try:
+        for case in cases:
+            case.run(tap, moto)
+    finally:
+        if own:
+            moto.stop()
 
 
 def _serve_by_hand():

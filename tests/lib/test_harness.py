@@ -6,8 +6,11 @@ the EC2 instance the emulator describes; every process is gone at the end."""
 
 import json
 import os
+import re
+import shutil
 import signal
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -20,6 +23,191 @@ LIST_ONLY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action"
 def flip_last(s):
     """s with its last character changed (never equal to s)."""
     return s[:-1] + ("A" if s[-1] != "A" else "B")
+
+
+class QuietTap(harness.Tap):
+    """A Tap that records (ok, name, why) instead of printing: for running
+    a case inside this test without mixing its lines into ours."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def ok(self, cond, name, why=""):
+        self.n += 1
+        self.failed += 0 if cond else 1
+        self.lines.append((bool(cond), name, str(why)))
+        return bool(cond)
+
+    def diag(self, msg):
+        pass
+
+
+def refused(case):
+    """The CaseError validate_case raises for a case dict ('' when accepted)."""
+    try:
+        harness.validate_case(case)
+        return ""
+    except harness.CaseError as e:
+        return str(e)
+
+
+def case_language(tap):
+    """Validation, placeholders, counts, arithmetic and the matching rules."""
+    ok_steps = [{"start": True}, {"wait_log": "x"}, {"expect_log": "y", "count": 1, "name": "y logged"}]
+    tap.eq(refused({"name": "n", "steps": ok_steps}), "", "a well-formed case is accepted")
+    bad = [
+        ({"name": "n", "steps": ok_steps, "stak": {}}, "unknown case keys: stak"),
+        ({"name": "n", "steps": [{"start": True, "expect_log": "x"}]}, "one action per step"),
+        ({"name": "n", "steps": [{"start": True}, {"expect_log": "x", "cuont": 1}]}, r"step 2 \(expect_log\): unknown keys cuont"),
+        ({"name": "n", "steps": [{"imds": {"spto": {}}}, {"expect_running": True}]}, r"step 1 \(imds\): unknown keys spto"),
+        ({"name": "n", "steps": [{"start": True}, {"mark": True}, {"signal": "HUP"}, {"expect_running": True}]}, "step 2: nothing reads this mark"),
+        ({"name": "n", "steps": [{"start": True}, {"wait_log": "x"}]}, "the last step waits"),
+        ({"name": "n", "steps": [{"start": True}, {"expect_log": "x", "since": "now"}]}, 'since "now" is for waits'),
+        ({"name": "n", "steps": [{"wait_log": "x", "name": "a wait is no check"}, {"expect_running": True}]}, r"unknown keys name"),
+    ]
+    for case, why in bad:
+        tap.match(why, refused(case), "a case file is refused: %s" % why.replace("\\", ""))
+
+    c = harness.Case.__new__(harness.Case)
+    c.captures = {"arn": "arn:aws:ecs:x/1", "n": 7}
+    tap.ok(
+        c.subst({"a": "{arn}", "b": "{n}", "c": "{n * 1024}", "d": ["x-{arn}"]}) == {"a": "arn:aws:ecs:x/1", "b": 7, "c": 7168, "d": ["x-arn:aws:ecs:x/1"]}
+        and c.subst("as {arn}, \\d{3}", regex=True) == "as arn:aws:ecs:x/1, \\d{3}"
+        and c.subst("~{arn}") == "~arn:aws:ecs:x/1"
+        and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", c.subst("{time+90}")),
+        "placeholders: typed when alone, escaped in regexes, with arithmetic and {time+N}",
+    )
+    try:
+        c.subst("{arnn}")
+        tap.ok(False, "an unknown placeholder is an error", "accepted")
+    except harness.CaseError as e:
+        tap.match(r"unknown placeholder \{arnn\}.*known: arn, n", str(e), "an unknown placeholder is an error naming the known ones")
+    cm = harness.count_mismatch
+    tap.ok(
+        cm(3, 3) is None and cm(2, 3) == "2 matches, want 3" and cm(4, ">= 4") is None and cm(3, ">= 4") == "3 matches, want >= 4"
+        and cm(5, "<= 2 * 3") is None and harness.arith("1 < 2 <= 2") is True,
+        "counts: an integer is exact, 'OP EXPR' compares; arithmetic chains comparisons",
+    )
+    try:
+        harness.arith("__import__('os').getpid()")
+        tap.ok(False, "arithmetic refuses anything else", "evaluated")
+    except harness.CaseError:
+        tap.ok(True, "arithmetic refuses anything else")
+    mm = harness.subset_mismatch
+    body = {"totalResources": [{"name": "CPU", "integerValue": 4096}, {"name": "PORTS", "stringSetValue": ["22"]}], "hash": "5c34962b"}
+    tap.ok(
+        mm(body, {"totalResources": {"CPU": {"integerValue": 4096}}, "hash": "~[0-9a-f]{7,}"}) is None
+        and mm(body, {"totalResources": {"GPU": {}}}) == "$.totalResources.GPU: missing"
+        and mm(body, {"hash": "~[0-9]+"}) is not None,
+        "subset_mismatch: name-keyed lists match a dict by name; '~' strings are regexes",
+    )
+
+
+STUB = ["sh", "-c", 'echo "run $$: $*"; trap "echo bye; exit 0" TERM; while :; do sleep 0.05; done', "stub"]
+
+
+def daemon_fixture(tap, moto):
+    """Stack.daemon's directory, files and process handling, with a stub
+    program (sh) in front of the real binary's arguments."""
+    with harness.Stack(moto=moto, cluster="fixture") as s:
+        d = s.daemon(config={"ECS_HOSTD_MODE": "register", "ECS_LOGLEVEL": "debug"}, hook="exit 3", notify=True, wrapper=STUB)
+        d.configure({"ECS_LOGLEVEL": None, "ECS_HOSTD_POLL_INTERVAL_MS": 200})
+        with open(d.conf) as f:
+            lines = f.read().splitlines()
+        tap.ok(
+            lines[0] == "ECS_CLUSTER=fixture" and "ECS_BACKEND_HOST=%s" % s.proxy.url in lines
+            and "AWS_EC2_METADATA_SERVICE_ENDPOINT=%s" % s.imds.url in lines and "ECS_HOSTD_DATADIR=%s" % d.datadir in lines
+            and not any(line.startswith("ECS_LOGLEVEL=") for line in lines)
+            and lines[d.config_line("ECS_HOSTD_POLL_INTERVAL_MS") - 1] == "ECS_HOSTD_POLL_INTERVAL_MS=200"
+            and d.keys["ECS_HOSTD_DRAIN_HOOK"].startswith(d.dir) and d.dir.startswith(s.tmpdir),
+            "Daemon: its own configuration file (Stack's endpoints and its directories), keys changed and dropped, config_line",
+            lines,
+        )
+        d.attr_file("team.json", {"team": "cats"})
+        d.write_state("{not json")
+        hook = harness.subprocess.run([d.keys["ECS_HOSTD_DRAIN_HOOK"]], capture_output=True, text=True,
+                                      env={"ECS_HOSTD_EVENT_KIND": "spot", "PATH": os.environ["PATH"]})
+        with open(os.path.join(d.attributes_dir, "team.json")) as f, open(os.path.join(d.datadir, "state.json")) as g:
+            tap.ok(
+                json.load(f) == {"team": "cats"} and g.read() == "{not json" and hook.returncode == 3
+                and hook.stdout == "hook says hello\n" and d.hook_lines()[0].startswith("kind=spot action= ") and len(d.hook_lines()) == 3,
+                "Daemon: attr_file, write_state, and the recording hook (three lines, hello, then the case's lines)",
+                (hook.returncode, hook.stdout, d.hook_lines()),
+            )
+        d.start()
+        first = d.wait_log(r"run (\d+): .*--config %s" % re.escape(d.conf)).group(1)
+        mark = d.mark()
+        rc = d.restart()
+        second = d.wait_log(r"run (\d+):", start=mark).group(1)
+        tap.ok(
+            rc == 0 and first != second and d.output().count("bye") == 1
+            and d.output().index("run %s" % first) < mark <= d.output().index("bye") < d.output().index("run %s" % second)
+            and len(d.runs) == 2 and d.alive(),
+            "Daemon: restart returns the exit status; output() keeps every run, so marks stay valid",
+            d.output(),
+        )
+        socket_ = harness.socket.socket(harness.socket.AF_UNIX, harness.socket.SOCK_DGRAM)
+        socket_.sendto(b"READY=1\nSTATUS=Joined", d.notify.path)
+        socket_.close()
+        tap.eq(d.notify.lines(), ["READY=1", "STATUS=Joined"], "Notify: a datagram's lines, as systemd reads them")
+        d.send_signal("KILL")
+        t = time.monotonic()
+        try:
+            d.wait_log("never printed", timeout=20, start=d.mark())
+            tap.ok(False, "Daemon.wait_log fails at once when the run exits", "matched")
+        except harness.WaitAbort as e:
+            tap.ok(time.monotonic() - t < 5 and "exited (-9)" in str(e), "Daemon.wait_log fails at once when the run exits", str(e)[:300])
+        # The stand-in's shell becomes a sleep that never reaps its child.
+        z = s.daemon(name="zombie", wrapper=["sh", "-c", "sleep 0.05 & exec sleep 30", "stub"]).start()
+        try:
+            zombies = harness.wait_until(z.zombies, 5, what="a zombie")
+        except TimeoutError:
+            zombies = []
+        tap.ok(len(zombies) == 1, "Daemon.zombies() sees a child its process has not reaped", zombies)
+        s.register_other_instance()
+    after = moto.ecs("DescribeClusters", clusters=["fixture"])["clusters"]
+    left = moto.ecs("ListContainerInstances", cluster="fixture")["containerInstanceArns"]
+    tap.ok(
+        [c["status"] for c in after] == ["INACTIVE"] and left == [],
+        "a Stack on a shared moto empties and deletes the cluster it made when it stops",
+        (after, left),
+    )
+
+
+def case_run(tap, moto):
+    """A case run without a daemon: a check that passes, one that fails with
+    its reason, a wait that times out, and the checks after it, each one line."""
+    d = tempfile.mkdtemp(prefix="hostd-case-")
+    path = os.path.join(d, "01-sample.json")
+    with open(path, "w") as f:
+        f.write("""{
+  // comment lines are allowed
+  "name": "a sample",
+  "stack": {"cluster": "sample"},
+  "steps": [
+    {"imds": {"spot": {"action": "stop", "time": 60}}},
+    {"expect_ecs": {"count": 0}, "name": "empty cluster"},
+    {"expect_requests": {"operation": "RegisterContainerInstance", "count": 1}, "name": "wants a registration"},
+    {"wait_imds": {"path": "/latest/meta-data/spot/instance-action"}, "timeout": 0.3},
+    {"expect_numbers": "1 < 2", "name": "after the failed wait"},
+    {"expect_running": true, "name": "also not reached"}
+  ]
+}
+""")
+    qt = QuietTap()
+    harness.Case(path).run(qt, moto)
+    shutil.rmtree(d, ignore_errors=True)
+    got = [(ok, name) for ok, name, _ in qt.lines]
+    whys = [why for _, _, why in qt.lines]
+    tap.ok(
+        got == [(True, "01-sample: empty cluster"), (False, "01-sample: wants a registration"),
+                (False, "01-sample: after the failed wait"), (False, "01-sample: also not reached")]
+        and whys[1] == "0 requests, want 1" and whys[2].startswith("step 4 (wait_imds) failed: TimeoutError")
+        and whys[3] == "not reached (an earlier step failed)",
+        "a case: one TAP line per check, with the reason; after a failed wait the checks left fail as not reached",
+        qt.lines,
+    )
 
 
 def main(tap):
@@ -264,6 +452,11 @@ def main(tap):
         and mm(doc_, {"attributes": []}) is not None and mm(doc_, {"nope": 1}) == "$.nope: missing",
         "subset_mismatch matches listed keys and names the first difference",
     )
+
+    # Case files: refused when they cannot mean anything.
+    case_language(tap)
+    daemon_fixture(tap, moto)
+    case_run(tap, moto)
 
     # Process control: TERM ignored, a grandchild in the group -- all killed.
     stubborn = harness.Process(["sh", "-c", "trap '' TERM; sleep 300 & echo started; wait"], name="stubborn").start()

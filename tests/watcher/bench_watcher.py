@@ -7,20 +7,17 @@ proxy in front of moto) and to its answer (DRAINING confirmed), and the
 daemon's CPU time per poll, side by side with what the same reads cost a bare
 blocking libcurl loop and a bare socket (build/tests/imds-floor) and what a
 poll costs the blog's loop.  Not a test: it prints figures and ratios."""
-import subprocess
-import json
 import os
 import re
 import statistics
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import harness  # noqa: E402
-from hostd import Host, ops  # noqa: E402
 
 N = int(os.environ.get("BENCH_NOTICES", "30"))
-POLICY = json.load(open(os.path.join(harness.TOP, "packaging", "iam-policy.json")))
 BLOG = r"""#!/bin/bash
 # The AWS blog's watcher: IMDSv1, every 5 s, then the AWS CLI.
 while sleep 5; do
@@ -61,12 +58,13 @@ def floor(mode, imds, polls):
     return float(m.group(1))
 
 
-def measure(name, moto, imds, proxy, arn, cluster, n):
-    """n notices: raise, wait for the drain, reset; returns (to_request, to_confirmed) in ms."""
+def measure(name, s, arn, n):
+    """n notices on Stack s: raise, wait for the drain, reset; returns (to_request, to_confirmed) in ms."""
+    imds, proxy = s.imds, s.proxy
     req, conf = [], []
     for i in range(n):
-        moto.aws("ecs", "update-container-instances-state", "--cluster", cluster, "--container-instances", arn,
-                 "--status", "ACTIVE")
+        s.aws("ecs", "update-container-instances-state", "--cluster", s.cluster, "--container-instances", arn,
+              "--status", "ACTIVE")
         since = proxy.control.log_mark()
         time.sleep(0.3 + (i % 10) / 10.0)  # notices land at every phase of the poll cycle
         t0 = time.time()
@@ -83,37 +81,31 @@ def measure(name, moto, imds, proxy, arn, cluster, n):
 
 
 def main():
-    with harness.MotoServer() as moto, harness.ImdsEmulator(require_v2=False) as imds, \
-            harness.AwsProxy(moto.endpoint) as proxy:
-        inst = moto.run_instance()
-        _, creds = moto.role_credentials("bench-role", POLICY)
-        imds.serve_instance(inst, role="bench-role", creds=creds)
-        moto.create_cluster("bench")
-        h = Host(imds, proxy, ECS_CLUSTER="bench", ECS_HOSTD_MODE="register")
-        h.start()
-        h.wait(r"Joined ECS cluster bench as (\S+)")
-        arn = re.search(r"Joined ECS cluster bench as (\S+)", h.output()).group(1)
+    # IMDSv1 allowed: the blog's loop cannot do v2.
+    with harness.Stack(require_v2=False, cluster="bench") as s:
+        imds = s.imds
+        d = s.start_daemon(config={"ECS_HOSTD_MODE": "register"})
+        arn = d.wait_log(r"Joined ECS cluster bench as (\S+)").group(1)
         print("=== watcher: %d Spot notices each, default poll interval (1000 ms)" % N, flush=True)
 
         # CPU per poll while idle.
         time.sleep(1)
-        mark, c0 = imds.control.log_mark(), cpu_seconds(h.proc.pid)
+        mark, c0 = imds.control.log_mark(), cpu_seconds(d.pid)
         time.sleep(20)
-        c1 = cpu_seconds(h.proc.pid)
+        c1 = cpu_seconds(d.pid)
         polls = len([e for e in imds.control.log(mark) if e["path"] == "/latest/meta-data/spot/instance-action"])
         per_poll_ms = (c1 - c0) * 1000 / max(polls, 1)
 
-        ours_req, ours_conf = measure("ecs-hostd", moto, imds, proxy, arn, "bench", N)
-        h.stop()
+        ours_req, ours_conf = measure("ecs-hostd", s, arn, N)
+        d.stop()
 
-        # The blog's loop, same emulators (IMDSv1 allowed: it cannot do v2).
-        d = h.dir
-        script = os.path.join(d, "blog.sh")
+        # The blog's loop, same emulators.
+        script = os.path.join(s.tmpdir, "blog.sh")
         with open(script, "w") as f:
             f.write(BLOG)
         os.chmod(script, 0o755)
-        env = moto.aws_env(creds)
-        env.update({"IMDS": imds.url, "ECS": proxy.url, "CLUSTER": "bench", "ARN": arn,
+        env = s.moto.aws_env(s.creds)
+        env.update({"IMDS": imds.url, "ECS": s.proxy.url, "CLUSTER": s.cluster, "ARN": arn,
                     "PATH": os.environ["PATH"]})
         blog = harness.Process([script], env=env, name="blog-watcher", clean_env=False).start()
         time.sleep(1)
@@ -121,7 +113,7 @@ def main():
         time.sleep(30)
         blog_polls = len(imds.control.log(mark))
         blog_poll_ms = (tree_cpu_seconds(blog.pid) - b0) * 1000 / max(blog_polls, 1)
-        blog_req, blog_conf = measure("AWS blog shell loop", moto, imds, proxy, arn, "bench", N)
+        blog_req, blog_conf = measure("AWS blog shell loop", s, arn, N)
         blog.stop()
 
         # The same reads with nothing around them: what libcurl and the kernel alone spend.

@@ -1028,8 +1028,7 @@ class Stack:
         self.imds.serve_instance(self.instance, role=self.role, creds=self.creds)
         if self.create_cluster and self.cluster:
             self.moto.create_cluster(self.cluster)
-        for _ in range(self.other_instances):
-            self.register_other_instance()
+        self.other_arns = [self.register_other_instance() for _ in range(self.other_instances)]
         self.tmpdir = tempfile.mkdtemp(prefix="hostd-stack-")
         os.makedirs(os.path.join(self.tmpdir, "data"))
         os.makedirs(os.path.join(self.tmpdir, "attributes.d"))
@@ -1227,9 +1226,10 @@ class Stack:
 # run = three lines in hook.log), says hello on stdout (the daemon logs a
 # hook's output), then runs the case's own shell lines.
 RECORDING_HOOK = """#!/bin/sh
+HOOK_LOG="%s"
 { echo "kind=$ECS_HOSTD_EVENT_KIND action=$ECS_HOSTD_EVENT_ACTION result=$ECS_HOSTD_DRAIN_RESULT"
   echo "cluster=$ECS_HOSTD_CLUSTER arn=$ECS_HOSTD_CONTAINER_INSTANCE_ARN"
-  echo "id=$ECS_HOSTD_EVENT_ID time=$ECS_HOSTD_EVENT_TIME deadline=$ECS_HOSTD_DEADLINE"; } >> "%s"
+  echo "id=$ECS_HOSTD_EVENT_ID time=$ECS_HOSTD_EVENT_TIME deadline=$ECS_HOSTD_DEADLINE"; } >> "$HOOK_LOG"
 echo "hook says hello"
 %s
 """
@@ -1607,7 +1607,7 @@ STEPS = {
     "state_file": dict(kind="do", valid=lambda v: isinstance(v, (dict, str))),
     "policy": dict(kind="do", valid=_is_policy),
     "aws": dict(kind="do", valid=lambda v: isinstance(v, list) and all(isinstance(a, str) for a in v)),
-    "agent": dict(kind="do", valid=_is_dict, keys={"register", "available", "running"}),
+    "agent": dict(kind="do", valid=_is_dict, keys={"register", "available", "running", "metadata"}),
     "mark": dict(kind="do", valid=lambda v: v is True),
     "wait_log": dict(kind="wait", valid=_is_str, mods=("timeout", "count", "since"), reads=True),
     "wait_request": dict(kind="wait", valid=_is_dict, keys={"operation", "status", "count"}, mods=("timeout", "since"), reads=True),
@@ -1789,6 +1789,8 @@ class Case:
         })
         if s.agent_arn:
             self.captures["agent_arn"] = s.agent_arn
+        if getattr(s, "other_arns", None):
+            self.captures["other_arn"] = s.other_arns[0]
 
     # --- marks ----------------------------------------------------------------
     def take_mark(self):
@@ -1848,6 +1850,10 @@ class Case:
             self.stack.official_agent(register=arg.get("register", False), available=arg.get("available", True))
         else:
             self.stack.agent.stop()
+        if "metadata" in arg:
+            # Whatever answers on the agent's port, with the answer it likes.
+            md = arg["metadata"]
+            self.stack.agent.control.set_metadata(cluster=md.get("Cluster"), arn=md.get("ContainerInstanceArn"))
         self.refresh_captures()
 
     def do_mark(self, arg, step):
@@ -2034,10 +2040,11 @@ class Case:
             options["policy"] = host_policy() if options["policy"] == "host" else policy_without(options["policy"]["without"])
         try:
             with Stack(moto=moto, **options) as self.stack:
-                self.daemon = self.stack.daemon(env=self.spec.get("env"), hook=self.spec.get("hook"),
-                                                notify=self.spec.get("notify", False))
+                self.daemon = self.stack.daemon(hook=self.spec.get("hook"), notify=self.spec.get("notify", False))
                 self.refresh_captures()
                 self.captures.update(host_facts())
+                # The environment may name what the stack made ({access_key_id}).
+                self.daemon.env.update({k: str(v) for k, v in self.subst(self.spec.get("env", {})).items()})
                 self.daemon.configure(self.subst(self.spec.get("config", {})))
                 self.marks = {"start": self.take_mark()}
                 self.marks["mark"] = self.marks["start"]

@@ -13,10 +13,20 @@
  * backtracking limit on one of ci's values. */
 int placement_query_eval(const struct placement_query *q, const struct placement_instance *ci);
 
+/* Add what evaluating q on one instance costs at most to *k: an attribute
+ * predicate searches the attributes once, a task:group predicate checks
+ * each group against each argument, any other its value against each. */
+void placement_query_add_cost(const struct placement_query *q, struct placement_instance_cost *k);
+
+/* The checks placement_query_filter() makes on c at most. */
+uint64_t placement_query_filter_work(const struct placement_query *q,
+                                     const struct placement_cluster *c);
+
 /* What `aws ecs list-container-instances --filter` returns: the indices of the
  * cluster's instances that satisfy q, in input order, among those whose status
  * is status (or, with status NULL, every status except INACTIVE, as
  * ListContainerInstances does by default).  *ret is malloc'd (may be NULL
- * when *ret_n is 0). */
+ * when *ret_n is 0).  -ERANGE, before any work, when that is more than
+ * PLACEMENT_WORK_MAX checks (placement_query_filter_work()). */
 int placement_query_filter(const struct placement_query *q, const struct placement_cluster *c,
                            const char *status, size_t **ret, size_t *ret_n);

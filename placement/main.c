@@ -126,7 +126,32 @@ static void print_input_error(const char *path, const struct placement_error *e)
 
 /* What a failed filter or run says (the library returns errno values). */
 static const char *failure_message(int r) {
-        return r == -E2BIG ? "a regular expression exceeded its backtracking limit" : strerror(-r);
+        switch (r) {
+        case -E2BIG:
+                return "a regular expression exceeded its backtracking limit";
+        case -ERANGE:
+                return "too much work";
+        }
+        return strerror(-r);
+}
+
+/* Refuse work over the library's limit before it starts, saying what the
+ * input holds (doing is "filtering" or "placing N tasks ... on"): the limit is
+ * far above any real cluster, so it is the input that is too big. */
+static bool too_much_work(const char *doing, uint64_t work, const struct placement_cluster *c) {
+        struct placement_cluster_size z;
+
+        if (work <= PLACEMENT_WORK_MAX)
+                return false;
+        placement_cluster_size(c, &z);
+        fprintf(stderr,
+                "error: too much work: %s %llu container instances (%llu attributes, %llu task "
+                "groups, %llu ports in use) takes up to %llu checks, more than the limit of %llu "
+                "(ECS allows 5,000 container instances per cluster)\n",
+                doing, (unsigned long long)z.instances, (unsigned long long)z.attributes,
+                (unsigned long long)z.groups, (unsigned long long)z.ports, (unsigned long long)work,
+                (unsigned long long)PLACEMENT_WORK_MAX);
+        return true;
 }
 
 static int load(struct placement_cluster *c, const char *path, bool tasks) {
@@ -497,6 +522,8 @@ static int cmd_filter(int argc, char **argv) {
         if (parse_expression(o.expression, &q) < 0)
                 return EXIT_USAGE;
         if (load_cluster(&c, o.instances, o.tasks) < 0)
+                return EXIT_INPUT;
+        if (too_much_work("filtering", placement_query_filter_work(q, c), c))
                 return EXIT_INPUT;
 
         r = placement_query_filter(q, c, o.status, &sel, &n);
@@ -1034,6 +1061,17 @@ static int run_request(struct placement_request *req, struct run_options *o,
         return 0;
 }
 
+static bool run_too_much_work(const struct placement_request *req,
+                              const struct placement_cluster *c) {
+        char doing[128];
+
+        snprintf(doing, sizeof(doing), "placing %u task%s (%zu constraint%s, %zu strateg%s) on",
+                 req->count, req->count == 1 ? "" : "s", req->n_constraints,
+                 req->n_constraints == 1 ? "" : "s", req->n_strategies,
+                 req->n_strategies == 1 ? "y" : "ies");
+        return too_much_work(doing, placement_run_work(c, req), c);
+}
+
 /* `run` and `service`: one command, since `service` is RunTask with the
  * service's group, its default strategies and its existing tasks. */
 static int cmd_run(int argc, char **argv, bool service) {
@@ -1053,6 +1091,8 @@ static int cmd_run(int argc, char **argv, bool service) {
         r = run_request(&req, &o, c, td, &existing);
         if (r != 0)
                 return r;
+        if (run_too_much_work(&req, c))
+                return EXIT_INPUT;
         r = placement_run(c, &req, &res);
         if (r < 0) {
                 fprintf(stderr, "error: %s\n", failure_message(r));

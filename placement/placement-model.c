@@ -545,6 +545,50 @@ unsigned placement_instance_group_count(const struct placement_instance *ci, con
         return 0;
 }
 
+void placement_cluster_size(const struct placement_cluster *c, struct placement_cluster_size *ret) {
+        struct placement_cluster_size z = {.instances = c->n_instances};
+
+        for (size_t i = 0; i < c->n_instances; i++) {
+                const struct placement_instance *ci = &c->instances[i];
+                size_t ports = ci->remaining.n_ports_tcp + ci->remaining.n_ports_udp;
+
+                z.attributes += ci->n_attributes;
+                z.groups += ci->n_groups;
+                z.ports += ports;
+                if (ci->n_attributes > z.max_attributes)
+                        z.max_attributes = ci->n_attributes;
+                if (ci->n_groups > z.max_groups)
+                        z.max_groups = ci->n_groups;
+                if (ports > z.max_ports)
+                        z.max_ports = ports;
+        }
+        *ret = z;
+}
+
+/* k's four terms, each times (count + the total of its list). */
+static uint64_t cost_terms(const struct placement_instance_cost *k, uint64_t count,
+                           uint64_t attributes, uint64_t groups, uint64_t ports) {
+        uint64_t w = placement_work_mul(k->lookup, placement_work_add(count, attributes));
+
+        w = placement_work_add(w,
+                               placement_work_mul(k->per_group, placement_work_add(count, groups)));
+        w = placement_work_add(w,
+                               placement_work_mul(k->per_port, placement_work_add(count, ports)));
+        return placement_work_add(w, placement_work_mul(k->fixed, count));
+}
+
+uint64_t placement_cost_all(const struct placement_instance_cost *k,
+                            const struct placement_cluster_size *z) {
+        return cost_terms(k, z->instances, z->attributes, z->groups, z->ports);
+}
+
+uint64_t placement_cost_max(const struct placement_instance_cost *k,
+                            const struct placement_cluster_size *z, uint64_t extra_groups,
+                            uint64_t extra_ports) {
+        return cost_terms(k, 1, z->max_attributes, placement_work_add(z->max_groups, extra_groups),
+                          placement_work_add(z->max_ports, extra_ports));
+}
+
 const char *placement_instance_short_id(const struct placement_instance *ci) {
         const char *slash = strrchr(ci->arn, '/');
         return slash ? slash + 1 : ci->arn;

@@ -227,10 +227,43 @@ int placement_query_eval(const struct placement_query *q, const struct placement
         return eval_node(q->root, ci);
 }
 
+static void add_node_cost(const struct placement_query_node *n, struct placement_instance_cost *k) {
+        uint64_t args = n->n_values > 0 ? n->n_values : 1;
+
+        if (n->type != PLACEMENT_QUERY_PREDICATE) {
+                add_node_cost(n->left, k);
+                if (n->right)
+                        add_node_cost(n->right, k);
+                return;
+        }
+        if (n->subject == PLACEMENT_SUBJECT_ATTRIBUTE)
+                k->lookup++;
+        if (n->subject == PLACEMENT_SUBJECT_TASK_GROUP)
+                k->per_group = placement_work_add(k->per_group, args);
+        else
+                k->fixed = placement_work_add(k->fixed, args);
+}
+
+void placement_query_add_cost(const struct placement_query *q, struct placement_instance_cost *k) {
+        add_node_cost(q->root, k);
+}
+
+uint64_t placement_query_filter_work(const struct placement_query *q,
+                                     const struct placement_cluster *c) {
+        struct placement_instance_cost k = {.fixed = 1}; /* the status */
+        struct placement_cluster_size z;
+
+        placement_query_add_cost(q, &k);
+        placement_cluster_size(c, &z);
+        return placement_cost_all(&k, &z);
+}
+
 int placement_query_filter(const struct placement_query *q, const struct placement_cluster *c,
                            const char *status, size_t **ret, size_t *ret_n) {
         size_t *v = NULL, n = 0;
 
+        if (placement_query_filter_work(q, c) > PLACEMENT_WORK_MAX)
+                return -ERANGE;
         if (c->n_instances > 0) {
                 v = malloc(c->n_instances * sizeof(*v));
                 if (!v)

@@ -1011,6 +1011,30 @@ struct placement_result *placement_result_free(struct placement_result *res) {
         return NULL;
 }
 
+uint64_t placement_run_work(const struct placement_cluster *c, const struct placement_request *r) {
+        const struct placement_taskdef *td = r->taskdef;
+        struct placement_instance_cost k = {.per_port = td->n_ports,
+                                            .lookup = td->n_requires_attributes};
+        struct placement_cluster_size z;
+        uint64_t w;
+
+        if (r->fargate)
+                return 0;
+        placement_cluster_size(c, &z);
+        w = placement_work_mul(placement_work_mul(r->count, z.instances), 1 + r->n_strategies);
+        for (size_t i = 0; i < r->n_constraints; i++)
+                if (r->constraints[i].type == PLACEMENT_CONSTRAINT_DISTINCT_INSTANCE)
+                        k.fixed++;
+                else
+                        placement_query_add_cost(r->constraints[i].query, &k);
+        /* Slow steps (see slow_steps()): every instance once, then the one
+         * placed on after each task, grown by the task's group and ports. */
+        w = placement_work_add(w, placement_cost_all(&k, &z));
+        w = placement_work_add(
+                w, placement_work_mul(r->count, placement_cost_max(&k, &z, 1, td->n_ports)));
+        return placement_work_add(w, r->count);
+}
+
 int placement_run(struct placement_cluster *c, const struct placement_request *r,
                   struct placement_result **ret) {
         struct placement_result *res;
@@ -1023,6 +1047,8 @@ int placement_run(struct placement_cluster *c, const struct placement_request *r
         if (!r->group || r->n_constraints > PLACEMENT_MAX_CONSTRAINTS ||
             r->n_strategies > PLACEMENT_MAX_STRATEGIES)
                 return -EINVAL; /* not validated */
+        if (placement_run_work(c, r) > PLACEMENT_WORK_MAX)
+                return -ERANGE;
         res = calloc(1, sizeof(*res));
         if (!res)
                 return -ENOMEM;

@@ -41,6 +41,29 @@ def expect(name, args, rc, out=None, err=None, stdin=None):
     return got_out, got_err
 
 
+def check_work_limit(d):
+    """Issue 10: work far beyond any real cluster is refused before it starts.
+    20,000 instances (ECS allows 5,000) x 100,000 tasks x (1 + 5 strategies)
+    is 1.2e10 checks; ecs-place used to start on it and run for minutes."""
+    many = os.path.join(d, "many.json")
+    with open(many, "w") as f:
+        json.dump({"containerInstances": [{"containerInstanceArn": f"arn:aws:ecs:r:1:container-instance/c/{i}"}
+                                          for i in range(20000)]}, f)
+    args = [EXE, "run", "--instances", many, "--task-definition", os.path.join(FIX, "taskdef-small.json"),
+            "--count", "100000", "--placement-strategy", "type=spread,field=instanceId", "type=binpack,field=cpu",
+            "type=binpack,field=memory", "type=spread,field=attribute:a", "type=random"]
+    try:
+        p = subprocess.run(args, capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        report(False, "run: too much work is refused at once, exit 1", "still running after 30 s")
+        return
+    want = ("error: too much work: placing 100000 tasks (0 constraints, 5 strategies) on 20000 container "
+            "instances (0 attributes, 0 task groups, 0 ports in use) takes up to 12000100000 checks, more than "
+            "the limit of 10000000000 (ECS allows 5,000 container instances per cluster)\n")
+    report(p.returncode == 1 and p.stdout == "" and p.stderr == want,
+           "run: too much work is refused at once, exit 1", f"exit {p.returncode}, stderr {p.stderr[:300]!r}")
+
+
 def main():
     expect("check prints the canonical form",
            ["check", "attribute:ecs.instance-type EQUALS 'c4.large'   AND NOT(task:group==database)"], 0,
@@ -128,6 +151,9 @@ def main():
             f.write(b'{"containerInstances": [\x00]}')
         expect("NUL byte in JSON", ["filter", "--instances", binary, "agentConnected == true"], 1,
                err=f"error: {binary}:1:25: malformed JSON (NUL byte)\n")
+
+    with tempfile.TemporaryDirectory() as d:
+        check_work_limit(d)
 
     expect("filter: bad expression is exit 2 before reading files",
            ["filter", "--instances", "/nonexistent", "agentConnected > true"], 2, out="",

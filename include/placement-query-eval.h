@@ -9,8 +9,12 @@
 #include "placement-model.h"
 #include "placement-query.h"
 
-/* 1 when ci satisfies q, 0 when not, -E2BIG when a regular expression hit its
- * backtracking limit on one of ci's values. */
+/* 1 when ci satisfies q, 0 when not.  A regular expression that hits a limit
+ * on one of ci's values is an error, not a non-match: -E2BIG its step or
+ * depth limit, -ENOBUFS its memory limit (PLACEMENT_REGEX_*_LIMIT), -ETIME
+ * the query's regexes' steps in all (PLACEMENT_REGEX_STEPS_MAX; the count
+ * goes on across calls, and placement_query_filter() and placement_run()
+ * start it again). */
 int placement_query_eval(const struct placement_query *q, const struct placement_instance *ci);
 
 /* Add what evaluating q on one instance costs at most to *k: an attribute

@@ -126,9 +126,18 @@ static void print_input_error(const char *path, const struct placement_error *e)
 
 /* What a failed filter or run says (the library returns errno values). */
 static const char *failure_message(int r) {
+        static char steps[96];
+
         switch (r) {
         case -E2BIG:
                 return "a regular expression exceeded its backtracking limit";
+        case -ENOBUFS:
+                return "a regular expression exceeded its memory limit";
+        case -ETIME:
+                snprintf(steps, sizeof(steps),
+                         "regular expressions exceeded their limit of %llu steps in all",
+                         (unsigned long long)PLACEMENT_REGEX_STEPS_MAX);
+                return steps;
         case -ERANGE:
                 return "too much work";
         }

@@ -1049,6 +1049,9 @@ int placement_run(struct placement_cluster *c, const struct placement_request *r
                 return -EINVAL; /* not validated */
         if (placement_run_work(c, r) > PLACEMENT_WORK_MAX)
                 return -ERANGE;
+        for (size_t i = 0; i < r->n_constraints; i++)
+                if (r->constraints[i].query)
+                        *r->constraints[i].query->regex_steps = 0;
         res = calloc(1, sizeof(*res));
         if (!res)
                 return -ENOMEM;

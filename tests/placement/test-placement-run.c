@@ -2,7 +2,7 @@
  * its own, on a three-instance cluster: the service scheduler's request
  * (group, missing count, default strategies), the FARGATE rule and FARGATE's
  * empty placement, the strategy field kinds placement ranks by, and the work
- * limit. */
+ * limits (the estimate, the regexes' steps). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdlib.h>
@@ -271,6 +271,33 @@ done:
         placement_cluster_free(c);
 }
 
+/* The steps of a query's regexes count across its matches: past
+ * PLACEMENT_REGEX_STEPS_MAX, -ETIME; a filter starts the count again. */
+static void test_regex_steps(void) {
+        struct placement_cluster *c = cluster();
+        struct placement_query *q = NULL;
+        struct placement_error e = {};
+        const char *expr = "attribute:ecs.availability-zone =~ '[ab]'";
+        size_t *sel = NULL, n = 0;
+
+        if (!CHECK("steps: cluster loads", c) ||
+            !CHECK_INTEQ("steps: expression parses",
+                         placement_query_parse(&q, expr, strlen(expr), &e), 0))
+                goto done;
+        CHECK_INTEQ("steps: a match", placement_query_eval(q, &c->instances[0]), 1);
+        CHECK("steps: ... is counted", *q->regex_steps > 0);
+        *q->regex_steps = PLACEMENT_REGEX_STEPS_MAX - 1;
+        CHECK_INTEQ("steps: past the limit, -ETIME", placement_query_eval(q, &c->instances[0]),
+                    -ETIME);
+        CHECK_INTEQ("steps: a filter counts afresh", placement_query_filter(q, c, NULL, &sel, &n),
+                    0);
+        CHECK_INTEQ("steps: ... and selects", n, 3);
+done:
+        free(sel);
+        placement_query_free(q);
+        placement_cluster_free(c);
+}
+
 int main(void) {
         struct placement_taskdef *td = taskdef(taskdef_json);
         struct placement_taskdef *constrained = taskdef(taskdef_constrained_json);
@@ -280,6 +307,7 @@ int main(void) {
                 test_fargate(td, constrained);
                 test_field_kinds(td);
                 test_work_limit(td);
+                test_regex_steps();
         }
         placement_taskdef_free(td);
         placement_taskdef_free(constrained);

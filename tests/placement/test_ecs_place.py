@@ -155,6 +155,14 @@ def main():
     with tempfile.TemporaryDirectory() as d:
         check_work_limit(d)
 
+    heavy = "(*NO_JIT)" + "(" * 240 + ")" * 240 + "()" * 400
+    expect("filter: a regex over its memory limit is an error, exit 1",
+           ["filter", "--instances", INSTANCES, f"attribute:ecs.instance-type =~ '{heavy}'"], 1, out="",
+           err="error: a regular expression exceeded its memory limit\n")
+    expect("filter: a regex over its step limit is an error, exit 1",
+           ["filter", "--instances", INSTANCES, "ec2InstanceId =~ '(.*){16}0'"], 1, out="",
+           err="error: a regular expression exceeded its backtracking limit\n")
+
     expect("filter: bad expression is exit 2 before reading files",
            ["filter", "--instances", "/nonexistent", "agentConnected > true"], 2, out="",
            err="error: column 16: operator '>' is not valid for agentConnected (==, !=, in, !in, =~, !~ are)\n"

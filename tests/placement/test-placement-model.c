@@ -1,11 +1,13 @@
 /* test-placement-model.c: the pure pieces under the query language: typed
- * values (versions, times, numbers), error rendering, and reading the AWS
- * CLI's JSON into a cluster, including every way that input can be wrong. */
+ * values (versions, times, numbers), error rendering, escaping for the
+ * terminal, and reading the AWS CLI's JSON into a cluster, including every
+ * way that input can be wrong. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "placement-error.h"
+#include "placement-escape.h"
 #include "placement-model.h"
 #include "placement-query.h"
 #include "placement-taskdef.h"
@@ -103,6 +105,47 @@ static void test_render(void) {
                     placement_error_set(&e, -E2BIG, "too long: %d", 2001), -E2BIG);
         placement_error_render(&e, "", 0, &s);
         CHECK_STREQ("no position: message only", s, "too long: 2001\n");
+        free(s);
+}
+
+/* Issue 10: no byte that a terminal acts on is kept. */
+static void expect_escaped(const char *name, const char *s, bool utf8, const char *want) {
+        char *got = placement_escape(s, utf8);
+
+        CHECK_STREQ(name, got, want);
+        free(got);
+}
+
+static void test_escape(void) {
+        struct placement_error e = {};
+        const char *line = "attribute:x == \"\x1b[2J\" (";
+        char *s = NULL;
+
+        expect_escaped("escape: printable ASCII and backslash as themselves", "a-b_c.d/e\\f g@h",
+                       false, "a-b_c.d/e\\f g@h");
+        expect_escaped("escape: ESC, CR, LF, tab, DEL as \\xNN", "\x1b[31m\r\n\t\x7f", false,
+                       "\\x1b[31m\\x0d\\x0a\\x09\\x7f");
+        expect_escaped("escape ASCII: UTF-8 as bytes", "h\xc3\xa9", false, "h\\xc3\\xa9");
+        expect_escaped("escape UTF-8: a character kept", "h\xc3\xa9 \xe2\x82\xac", true,
+                       "h\xc3\xa9 \xe2\x82\xac");
+        expect_escaped("escape UTF-8: C1 control CSI (U+009B) escaped",
+                       "\xc2\x9b"
+                       "2J",
+                       true, "\\xc2\\x9b2J");
+        expect_escaped("escape UTF-8: a lone 0x9b escaped",
+                       "\x9b"
+                       "2J",
+                       true, "\\x9b2J");
+        expect_escaped("escape UTF-8: an overlong ESC escaped", "\xc0\x9b", true, "\\xc0\\x9b");
+        expect_escaped("escape UTF-8: a surrogate escaped", "\xed\xa0\x80", true,
+                       "\\xed\\xa0\\x80");
+        expect_escaped("escape UTF-8: a cut character escaped", "\xe2\x82", true, "\\xe2\\x82");
+
+        placement_error_at(&e, line, strlen(line), strlen(line) - 1, "x");
+        placement_error_render(&e, line, strlen(line), &s);
+        CHECK_STREQ("render: the line escaped, the caret four columns on per escape", s,
+                    "column 23: x\nattribute:x == \"\\x1b[2J\" (\n"
+                    "                         ^\n");
         free(s);
 }
 
@@ -349,6 +392,7 @@ int main(void) {
         test_times();
         test_numbers();
         test_render();
+        test_escape();
         test_bad_input();
         test_tasks();
         test_query_api();

@@ -64,6 +64,79 @@ def check_work_limit(d):
            "run: too much work is refused at once, exit 1", f"exit {p.returncode}, stderr {p.stderr[:300]!r}")
 
 
+def run_bytes(*args):
+    p = subprocess.run([EXE, *args], capture_output=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+def no_controls(b):
+    """No byte a terminal acts on: C0 controls but newline, DEL, and C1 as
+    UTF-8 (C2 80..C2 9F) or as a lone byte (invalid UTF-8)."""
+    if any(c < 0x20 and c != 0x0A or c == 0x7F for c in b):
+        return False
+    try:
+        text = b.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return not any(0x80 <= ord(ch) <= 0x9F for ch in text)
+
+
+def check_escaping(d):
+    """Issue 10: values from an input file reach the terminal escaped, as
+    \\xNN in tables and text, as \\u00XX (or U+FFFD) in JSON."""
+    red, arn = "\x1b[31mred", "arn:aws:ecs:r:1:container-instance/c/evil\r\x1b[2J"
+    bad = os.path.join(d, "controls.json")
+    with open(bad, "wb") as f:
+        f.write(json.dumps({"containerInstances": [{
+            "containerInstanceArn": arn, "ec2InstanceId": "i-\x07bell",
+            "remainingResources": [{"name": "CPU", "integerValue": 4096}, {"name": "MEMORY", "integerValue": 4096}],
+            "attributes": [{"name": "ecs.availability-zone", "value": red},
+                           {"name": "ecs.instance-type", "value": "del\x7f c1\u009b"},
+                           {"name": "stack", "value": "x"}]}]}).encode())
+    rc, out, err = run_bytes("filter", "--instances", bad, "--output", "table", "attribute:stack == x")
+    report(rc == 0 and no_controls(out) and b"\\x1b[31mred" in out and b"evil\\x0d\\x1b[2J" in out
+           and b"i-\\x07bell" in out and b"del\\x7f c1\\xc2\\x9b" in out,
+           "filter --output table: control characters in values are shown as \\xNN", repr(out))
+    rc, out, err = run_bytes("filter", "--instances", bad, "--output", "text", "attribute:stack == x")
+    report(rc == 0 and out == b"arn:aws:ecs:r:1:container-instance/c/evil\\x0d\\x1b[2J\n",
+           "filter --output text: one line per ARN, controls as \\xNN", repr(out))
+    rc, out, err = run_bytes("run", "--instances", bad, "--task-definition", os.path.join(FIX, "taskdef-small.json"),
+                             "--output", "table", "--seed", "1")
+    report(rc == 0 and no_controls(out) and b"\\x1b[31mred" in out and b"evil\\x0d\\x1b[2J" in out,
+           "run --output table: control characters in values are shown as \\xNN", repr(out))
+    rc, out, err = run_bytes("run", "--instances", bad, "--task-definition", os.path.join(FIX, "taskdef-small.json"),
+                             "--seed", "1")
+    ok = rc == 0 and no_controls(out)
+    report(ok and json.loads(out)["tasks"][0]["containerInstanceArn"] == arn and b"\\u001b[2J" in out,
+           "run JSON: controls as \\u00XX, the value intact", repr(out[:300]))
+
+
+def check_escaped_input_bytes(d):
+    """Bytes that are not UTF-8, and C1 controls, in JSON output and in
+    messages quoting a task definition."""
+    raw = os.path.join(d, "raw.json")
+    with open(raw, "wb") as f:
+        f.write(b'{"containerInstances": [{"containerInstanceArn": "a/\x9b\xff\xc2\x9b\x7f"}]}')
+    rc, out, err = run_bytes("filter", "--instances", raw, "agentConnected == true")
+    report(rc == 0 and no_controls(out) and b'"a/\\ufffd\\ufffd\\u009b\\u007f"' in out,
+           "filter JSON: a byte that is not UTF-8 as U+FFFD, C1 and DEL as \\u00XX", repr(out))
+    td = os.path.join(d, "td.json")
+    with open(td, "w") as f:
+        json.dump({"family": "x", "containerDefinitions": [{"cpu": 1, "memory": 1}],
+                   "placementConstraints": [{"type": "memberOf", "expression": 'attribute:x == "\x1b[2J" ('}]}, f)
+    rc, out, err = run_bytes("run", "--instances", INSTANCES, "--task-definition", td)
+    shown = b'attribute:x == "\\x1b[2J" ('
+    report(rc == 2 and no_controls(err) and err == b"error: column 23: 'and', 'or' or end of expression expected\n"
+           + shown + b"\n" + b" " * (len(shown) - 1) + b"^\n",
+           "run: a task definition's expression is shown escaped, the caret under the spot", repr(err))
+    with open(td, "w") as f:
+        json.dump({"family": "x", "containerDefinitions": [{"cpu": 1, "memory": 1}],
+                   "placementConstraints": [{"type": "\x1b]0;pwned\x07"}]}, f)
+    rc, out, err = run_bytes("run", "--instances", INSTANCES, "--task-definition", td)
+    report(rc == 2 and err == b"error: constraint.type '\\x1b]0;pwned\\x07' is not supported.\n",
+           "run: a task definition's constraint type is quoted escaped", repr(err))
+
+
 def main():
     expect("check prints the canonical form",
            ["check", "attribute:ecs.instance-type EQUALS 'c4.large'   AND NOT(task:group==database)"], 0,
@@ -154,6 +227,8 @@ def main():
 
     with tempfile.TemporaryDirectory() as d:
         check_work_limit(d)
+        check_escaping(d)
+        check_escaped_input_bytes(d)
 
     heavy = "(*NO_JIT)" + "(" * 240 + ")" * 240 + "()" * 400
     expect("filter: a regex over its memory limit is an error, exit 1",

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,7 +25,13 @@
 #include "placement-run.h"
 #include "placement-taskdef.h"
 
-#define INPUT_MAX (256u << 20) /* bytes: refuse input files larger than 256 MiB */
+/* Bytes of one input file: a cluster has at most 5,000 container instances
+ * (ECS's quota, not adjustable), and one instance's describe entry, as the
+ * AWS CLI prints it, is 5-15 KiB (with 60-80 attributes), a few tens with
+ * attachments: 5,000 x 32 KiB.  The JSON values in it are bounded apart
+ * (PLACEMENT_JSON_VALUES_MAX): they, not the bytes, make the cJSON tree. */
+#define INPUT_MAX (160u << 20)
+#define INPUT_MAX_TEXT "160 MiB (5,000 container instances, ECS's most per cluster, at 32 KiB)"
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
 
@@ -67,11 +74,13 @@ static void usage(FILE *f) {
               f);
 }
 
-/* Read a whole file ("-": stdin) into a NUL-terminated buffer. */
+/* Read a whole file ("-": stdin) into a NUL-terminated buffer; -EFBIG past
+ * INPUT_MAX bytes, before reading a regular file that is larger. */
 static int read_file(const char *path, char **ret, size_t *ret_len) {
         _cleanup_fclose_ FILE *owned = NULL;
         _cleanup_free_ char *buf = NULL;
         size_t len = 0, size = 0;
+        struct stat st;
         FILE *f;
 
         if (streq_ptr(path, "-"))
@@ -82,13 +91,17 @@ static int read_file(const char *path, char **ret, size_t *ret_len) {
                         return -errno;
                 f = owned;
         }
+        if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > (off_t)INPUT_MAX)
+                return -EFBIG;
         for (;;) {
                 size_t n;
                 if (len + 1 >= size) {
                         char *grown;
-                        if (size >= INPUT_MAX)
+                        if (len > INPUT_MAX)
                                 return -EFBIG;
-                        size = size ? size * 2 : 65536;
+                        /* One byte over the limit tells a file at the limit
+                         * from a larger one, and one more holds the NUL. */
+                        size = !size ? 65536 : size < INPUT_MAX / 2 ? size * 2 : INPUT_MAX + 2;
                         grown = realloc(buf, size);
                         if (!grown)
                                 return -ENOMEM;
@@ -194,17 +207,27 @@ static bool too_much_work(const char *doing, uint64_t work, const struct placeme
         return true;
 }
 
+/* read_file(), saying why not. */
+static int read_input(const char *path, char **ret, size_t *ret_len) {
+        int r = read_file(path, ret, ret_len);
+
+        if (r == -EFBIG)
+                print_error(path, "larger than " INPUT_MAX_TEXT ", ecs-place's limit for an "
+                                  "input file");
+        else if (r < 0)
+                print_error(path, strerror(-r));
+        return r;
+}
+
 static int load(struct placement_cluster *c, const char *path, bool tasks) {
         _cleanup_free_ char *text = NULL;
         struct placement_error e = {};
         size_t len = 0;
         int r;
 
-        r = read_file(path, &text, &len);
-        if (r < 0) {
-                print_error(path, r == -EFBIG ? "file too large" : strerror(-r));
+        r = read_input(path, &text, &len);
+        if (r < 0)
                 return r;
-        }
         r = tasks ? placement_cluster_load_tasks(c, text, len, &e)
                   : placement_cluster_load_instances(c, text, len, &e);
         if (r < 0)
@@ -1108,11 +1131,9 @@ static int load_taskdef(const char *path, struct placement_taskdef **ret) {
         size_t len = 0;
         int r;
 
-        r = read_file(path, &text, &len);
-        if (r < 0) {
-                print_error(path, r == -EFBIG ? "file too large" : strerror(-r));
+        r = read_input(path, &text, &len);
+        if (r < 0)
                 return r;
-        }
         r = placement_taskdef_parse(ret, text, len, &e);
         if (r < 0)
                 print_input_error(path, &e);

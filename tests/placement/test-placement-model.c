@@ -3,11 +3,13 @@
  * terminal, and reading the AWS CLI's JSON into a cluster, including every
  * way that input can be wrong. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "placement-error.h"
 #include "placement-escape.h"
+#include "placement-json.h"
 #include "placement-model.h"
 #include "placement-query.h"
 #include "placement-taskdef.h"
@@ -167,6 +169,37 @@ static void expect_error(const char *name, const char *json, const char *message
         }
         CHECK_INTEQ(name, c->n_instances, 0);
         placement_cluster_free(c);
+}
+
+/* Issue 10: a dense document is refused before cJSON builds its tree; a
+ * comma inside a string is not a value. */
+static void test_json_values_limit(void) {
+        size_t n = PLACEMENT_JSON_VALUES_MAX;
+        char *json = malloc(2 * n + 64);
+        struct placement_cluster *c = NULL;
+        struct placement_error e = {};
+        size_t k = 0;
+
+        if (!CHECK("values: buffer", json) ||
+            !CHECK("values: cluster", placement_cluster_new(&c) == 0))
+                goto done;
+        /* The object, the array, n - 3 zeros and x: n values, the limit. */
+        k += (size_t)sprintf(json, "{\"containerInstances\": [0");
+        for (size_t i = 1; i < n - 3; i++)
+                json[k++] = ',', json[k++] = '0';
+        strcpy(json + k, "], \"x\": \",,,[[{{\"}");
+        CHECK_STREQ("values: at the limit, parsed (and refused for its shape)",
+                    load(c, json, &e) < 0 ? e.message : "",
+                    "containerInstances[0]: expected an object");
+        strcpy(json + k, ",0,0]}"); /* n + 1 */
+        CHECK_INTEQ("values: one over the limit, -EFBIG", load(c, json, &e), -EFBIG);
+        CHECK_STREQ("values: ... saying the limit", e.message,
+                    "more than 4000000 JSON values, ecs-place's limit for an input file (5,000 "
+                    "container instances, ECS's most per cluster, at 800 values)");
+        CHECK_INTEQ("values: ... with no position", e.line, 0);
+done:
+        placement_cluster_free(c);
+        free(json);
 }
 
 static void test_bad_input(void) {
@@ -394,6 +427,7 @@ int main(void) {
         test_render();
         test_escape();
         test_bad_input();
+        test_json_values_limit();
         test_tasks();
         test_query_api();
         test_taskdef();

@@ -137,6 +137,30 @@ def check_escaped_input_bytes(d):
            "run: a task definition's constraint type is quoted escaped", repr(err))
 
 
+def check_input_caps(d):
+    """Issue 10: an input file is refused before it becomes gigabytes of
+    cJSON tree: over 160 MiB (5,000 instances at 32 KiB), or over 4,000,000
+    JSON values (5,000 instances at 800), naming the file and the limit."""
+    big = os.path.join(d, "big.json")
+    with open(big, "wb") as f:
+        f.truncate((160 << 20) + 1)  # sparse: nothing is written
+    too_big = ": larger than 160 MiB (5,000 container instances, ECS's most per cluster, at 32 KiB), " \
+              "ecs-place's limit for an input file\n"
+    expect("input over 160 MiB is refused before it is read", ["filter", "--instances", big, "agentConnected == true"],
+           1, out="", err=f"error: {big}{too_big}")
+    p = subprocess.run(f"cat '{big}' | '{EXE}' filter --instances - 'agentConnected == true'", shell=True,
+                       capture_output=True, text=True, timeout=60)
+    report(p.returncode == 1 and p.stderr == f"error: -{too_big}", "... and from a pipe, once it has read past it",
+           f"exit {p.returncode}, stderr {p.stderr!r}")
+    dense = os.path.join(d, "dense.json")
+    with open(dense, "w") as f:
+        f.write('{"containerInstances": [' + ",".join(["0"] * 4000000) + "]}")
+    expect("input over 4,000,000 JSON values is refused before it is parsed",
+           ["filter", "--instances", dense, "agentConnected == true"], 1, out="",
+           err=f"error: {dense}: more than 4000000 JSON values, ecs-place's limit for an input file "
+               "(5,000 container instances, ECS's most per cluster, at 800 values)\n")
+
+
 def main():
     expect("check prints the canonical form",
            ["check", "attribute:ecs.instance-type EQUALS 'c4.large'   AND NOT(task:group==database)"], 0,
@@ -229,6 +253,7 @@ def main():
         check_work_limit(d)
         check_escaping(d)
         check_escaped_input_bytes(d)
+        check_input_caps(d)
 
     heavy = "(*NO_JIT)" + "(" * 240 + ")" * 240 + "()" * 400
     expect("filter: a regex over its memory limit is an error, exit 1",

@@ -12,8 +12,17 @@
 
 #define PLACEMENT_JSON_PATH_MAX 256 /* bytes of a field path in an error message */
 
+/* JSON values in one document: a cluster has at most 5,000 container
+ * instances (ECS's quota), and one describe entry holds about 300 values
+ * (60-80 attributes of 2-3 values each, the resources, tags): 5,000 x 800.
+ * A value costs cJSON 40-140 bytes, so the tree stays under about 560 MB
+ * however dense the text is ("[0,0,..." makes a 64-byte node of every 2
+ * bytes: 56 times its size). */
+#define PLACEMENT_JSON_VALUES_MAX 4000000
+
 /* Parse text (need not be NUL-terminated); malformed JSON gets its line and
- * column in e. */
+ * column in e.  Text with more than PLACEMENT_JSON_VALUES_MAX values is
+ * refused before it is parsed: -EFBIG, and a message without position. */
 int placement_json_parse(const char *text, size_t len, cJSON **ret, struct placement_error *e);
 
 /* "PATH: WHAT" as a shape error without position; returns -EINVAL. */

@@ -63,6 +63,38 @@ struct placement_cluster {
         size_t n_tasks;
 };
 
+/* The most work one filter or run may take, in checks: one check is one
+ * instance against one filter step or strategy, or one value against one
+ * argument of a predicate (a regular expression's own steps are bounded
+ * apart, see placement-query-eval.h).  A full ECS cluster (5,000 instances,
+ * ECS's quota) placing 100,000 tasks with 5 strategies and 10 constraints
+ * takes about 3e9; at 1e10 a run takes a minute or two.  Past it the input is
+ * not a real cluster, and the work is refused before it starts. */
+#define PLACEMENT_WORK_MAX UINT64_C(10000000000)
+
+/* What the work on a cluster grows with: its instances and, per instance, the
+ * lists a check may have to search. */
+struct placement_cluster_size {
+        uint64_t instances;
+        uint64_t attributes, groups, ports;             /* in all */
+        uint64_t max_attributes, max_groups, max_ports; /* on one instance */
+};
+
+/* What judging one instance costs at most, in checks, by what it searches:
+ *   lookup * (1 + its attributes) + per_group * (1 + its task groups)
+ *   + per_port * (1 + its ports in use) + fixed. */
+struct placement_instance_cost {
+        uint64_t lookup, per_group, per_port, fixed;
+};
+
+/* Work estimates saturate: no input can wrap them. */
+static inline uint64_t placement_work_add(uint64_t a, uint64_t b) {
+        return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+static inline uint64_t placement_work_mul(uint64_t a, uint64_t b) {
+        return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
 int placement_cluster_new(struct placement_cluster **ret);
 struct placement_cluster *placement_cluster_free(struct placement_cluster *c);
 
@@ -76,6 +108,16 @@ int placement_cluster_load_instances(struct placement_cluster *c, const char *te
 /* Add the tasks[] of describe-tasks output, same error rules. */
 int placement_cluster_load_tasks(struct placement_cluster *c, const char *text, size_t len,
                                  struct placement_error *e);
+
+void placement_cluster_size(const struct placement_cluster *c, struct placement_cluster_size *ret);
+/* The checks of judging every instance of a cluster of size z once at cost k. */
+uint64_t placement_cost_all(const struct placement_instance_cost *k,
+                            const struct placement_cluster_size *z);
+/* The checks of judging its largest instance once (every list at its
+ * longest, each grown by extra_groups and extra_ports). */
+uint64_t placement_cost_max(const struct placement_instance_cost *k,
+                            const struct placement_cluster_size *z, uint64_t extra_groups,
+                            uint64_t extra_ports);
 
 /* Count one more task of group on ci (desired RUNNING), as a placement does. */
 int placement_instance_add_group(struct placement_instance *ci, const char *group);

@@ -3,7 +3,8 @@
  * tokens carry their byte offset and a recursive-descent parser producing an
  * AST.  Parsing is pure; the first syntax or semantic error is returned as a
  * placement_error with its position.  A parsed query is immutable except for
- * the regex match blocks, so one query must not be evaluated from two threads. */
+ * the regex match blocks and step count, so one query must not be evaluated
+ * from two threads. */
 #pragma once
 
 #include <stdbool.h>
@@ -14,6 +15,17 @@
 
 #define PLACEMENT_QUERY_MAX_LENGTH 2000 /* characters, ECS's limit */
 #define PLACEMENT_QUERY_MAX_DEPTH 100   /* nested parentheses and nots */
+
+/* What one regular expression match may take (see placement-query-eval.c's
+ * matches()): its steps (PCRE2's match limit), and, when PCRE2 runs without
+ * its JIT compiler, its backtracking memory.  Ordinary patterns on ECS
+ * values (at most 128 characters) need a few dozen steps and a few KiB. */
+#define PLACEMENT_REGEX_MATCH_LIMIT 1000000 /* steps per match */
+#define PLACEMENT_REGEX_HEAP_LIMIT 1024     /* KiB per match (pcre2_set_heap_limit) */
+/* The steps all the matches of one query may take in one filter or run:
+ * 10^9, a few seconds; the 10 constraints of a run together at most 10^10,
+ * as much as PLACEMENT_WORK_MAX allows the rest. */
+#define PLACEMENT_REGEX_STEPS_MAX UINT64_C(1000000000)
 
 enum placement_subject {
         PLACEMENT_SUBJECT_AGENT_CONNECTED,
@@ -78,12 +90,14 @@ struct placement_query_node {
         struct pcre2_real_match_context_8 *match_context; /* backtracking limits */
         char *regex_prefix; /* literal text every match starts with ("c5." of c5\..*) */
         size_t regex_prefix_len;
+        uint64_t *regex_steps; /* the query's step count, shared by its regexes */
 };
 
 struct placement_query {
         char *source; /* the expression as given (a copy) */
         size_t length;
         struct placement_query_node *root;
+        uint64_t *regex_steps; /* steps its regexes took since the last reset */
 };
 
 /* Parse text (len bytes, need not be NUL-terminated).  On failure returns

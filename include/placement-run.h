@@ -128,10 +128,17 @@ struct placement_result {
         char *group;
 };
 
+/* The checks placement_run() makes at most for the validated request r on c:
+ * each task looks at every instance once, and once more per strategy; an
+ * instance's ports, requiresAttributes and constraints are judged once, and
+ * again after each placement on it. */
+uint64_t placement_run_work(const struct placement_cluster *c, const struct placement_request *r);
+
 /* Place r->count tasks on c (updated as tasks are placed).  With r->fargate
  * nothing is placed and c is untouched: every task is on no container
  * instance (instance -1) and has no reason, since it did not fail.  *ret is
- * malloc'd; free with placement_result_free(). */
+ * malloc'd; free with placement_result_free().  -ERANGE, before any work,
+ * when that is more than PLACEMENT_WORK_MAX checks (placement_run_work()). */
 int placement_run(struct placement_cluster *c, const struct placement_request *r,
                   struct placement_result **ret);
 struct placement_result *placement_result_free(struct placement_result *res);

@@ -1,14 +1,16 @@
 /* main.c: ecs-place, the offline ECS placement evaluator.  It reads what the
  * AWS CLI prints, calls the pure placement library and is the only place that
- * prints: results on stdout, errors on stderr.  Exit status: 0 done, 1 bad
- * input file, 2 bad usage or a bad expression.  It decides no placement rule:
- * each command parses its options with getopt_long() and hands them over. */
+ * prints: results on stdout, errors on stderr, every value from an input file
+ * escaped (placement-escape.h).  Exit status: 0 done, 1 bad input file, 2 bad
+ * usage or a bad expression.  It decides no placement rule: each command
+ * parses its options with getopt_long() and hands them over. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,13 +18,20 @@
 
 #include "macro.h"
 #include "placement-error.h"
+#include "placement-escape.h"
 #include "placement-model.h"
 #include "placement-query-eval.h"
 #include "placement-query.h"
 #include "placement-run.h"
 #include "placement-taskdef.h"
 
-#define INPUT_MAX (256u << 20) /* bytes: refuse input files larger than 256 MiB */
+/* Bytes of one input file: a cluster has at most 5,000 container instances
+ * (ECS's quota, not adjustable), and one instance's describe entry, as the
+ * AWS CLI prints it, is 5-15 KiB (with 60-80 attributes), a few tens with
+ * attachments: 5,000 x 32 KiB.  The JSON values in it are bounded apart
+ * (PLACEMENT_JSON_VALUES_MAX): they, not the bytes, make the cJSON tree. */
+#define INPUT_MAX (160u << 20)
+#define INPUT_MAX_TEXT "160 MiB (5,000 container instances, ECS's most per cluster, at 32 KiB)"
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
 
@@ -65,11 +74,13 @@ static void usage(FILE *f) {
               f);
 }
 
-/* Read a whole file ("-": stdin) into a NUL-terminated buffer. */
+/* Read a whole file ("-": stdin) into a NUL-terminated buffer; -EFBIG past
+ * INPUT_MAX bytes, before reading a regular file that is larger. */
 static int read_file(const char *path, char **ret, size_t *ret_len) {
         _cleanup_fclose_ FILE *owned = NULL;
         _cleanup_free_ char *buf = NULL;
         size_t len = 0, size = 0;
+        struct stat st;
         FILE *f;
 
         if (streq_ptr(path, "-"))
@@ -80,13 +91,17 @@ static int read_file(const char *path, char **ret, size_t *ret_len) {
                         return -errno;
                 f = owned;
         }
+        if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > (off_t)INPUT_MAX)
+                return -EFBIG;
         for (;;) {
                 size_t n;
                 if (len + 1 >= size) {
                         char *grown;
-                        if (size >= INPUT_MAX)
+                        if (len > INPUT_MAX)
                                 return -EFBIG;
-                        size = size ? size * 2 : 65536;
+                        /* One byte over the limit tells a file at the limit
+                         * from a larger one, and one more holds the NUL. */
+                        size = !size ? 65536 : size < INPUT_MAX / 2 ? size * 2 : INPUT_MAX + 2;
                         grown = realloc(buf, size);
                         if (!grown)
                                 return -ENOMEM;
@@ -106,27 +121,102 @@ static int read_file(const char *path, char **ret, size_t *ret_len) {
         return 0;
 }
 
-/* Print an expression error: "error: column N: ...", the line, the caret. */
+/* s as a terminal may show it (placement-escape.h: utf8 for messages, which
+ * may quote what the user typed); out of memory, a placeholder. */
+static void fputs_escaped(const char *s, bool utf8, FILE *f) {
+        _cleanup_free_ char *e = placement_escape(s, utf8);
+
+        fputs(e ? e : "(out of memory)", f);
+}
+
+/* "error: MESSAGE", or "error: PATH: MESSAGE": a library message may quote
+ * an input file. */
+static void print_error(const char *path, const char *message) {
+        fputs("error: ", stderr);
+        if (path) {
+                fputs_escaped(path, true, stderr);
+                fputs(": ", stderr);
+        }
+        fputs_escaped(message, true, stderr);
+        fputc('\n', stderr);
+}
+
+/* Print an expression error: "error: column N: ...", the line, the caret
+ * (placement_error_render() escapes the line). */
 static void print_expression_error(const struct placement_error *e, const char *expr) {
         _cleanup_free_ char *text = NULL;
 
         if (placement_error_render(e, expr, strlen(expr), &text) < 0)
-                fprintf(stderr, "error: %s\n", e->message);
+                print_error(NULL, e->message);
         else
                 fprintf(stderr, "error: %s", text);
 }
 
 /* An input file's error: "FILE:LINE:COLUMN: ..." when e has a position. */
 static void print_input_error(const char *path, const struct placement_error *e) {
-        if (e->line > 0)
-                fprintf(stderr, "error: %s:%u:%u: %s\n", path, e->line, e->column, e->message);
-        else
-                fprintf(stderr, "error: %s: %s\n", path, e->message);
+        char where[32];
+
+        if (e->line == 0) {
+                print_error(path, e->message);
+                return;
+        }
+        fputs("error: ", stderr);
+        fputs_escaped(path, true, stderr);
+        snprintf(where, sizeof(where), ":%u:%u: ", e->line, e->column);
+        fputs(where, stderr);
+        fputs_escaped(e->message, true, stderr);
+        fputc('\n', stderr);
 }
 
 /* What a failed filter or run says (the library returns errno values). */
 static const char *failure_message(int r) {
-        return r == -E2BIG ? "a regular expression exceeded its backtracking limit" : strerror(-r);
+        static char steps[96];
+
+        switch (r) {
+        case -E2BIG:
+                return "a regular expression exceeded its backtracking limit";
+        case -ENOBUFS:
+                return "a regular expression exceeded its memory limit";
+        case -ETIME:
+                snprintf(steps, sizeof(steps),
+                         "regular expressions exceeded their limit of %llu steps in all",
+                         (unsigned long long)PLACEMENT_REGEX_STEPS_MAX);
+                return steps;
+        case -ERANGE:
+                return "too much work";
+        }
+        return strerror(-r);
+}
+
+/* Refuse work over the library's limit before it starts, saying what the
+ * input holds (doing is "filtering" or "placing N tasks ... on"): the limit is
+ * far above any real cluster, so it is the input that is too big. */
+static bool too_much_work(const char *doing, uint64_t work, const struct placement_cluster *c) {
+        struct placement_cluster_size z;
+
+        if (work <= PLACEMENT_WORK_MAX)
+                return false;
+        placement_cluster_size(c, &z);
+        fprintf(stderr,
+                "error: too much work: %s %llu container instances (%llu attributes, %llu task "
+                "groups, %llu ports in use) takes up to %llu checks, more than the limit of %llu "
+                "(ECS allows 5,000 container instances per cluster)\n",
+                doing, (unsigned long long)z.instances, (unsigned long long)z.attributes,
+                (unsigned long long)z.groups, (unsigned long long)z.ports, (unsigned long long)work,
+                (unsigned long long)PLACEMENT_WORK_MAX);
+        return true;
+}
+
+/* read_file(), saying why not. */
+static int read_input(const char *path, char **ret, size_t *ret_len) {
+        int r = read_file(path, ret, ret_len);
+
+        if (r == -EFBIG)
+                print_error(path, "larger than " INPUT_MAX_TEXT ", ecs-place's limit for an "
+                                  "input file");
+        else if (r < 0)
+                print_error(path, strerror(-r));
+        return r;
 }
 
 static int load(struct placement_cluster *c, const char *path, bool tasks) {
@@ -135,12 +225,9 @@ static int load(struct placement_cluster *c, const char *path, bool tasks) {
         size_t len = 0;
         int r;
 
-        r = read_file(path, &text, &len);
-        if (r < 0) {
-                fprintf(stderr, "error: %s: %s\n", path,
-                        r == -EFBIG ? "file too large" : strerror(-r));
+        r = read_input(path, &text, &len);
+        if (r < 0)
                 return r;
-        }
         r = tasks ? placement_cluster_load_tasks(c, text, len, &e)
                   : placement_cluster_load_instances(c, text, len, &e);
         if (r < 0)
@@ -215,16 +302,29 @@ static int cmd_check(int argc, char **argv) {
         return 0;
 }
 
+/* A JSON string that is valid UTF-8 and safe on a terminal: controls (C0,
+ * DEL, C1) as \u00XX, a byte that is not UTF-8 as U+FFFD (as jq does). */
 static void print_json_string(const char *s) {
+        size_t n = strlen(s);
+
         putchar('"');
-        for (; *s; s++) {
-                unsigned char c = (unsigned char)*s;
+        for (size_t i = 0; i < n;) {
+                unsigned char c = (unsigned char)s[i];
+                size_t keep = placement_escape_keep(s + i, n - i, true);
+
                 if (c == '"' || c == '\\')
                         printf("\\%c", c);
-                else if (c < 0x20)
+                else if (keep > 0)
+                        fwrite(s + i, 1, keep, stdout);
+                else if (c < 0x80)
                         printf("\\u%04x", c);
-                else
-                        putchar(c);
+                else if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+                         (unsigned char)s[i + 1] <= 0x9F) {
+                        printf("\\u%04x", (unsigned char)s[i + 1]); /* a C1 control */
+                        keep = 2;
+                } else
+                        fputs("\\ufffd", stdout);
+                i += keep > 0 ? keep : 1;
         }
         putchar('"');
 }
@@ -259,9 +359,9 @@ static char *registered_at_cell(const struct placement_instance *ci) {
         return strdup(buf);
 }
 
-/* The value a table cell shows for one subject of one instance; NULL when
- * out of memory. */
-static char *cell(const struct placement_instance *ci, const char *subject) {
+/* The value a table cell shows for one subject of one instance, before it
+ * is escaped; NULL when out of memory. */
+static char *cell_text(const struct placement_instance *ci, const char *subject) {
         char *s = NULL;
 
         if (strncmp(subject, "attribute:", 10) == 0) {
@@ -295,6 +395,15 @@ static const struct {
         {"TYPE", "attribute:ecs.instance-type"},
 };
 
+/* A cell as the table shows it: escaped, so that a value cannot reach the
+ * terminal as a control sequence, and as wide as it prints. */
+static char *cell(const struct placement_instance *ci, const char *subject) {
+        _cleanup_free_ char *text =
+                subject ? cell_text(ci, subject) : strdup(placement_instance_short_id(ci));
+
+        return text ? placement_escape(text, false) : NULL;
+}
+
 static bool shown_in_fixed_column(const char *subject) {
         for (size_t k = 0; k < ELEMENTSOF(fixed_columns); k++)
                 if (streq_ptr(fixed_columns[k].subject, subject))
@@ -321,8 +430,7 @@ static char **table_cells(const struct placement_cluster *c, const size_t *sel, 
                         const char *subject = k < ELEMENTSOF(fixed_columns)
                                                       ? fixed_columns[k].subject
                                                       : headers[k];
-                        char *v = subject ? cell(ci, subject)
-                                          : strdup(placement_instance_short_id(ci));
+                        char *v = cell(ci, subject);
                         if (!v) {
                                 cells_free(cells, (n + 1) * ncol);
                                 return NULL;
@@ -382,7 +490,13 @@ static int print_table(const struct placement_cluster *c, const struct placement
         cells = table_cells(c, sel, n, headers, ncol);
         if (!cells)
                 return -ENOMEM;
-        r = print_cells(headers, cells, n, ncol);
+        /* The last row holds the headers as shown: a subject is typed by the
+         * user, but may have been pasted from anywhere. */
+        for (size_t k = 0; k < ncol && r >= 0; k++)
+                if (!(cells[n * ncol + k] = placement_escape(headers[k], false)))
+                        r = -ENOMEM;
+        if (r >= 0)
+                r = print_cells((const char *const *)&cells[n * ncol], cells, n, ncol);
         cells_free(cells, (n + 1) * ncol);
         if (r < 0)
                 return r;
@@ -474,8 +588,10 @@ static int print_filter_result(const struct filter_options *o, const struct plac
                 printf("%s]\n}\n", n ? "\n    " : "");
                 return 0;
         case OUTPUT_TEXT:
-                for (size_t i = 0; i < n; i++)
-                        printf("%s\n", c->instances[sel[i]].arn);
+                for (size_t i = 0; i < n; i++) {
+                        fputs_escaped(c->instances[sel[i]].arn, false, stdout);
+                        putchar('\n');
+                }
                 return 0;
         case OUTPUT_TABLE:
                 return print_table(c, q, sel, n, count_considered(c, o->status));
@@ -497,6 +613,8 @@ static int cmd_filter(int argc, char **argv) {
         if (parse_expression(o.expression, &q) < 0)
                 return EXIT_USAGE;
         if (load_cluster(&c, o.instances, o.tasks) < 0)
+                return EXIT_INPUT;
+        if (too_much_work("filtering", placement_query_filter_work(q, c), c))
                 return EXIT_INPUT;
 
         r = placement_query_filter(q, c, o.status, &sel, &n);
@@ -688,6 +806,21 @@ static const char *attribute_cell(const struct placement_instance *ci, const cha
         return a && a->value ? a->value : "-";
 }
 
+/* The run table's first four columns, escaped: values from the input file. */
+static int print_run_columns(const char *zone, const char *instance, const char *ec2,
+                             const char *type) {
+        static const int width[] = {12, 34, 12, 11};
+        const char *v[] = {zone, instance, ec2, type};
+
+        for (size_t k = 0; k < ELEMENTSOF(v); k++) {
+                _cleanup_free_ char *e = placement_escape(v[k], false);
+                if (!e)
+                        return -ENOMEM;
+                printf("%-*s  ", width[k], e);
+        }
+        return 0;
+}
+
 /* Where the tasks went: per zone, per instance, with what is left. */
 static int print_run_table(const struct placement_result *res, const struct placement_cluster *c,
                            uint64_t seed) {
@@ -706,8 +839,9 @@ static int print_run_table(const struct placement_result *res, const struct plac
                 else
                         placed++; /* FARGATE: on no instance */
         }
-        printf("%-12s  %-34s  %-12s  %-11s  %5s  %8s  %11s\n", "ZONE", "CONTAINER INSTANCE",
-               "EC2 INSTANCE", "TYPE", "TASKS", "CPU LEFT", "MEMORY LEFT");
+        if (print_run_columns("ZONE", "CONTAINER INSTANCE", "EC2 INSTANCE", "TYPE") < 0)
+                return -ENOMEM;
+        printf("%5s  %8s  %11s\n", "TASKS", "CPU LEFT", "MEMORY LEFT");
         /* Zones in order of first appearance; instances in input order. */
         for (size_t z = 0; z < c->n_instances; z++) {
                 const char *zone = attribute_cell(&c->instances[z], "ecs.availability-zone");
@@ -723,13 +857,16 @@ static int print_run_table(const struct placement_result *res, const struct plac
                         if (!count[i])
                                 continue;
                         total += count[i];
-                        printf("%-12s  %-34s  %-12s  %-11s  %5u  %8lld  %11lld\n", zone,
-                               placement_instance_short_id(ci),
-                               ci->ec2_instance_id ? ci->ec2_instance_id : "-",
-                               attribute_cell(ci, "ecs.instance-type"), count[i],
-                               (long long)ci->remaining.cpu, (long long)ci->remaining.memory);
+                        if (print_run_columns(zone, placement_instance_short_id(ci),
+                                              ci->ec2_instance_id ? ci->ec2_instance_id : "-",
+                                              attribute_cell(ci, "ecs.instance-type")) < 0)
+                                return -ENOMEM;
+                        printf("%5u  %8lld  %11lld\n", count[i], (long long)ci->remaining.cpu,
+                               (long long)ci->remaining.memory);
                 }
-                printf("%-12s  %-34s  %-12s  %-11s  %5u\n", zone, "(zone total)", "", "", total);
+                if (print_run_columns(zone, "(zone total)", "", "") < 0)
+                        return -ENOMEM;
+                printf("%5u\n", total);
         }
         printf("%zu placed, %zu failed", placed, failed);
         for (size_t t = 0; t < res->n_tasks; t++)
@@ -761,7 +898,7 @@ static int request_error(const struct placement_error *e, const char *expression
         if (expression && e->line > 0)
                 print_expression_error(e, expression);
         else
-                fprintf(stderr, "error: %s\n", e->message);
+                print_error(NULL, e->message);
         return -EINVAL;
 }
 
@@ -994,11 +1131,9 @@ static int load_taskdef(const char *path, struct placement_taskdef **ret) {
         size_t len = 0;
         int r;
 
-        r = read_file(path, &text, &len);
-        if (r < 0) {
-                fprintf(stderr, "error: %s: %s\n", path, strerror(-r));
+        r = read_input(path, &text, &len);
+        if (r < 0)
                 return r;
-        }
         r = placement_taskdef_parse(ret, text, len, &e);
         if (r < 0)
                 print_input_error(path, &e);
@@ -1018,7 +1153,7 @@ static int run_request(struct placement_request *req, struct run_options *o,
                 size_t found = 0;
                 if (placement_request_service(req, c, o->service_name, (unsigned)o->desired, &found,
                                               &e) < 0) {
-                        fprintf(stderr, "error: %s\n", e.message);
+                        print_error(NULL, e.message);
                         return EXIT_INPUT;
                 }
                 *existing = (long)found;
@@ -1032,6 +1167,17 @@ static int run_request(struct placement_request *req, struct run_options *o,
                 req->seed = ((uint64_t)time(NULL) * 2654435761u ^ (uint64_t)getpid()) &
                             ((1ULL << 53) - 1);
         return 0;
+}
+
+static bool run_too_much_work(const struct placement_request *req,
+                              const struct placement_cluster *c) {
+        char doing[128];
+
+        snprintf(doing, sizeof(doing), "placing %u task%s (%zu constraint%s, %zu strateg%s) on",
+                 req->count, req->count == 1 ? "" : "s", req->n_constraints,
+                 req->n_constraints == 1 ? "" : "s", req->n_strategies,
+                 req->n_strategies == 1 ? "y" : "ies");
+        return too_much_work(doing, placement_run_work(c, req), c);
 }
 
 /* `run` and `service`: one command, since `service` is RunTask with the
@@ -1053,6 +1199,8 @@ static int cmd_run(int argc, char **argv, bool service) {
         r = run_request(&req, &o, c, td, &existing);
         if (r != 0)
                 return r;
+        if (run_too_much_work(&req, c))
+                return EXIT_INPUT;
         r = placement_run(c, &req, &res);
         if (r < 0) {
                 fprintf(stderr, "error: %s\n", failure_message(r));

@@ -1,7 +1,9 @@
 /* placement-error.c: positions and caret rendering for placement errors.
  * Columns count UTF-8 code points, so a caret lands under the character the
  * message names even after non-ASCII text; tabs are copied into the caret
- * line so it lines up in a terminal whatever the tab width. */
+ * line so it lines up in a terminal whatever the tab width.  The line shown
+ * is escaped like any outside text (placement-escape.h, UTF-8 form): an
+ * expression may come from a task definition. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -9,6 +11,7 @@
 #include <string.h>
 
 #include "placement-error.h"
+#include "placement-escape.h"
 
 static bool is_continuation(unsigned char c) {
         return (c & 0xC0) == 0x80;
@@ -58,6 +61,27 @@ int placement_error_set(struct placement_error *e, int r, const char *fmt, ...) 
         return r;
 }
 
+/* The line (n bytes) with the caret line under byte offset: a tab as itself
+ * in both, a character as itself and one column, any other byte as \xNN and
+ * four columns. */
+static void render_line(FILE *f, const char *line, size_t n, size_t offset) {
+        for (int pass = 0; pass < 2; pass++) {
+                size_t stop = pass == 0 ? n : offset;
+
+                for (size_t i = 0, k; i < stop; i += k) {
+                        k = line[i] == '\t' ? 1 : placement_escape_keep(line + i, n - i, true);
+                        if (pass == 0 && k > 0)
+                                fwrite(line + i, 1, k, f);
+                        else if (pass == 0)
+                                fprintf(f, "\\x%02x", (unsigned char)line[i]);
+                        else
+                                fputs(line[i] == '\t' ? "\t" : k > 0 ? " " : "    ", f);
+                        k = k > 0 ? k : 1;
+                }
+                fputs(pass == 0 ? "\n" : "^\n", f);
+        }
+}
+
 int placement_error_render(const struct placement_error *e, const char *text, size_t len,
                            char **ret) {
         _cleanup_free_ char *buf = NULL;
@@ -82,15 +106,7 @@ int placement_error_render(const struct placement_error *e, const char *text, si
                         fprintf(f, "line %u, column %u: %s\n", e->line, e->column, e->message);
                 else
                         fprintf(f, "column %u: %s\n", e->column, e->message);
-                fwrite(text + start, 1, end - start, f);
-                fputc('\n', f);
-                for (size_t i = start; i < e->offset; i++) {
-                        if (text[i] == '\t')
-                                fputc('\t', f);
-                        else if (!is_continuation((unsigned char)text[i]))
-                                fputc(' ', f);
-                }
-                fputs("^\n", f);
+                render_line(f, text + start, end - start, e->offset - start);
         }
         if (fclose(f) != 0 || !buf)
                 return -ENOMEM;

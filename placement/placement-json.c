@@ -3,6 +3,7 @@
  * where cJSON stopped) and field paths, so every input error says where. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,28 @@ void placement_json_path(char *buf, size_t size, const char *fmt, ...) {
         va_end(ap);
 }
 
+/* At least the number of values in the document, counted without parsing:
+ * the root, and one per ',', '[' and '{' outside strings (a container of k
+ * values has k - 1 commas). */
+static size_t count_values(const char *text, size_t len) {
+        size_t n = 1;
+        bool in_string = false;
+
+        for (size_t i = 0; i < len; i++) {
+                char c = text[i];
+                if (in_string) {
+                        if (c == '\\')
+                                i++;
+                        else if (c == '"')
+                                in_string = false;
+                } else if (c == '"')
+                        in_string = true;
+                else if (c == ',' || c == '[' || c == '{')
+                        n++;
+        }
+        return n;
+}
+
 /* Parse the document; malformed JSON gets the position cJSON stopped at. */
 int placement_json_parse(const char *text, size_t len, cJSON **ret, struct placement_error *e) {
         const char *end = NULL;
@@ -27,6 +50,12 @@ int placement_json_parse(const char *text, size_t len, cJSON **ret, struct place
                 size_t at = (size_t)((const char *)memchr(text, '\0', len) - text);
                 return placement_error_at(e, text, len, at, "malformed JSON (NUL byte)");
         }
+        if (count_values(text, len) > PLACEMENT_JSON_VALUES_MAX)
+                return placement_error_set(e, -EFBIG,
+                                           "more than %d JSON values, ecs-place's limit for an "
+                                           "input file (5,000 container instances, ECS's most "
+                                           "per cluster, at 800 values)",
+                                           PLACEMENT_JSON_VALUES_MAX);
         /* cJSON wants to see the terminating NUL within the length it is given
          * when asked to reject trailing garbage, and text need not have one. */
         _cleanup_free_ char *copy = malloc(len + 1);

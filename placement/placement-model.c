@@ -286,10 +286,84 @@ int placement_instance_add_group(struct placement_instance *ci, const char *grou
         return 0;
 }
 
+/* One task that counts: a task desired RUNNING on a known instance. */
+struct group_ref {
+        size_t instance, task; /* indices into the cluster's instances and tasks */
+        const char *group;     /* borrowed from the task */
+        unsigned count;        /* after grouping: tasks of this group on the instance */
+};
+
+/* By instance, then group, then input order: equal groups end up adjacent
+ * with their first task first. */
+static int compare_group_ref(const void *a, const void *b) {
+        const struct group_ref *x = a, *y = b;
+        int r;
+
+        if (x->instance != y->instance)
+                return x->instance < y->instance ? -1 : 1;
+        r = strcmp(x->group, y->group);
+        if (r != 0)
+                return r;
+        return x->task < y->task ? -1 : x->task > y->task;
+}
+
+/* By instance, then first task: each instance's groups in the order of their
+ * first task, as the table shows them. */
+static int compare_group_first(const void *a, const void *b) {
+        const struct group_ref *x = a, *y = b;
+
+        if (x->instance != y->instance)
+                return x->instance < y->instance ? -1 : 1;
+        return x->task < y->task ? -1 : x->task > y->task;
+}
+
+/* The tasks that count, as references sorted and merged into one entry per
+ * (instance, group) with its count; *ret_n entries. */
+static int group_refs(const struct placement_cluster *c, struct group_ref **ret, size_t *ret_n) {
+        _cleanup_free_ size_t *sorted = malloc(c->n_instances * sizeof(*sorted));
+        _cleanup_free_ struct group_ref *v = calloc(c->n_tasks, sizeof(*v));
+        size_t n = 0, m = 0;
+
+        if (!sorted || !v)
+                return -ENOMEM;
+        for (size_t i = 0; i < c->n_instances; i++)
+                sorted[i] = i;
+        qsort_r(sorted, c->n_instances, sizeof(*sorted), compare_instance_index, c->instances);
+        for (size_t i = 0; i < c->n_tasks; i++) {
+                const struct placement_task *t = &c->tasks[i];
+                int idx;
+
+                if (!t->container_instance_arn || !t->group ||
+                    !streq_ptr(t->desired_status, "RUNNING"))
+                        continue;
+                idx = find_instance(c, sorted, t->container_instance_arn);
+                if (idx >= 0)
+                        v[n++] = (struct group_ref){
+                                .instance = (size_t)idx, .task = i, .group = t->group};
+        }
+        /* Sorting, not a search per task: a tasks file may hold many groups. */
+        qsort(v, n, sizeof(*v), compare_group_ref);
+        for (size_t i = 0; i < n; i++) {
+                if (m > 0 && v[m - 1].instance == v[i].instance &&
+                    streq(v[m - 1].group, v[i].group)) {
+                        v[m - 1].count++;
+                        continue;
+                }
+                v[m] = v[i];
+                v[m++].count = 1;
+        }
+        qsort(v, m, sizeof(*v), compare_group_first);
+        *ret = TAKE_PTR(v);
+        *ret_n = m;
+        return 0;
+}
+
 /* Recount every instance's groups from the tasks whose desired status is
  * RUNNING: ECS judges a task by where it is going, not where it is. */
 static int count_groups(struct placement_cluster *c) {
-        _cleanup_free_ size_t *sorted = NULL;
+        _cleanup_free_ struct group_ref *refs = NULL;
+        size_t n = 0;
+        int r;
 
         for (size_t i = 0; i < c->n_instances; i++) {
                 struct placement_instance *ci = &c->instances[i];
@@ -301,23 +375,23 @@ static int count_groups(struct placement_cluster *c) {
         }
         if (c->n_instances == 0 || c->n_tasks == 0)
                 return 0;
-        sorted = malloc(c->n_instances * sizeof(*sorted));
-        if (!sorted)
-                return -ENOMEM;
-        for (size_t i = 0; i < c->n_instances; i++)
-                sorted[i] = i;
-        qsort_r(sorted, c->n_instances, sizeof(*sorted), compare_instance_index, c->instances);
+        r = group_refs(c, &refs, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0, end; i < n; i = end) {
+                struct placement_instance *ci = &c->instances[refs[i].instance];
 
-        for (size_t i = 0; i < c->n_tasks; i++) {
-                const struct placement_task *t = &c->tasks[i];
-                int idx;
-
-                if (!t->container_instance_arn || !t->group ||
-                    !streq_ptr(t->desired_status, "RUNNING"))
-                        continue;
-                idx = find_instance(c, sorted, t->container_instance_arn);
-                if (idx >= 0 && placement_instance_add_group(&c->instances[idx], t->group) < 0)
+                for (end = i; end < n && refs[end].instance == refs[i].instance; end++)
+                        ;
+                ci->groups = calloc(end - i, sizeof(*ci->groups));
+                if (!ci->groups)
                         return -ENOMEM;
+                for (size_t k = i; k < end; k++) {
+                        ci->groups[ci->n_groups].group = strdup(refs[k].group);
+                        if (!ci->groups[ci->n_groups].group)
+                                return -ENOMEM;
+                        ci->groups[ci->n_groups++].count = refs[k].count;
+                }
         }
         return 0;
 }
@@ -469,6 +543,50 @@ unsigned placement_instance_group_count(const struct placement_instance *ci, con
                 if (streq(ci->groups[i].group, group))
                         return ci->groups[i].count;
         return 0;
+}
+
+void placement_cluster_size(const struct placement_cluster *c, struct placement_cluster_size *ret) {
+        struct placement_cluster_size z = {.instances = c->n_instances};
+
+        for (size_t i = 0; i < c->n_instances; i++) {
+                const struct placement_instance *ci = &c->instances[i];
+                size_t ports = ci->remaining.n_ports_tcp + ci->remaining.n_ports_udp;
+
+                z.attributes += ci->n_attributes;
+                z.groups += ci->n_groups;
+                z.ports += ports;
+                if (ci->n_attributes > z.max_attributes)
+                        z.max_attributes = ci->n_attributes;
+                if (ci->n_groups > z.max_groups)
+                        z.max_groups = ci->n_groups;
+                if (ports > z.max_ports)
+                        z.max_ports = ports;
+        }
+        *ret = z;
+}
+
+/* k's four terms, each times (count + the total of its list). */
+static uint64_t cost_terms(const struct placement_instance_cost *k, uint64_t count,
+                           uint64_t attributes, uint64_t groups, uint64_t ports) {
+        uint64_t w = placement_work_mul(k->lookup, placement_work_add(count, attributes));
+
+        w = placement_work_add(w,
+                               placement_work_mul(k->per_group, placement_work_add(count, groups)));
+        w = placement_work_add(w,
+                               placement_work_mul(k->per_port, placement_work_add(count, ports)));
+        return placement_work_add(w, placement_work_mul(k->fixed, count));
+}
+
+uint64_t placement_cost_all(const struct placement_instance_cost *k,
+                            const struct placement_cluster_size *z) {
+        return cost_terms(k, z->instances, z->attributes, z->groups, z->ports);
+}
+
+uint64_t placement_cost_max(const struct placement_instance_cost *k,
+                            const struct placement_cluster_size *z, uint64_t extra_groups,
+                            uint64_t extra_ports) {
+        return cost_terms(k, 1, z->max_attributes, placement_work_add(z->max_groups, extra_groups),
+                          placement_work_add(z->max_ports, extra_ports));
 }
 
 const char *placement_instance_short_id(const struct placement_instance *ci) {

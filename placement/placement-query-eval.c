@@ -14,6 +14,7 @@
 #include "placement-value.h"
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
+#define REGEX_FIRST_STEPS 100 /* an ordinary pattern on an ECS value needs a few dozen */
 
 /* The subject's values on one instance, as strings and typed readings. */
 struct subject_values {
@@ -115,18 +116,50 @@ static bool equal(const struct placement_query_node *n, const struct subject_val
         }
 }
 
+/* A match that failed: which limit it hit. */
+static int match_error(int r) {
+        switch (r) {
+        case PCRE2_ERROR_HEAPLIMIT:
+                return -ENOBUFS;
+        case PCRE2_ERROR_NOMEMORY:
+                return -ENOMEM;
+        default: /* the match or depth limit, or the JIT stack */
+                return -E2BIG;
+        }
+}
+
+/* Whether t matches n's regex.  PCRE2 does not say how many steps a match
+ * took, so each attempt is charged its step limit: the first attempt allows
+ * REGEX_FIRST_STEPS, which ordinary matches need, and each next one ten times
+ * more, up to PLACEMENT_REGEX_MATCH_LIMIT.  The steps charged bound the steps
+ * taken (at most 11% more than the last attempt's), and the answer is the one
+ * a single match at the full limit gives.  Past PLACEMENT_REGEX_STEPS_MAX for
+ * the query, -ETIME. */
 static int matches(const struct placement_query_node *n, const char *t) {
-        int r;
+        pcre2_match_context *mc = (pcre2_match_context *)n->match_context;
+        size_t len;
 
         if (n->regex_prefix_len > 0 && strncmp(t, n->regex_prefix, n->regex_prefix_len) != 0)
                 return 0; /* every match starts with the prefix */
-        r = pcre2_match((const pcre2_code *)n->regex, (PCRE2_SPTR)t, strlen(t), 0, 0,
-                        (pcre2_match_data *)n->match, (pcre2_match_context *)n->match_context);
-        if (r >= 0)
-                return 1;
-        if (r == PCRE2_ERROR_NOMATCH)
-                return 0;
-        return -E2BIG;
+        len = strlen(t);
+        for (uint32_t limit = REGEX_FIRST_STEPS;; limit *= 10) {
+                int r;
+
+                if (limit > PLACEMENT_REGEX_MATCH_LIMIT)
+                        limit = PLACEMENT_REGEX_MATCH_LIMIT;
+                if (*n->regex_steps > PLACEMENT_REGEX_STEPS_MAX - limit)
+                        return -ETIME;
+                *n->regex_steps += limit;
+                pcre2_set_match_limit(mc, limit);
+                r = pcre2_match((const pcre2_code *)n->regex, (PCRE2_SPTR)t, len, 0, 0,
+                                (pcre2_match_data *)n->match, mc);
+                if (r >= 0)
+                        return 1;
+                if (r == PCRE2_ERROR_NOMATCH)
+                        return 0;
+                if (r != PCRE2_ERROR_MATCHLIMIT || limit == PLACEMENT_REGEX_MATCH_LIMIT)
+                        return match_error(r);
+        }
 }
 
 /* Does value i satisfy the positive form of the predicate's operator? */
@@ -227,10 +260,44 @@ int placement_query_eval(const struct placement_query *q, const struct placement
         return eval_node(q->root, ci);
 }
 
+static void add_node_cost(const struct placement_query_node *n, struct placement_instance_cost *k) {
+        uint64_t args = n->n_values > 0 ? n->n_values : 1;
+
+        if (n->type != PLACEMENT_QUERY_PREDICATE) {
+                add_node_cost(n->left, k);
+                if (n->right)
+                        add_node_cost(n->right, k);
+                return;
+        }
+        if (n->subject == PLACEMENT_SUBJECT_ATTRIBUTE)
+                k->lookup++;
+        if (n->subject == PLACEMENT_SUBJECT_TASK_GROUP)
+                k->per_group = placement_work_add(k->per_group, args);
+        else
+                k->fixed = placement_work_add(k->fixed, args);
+}
+
+void placement_query_add_cost(const struct placement_query *q, struct placement_instance_cost *k) {
+        add_node_cost(q->root, k);
+}
+
+uint64_t placement_query_filter_work(const struct placement_query *q,
+                                     const struct placement_cluster *c) {
+        struct placement_instance_cost k = {.fixed = 1}; /* the status */
+        struct placement_cluster_size z;
+
+        placement_query_add_cost(q, &k);
+        placement_cluster_size(c, &z);
+        return placement_cost_all(&k, &z);
+}
+
 int placement_query_filter(const struct placement_query *q, const struct placement_cluster *c,
                            const char *status, size_t **ret, size_t *ret_n) {
         size_t *v = NULL, n = 0;
 
+        if (placement_query_filter_work(q, c) > PLACEMENT_WORK_MAX)
+                return -ERANGE;
+        *q->regex_steps = 0;
         if (c->n_instances > 0) {
                 v = malloc(c->n_instances * sizeof(*v));
                 if (!v)

@@ -17,9 +17,8 @@
 #include "placement-query.h"
 #include "placement-value.h"
 
-#define ATTRIBUTE_NAME_MAX 128    /* characters, ECS's limit on attribute names */
-#define REGEX_MATCH_LIMIT 1000000 /* PCRE2 match() calls per value: bounds backtracking */
-#define REGEX_DEPTH_LIMIT 10000   /* PCRE2 backtracking depth per value */
+#define ATTRIBUTE_NAME_MAX 128  /* characters, ECS's limit on attribute names */
+#define REGEX_DEPTH_LIMIT 10000 /* PCRE2 backtracking depth per value */
 
 #define streq(a, b) (strcmp((a), (b)) == 0)
 
@@ -53,6 +52,7 @@ struct parser {
         enum token_type prev; /* the type of the token before t */
         struct placement_error *e;
         unsigned depth;
+        uint64_t *regex_steps; /* the query's, for each regex node */
 };
 
 static const char *const subject_names[_PLACEMENT_SUBJECT_MAX] = {
@@ -326,6 +326,7 @@ struct placement_query *placement_query_free(struct placement_query *q) {
                 return NULL;
         node_free(q->root);
         free(q->source);
+        free(q->regex_steps);
         free(q);
         return NULL;
 }
@@ -417,9 +418,12 @@ static int compile_regex(struct parser *p, struct placement_query_node *n) {
         PCRE2_SIZE erroff;
         pcre2_code *re;
 
-        /* Java's Pattern.matches() matches the whole value: anchor both ends. */
+        /* Java's Pattern.matches() matches the whole value: anchor both ends.
+         * \C (one byte, even inside a UTF-8 character) is refused: Java has
+         * no such thing, and it can split a character. */
         re = pcre2_compile((PCRE2_SPTR)v->text, strlen(v->text),
-                           PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF,
+                           PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_UTF |
+                                   PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C,
                            &errcode, &erroff, NULL);
         if (!re) {
                 PCRE2_UCHAR msg[256];
@@ -439,8 +443,12 @@ static int compile_regex(struct parser *p, struct placement_query_node *n) {
         n->match_context = (struct pcre2_real_match_context_8 *)pcre2_match_context_create(NULL);
         if (!n->match || !n->match_context)
                 return oom(p);
-        pcre2_set_match_limit((pcre2_match_context *)n->match_context, REGEX_MATCH_LIMIT);
+        /* The match limit is set per attempt (see matches()).  The heap
+         * limit matters without JIT (none on the platform, or (*NO_JIT) in
+         * the pattern): PCRE2's own default is 20 GB. */
         pcre2_set_depth_limit((pcre2_match_context *)n->match_context, REGEX_DEPTH_LIMIT);
+        pcre2_set_heap_limit((pcre2_match_context *)n->match_context, PLACEMENT_REGEX_HEAP_LIMIT);
+        n->regex_steps = p->regex_steps;
         return 0;
 }
 
@@ -825,10 +833,12 @@ int placement_query_parse(struct placement_query **ret, const char *text, size_t
                 return placement_error_set(e, -ENOMEM, "out of memory");
         q->source = strndup(text, len);
         q->length = len;
-        if (!q->source) {
-                free(q);
+        q->regex_steps = calloc(1, sizeof(*q->regex_steps));
+        if (!q->source || !q->regex_steps) {
+                placement_query_free(q);
                 return placement_error_set(e, -ENOMEM, "out of memory");
         }
+        p.regex_steps = q->regex_steps;
         r = parse_query(&p, &q->root);
         if (r < 0) {
                 placement_query_free(q);

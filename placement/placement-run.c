@@ -503,6 +503,9 @@ struct spread_index {
 
 struct run_state {
         int64_t *group_count;  /* per instance: tasks of the request's group */
+        size_t *group_slot;    /* per instance: that group's index in groups[] (SIZE_MAX: none) */
+        uint8_t *verdict;      /* per instance: 0 unknown, else 1 + the first slow step it
+                                * fails (n_steps: none); see slow_steps() */
         bool *agent_ok;        /* per instance: ACTIVE with its agent connected */
         int64_t *cpu, *memory; /* per instance: remaining, dense for the hot loop (mirrors
                                 * the cluster's, which place() updates too) */
@@ -510,8 +513,12 @@ struct run_state {
         struct spread_index spread[PLACEMENT_MAX_STRATEGIES];
 };
 
+_Static_assert(PLACEMENT_MAX_STEPS < UINT8_MAX, "a verdict holds any step plus one");
+
 static void run_state_done(struct run_state *st) {
         free(st->group_count);
+        free(st->group_slot);
+        free(st->verdict);
         free(st->agent_ok);
         free(st->cpu);
         free(st->memory);
@@ -570,19 +577,34 @@ static int spread_index_build(struct spread_index *si, const struct placement_cl
         return 0;
 }
 
+/* The index of group in ci's groups[], SIZE_MAX when ci has none of it. */
+static size_t group_slot(const struct placement_instance *ci, const char *group) {
+        for (size_t k = 0; k < ci->n_groups; k++)
+                if (streq(ci->groups[k].group, group))
+                        return k;
+        return SIZE_MAX;
+}
+
 static int run_state_init(struct run_state *st, const struct placement_cluster *c,
                           const struct placement_request *r) {
         const struct placement_taskdef *td = r->taskdef;
 
         st->group_count = calloc(c->n_instances + 1, sizeof(*st->group_count));
+        st->group_slot = calloc(c->n_instances + 1, sizeof(*st->group_slot));
+        st->verdict = calloc(c->n_instances + 1, sizeof(*st->verdict));
         st->agent_ok = calloc(c->n_instances + 1, sizeof(*st->agent_ok));
         st->cpu = calloc(c->n_instances + 1, sizeof(*st->cpu));
         st->memory = calloc(c->n_instances + 1, sizeof(*st->memory));
-        if (!st->group_count || !st->agent_ok || !st->cpu || !st->memory)
+        if (!st->group_count || !st->group_slot || !st->verdict || !st->agent_ok || !st->cpu ||
+            !st->memory)
                 return -ENOMEM;
         /* Status and agent do not change during a run: judge them once. */
         for (size_t i = 0; i < c->n_instances; i++) {
-                st->group_count[i] = placement_instance_group_count(&c->instances[i], r->group);
+                const struct placement_instance *ci = &c->instances[i];
+
+                st->group_slot[i] = group_slot(ci, r->group);
+                st->group_count[i] =
+                        st->group_slot[i] == SIZE_MAX ? 0 : ci->groups[st->group_slot[i]].count;
                 st->agent_ok[i] =
                         streq(c->instances[i].status, "ACTIVE") && c->instances[i].agent_connected;
                 st->cpu[i] = c->instances[i].remaining.cpu;
@@ -732,6 +754,7 @@ static int place(struct placement_cluster *c, const struct placement_request *r,
                  struct run_state *st, size_t i) {
         const struct placement_taskdef *td = r->taskdef;
         struct placement_instance *ci = &c->instances[i];
+        int r_add;
 
         if (ci->remaining.cpu >= 0)
                 ci->remaining.cpu -= td->cpu;
@@ -752,10 +775,20 @@ static int place(struct placement_cluster *c, const struct placement_request *r,
         }
         ci->running_tasks_count++;
         st->group_count[i]++;
-        for (size_t k = 0; k < r->n_strategies; k++)
-                if (r->strategies[k].type == PLACEMENT_STRATEGY_SPREAD)
-                        st->spread[k].count[st->spread[k].bucket[i]]++;
-        return placement_instance_add_group(ci, r->group);
+        st->verdict[i] = 0; /* i changed: its slow steps must be judged again */
+        for (size_t s = 0; s < r->n_strategies; s++)
+                if (r->strategies[s].type == PLACEMENT_STRATEGY_SPREAD)
+                        st->spread[s].count[st->spread[s].bucket[i]]++;
+        /* The group's slot, not a search: an instance may hold many groups. */
+        if (st->group_slot[i] != SIZE_MAX) {
+                ci->groups[st->group_slot[i]].count++;
+                return 0;
+        }
+        r_add = placement_instance_add_group(ci, r->group);
+        if (r_add < 0)
+                return r_add;
+        st->group_slot[i] = ci->n_groups - 1;
+        return 0;
 }
 
 /* What a filter pass leaves for one task. */
@@ -821,15 +854,40 @@ static _noinline_ void filter_pass_resources(const struct placement_cluster *c,
 
 #undef RESOURCES_LOOP
 
+/* The first step from st->first_slow on that instance i fails (n_steps: none),
+ * judged once per state of i: these steps read only i (its ports, attributes,
+ * tasks and groups), which only a placement on i changes, and place() forgets
+ * the verdict then.  So a run evaluates each constraint about once per
+ * instance and once per task, not once per instance and task. */
+static int slow_steps(const struct placement_request *r, const struct placement_cluster *c,
+                      const struct run_state *st, size_t i, size_t n_steps, size_t *ret) {
+        size_t step;
+
+        if (st->verdict[i] != 0) {
+                *ret = st->verdict[i] - 1u;
+                return 0;
+        }
+        for (step = st->first_slow; step < n_steps; step++) {
+                int k = passes(r, c, st, i, step);
+                if (k < 0)
+                        return k;
+                if (!k)
+                        break;
+        }
+        st->verdict[i] = (uint8_t)(step + 1);
+        *ret = step;
+        return 0;
+}
+
 /* The general case of filter_pass(): every step, those after the first three
- * through passes(). */
+ * through slow_steps(). */
 static int filter_pass_steps(const struct placement_cluster *c, const struct placement_request *r,
                              const struct run_state *st, bool fuse, size_t *restrict cand,
                              size_t *restrict removed, struct pass *ret) {
         const bool *ok = st->agent_ok;
         const int64_t *cpu = st->cpu, *memory = st->memory;
         const int64_t need_cpu = r->taskdef->cpu, need_memory = r->taskdef->memory;
-        const size_t n_instances = c->n_instances, first_slow = st->first_slow,
+        const size_t n_instances = c->n_instances,
                      n_steps = ELEMENTSOF(step_names) + r->n_constraints;
         const bool by_bucket = fuse && r->strategies[0].type == PLACEMENT_STRATEGY_SPREAD;
         const int64_t *values = fuse ? strategy_scores(st, &r->strategies[0], 0) : NULL;
@@ -840,6 +898,7 @@ static int filter_pass_steps(const struct placement_cluster *c, const struct pla
         for (size_t i = 0; i < n_instances; i++) {
                 int64_t score;
                 size_t step;
+                int k;
 
                 /* Steps 0-2 inline: they are most of the work. */
                 if (!ok[i]) {
@@ -854,13 +913,9 @@ static int filter_pass_steps(const struct placement_cluster *c, const struct pla
                         removed[2]++;
                         continue;
                 }
-                for (step = first_slow; step < n_steps; step++) {
-                        int k = passes(r, c, st, i, step);
-                        if (k < 0)
-                                return k;
-                        if (!k)
-                                break;
-                }
+                k = slow_steps(r, c, st, i, n_steps, &step);
+                if (k < 0)
+                        return k;
                 if (step < n_steps) {
                         removed[step]++;
                         continue;
@@ -956,6 +1011,30 @@ struct placement_result *placement_result_free(struct placement_result *res) {
         return NULL;
 }
 
+uint64_t placement_run_work(const struct placement_cluster *c, const struct placement_request *r) {
+        const struct placement_taskdef *td = r->taskdef;
+        struct placement_instance_cost k = {.per_port = td->n_ports,
+                                            .lookup = td->n_requires_attributes};
+        struct placement_cluster_size z;
+        uint64_t w;
+
+        if (r->fargate)
+                return 0;
+        placement_cluster_size(c, &z);
+        w = placement_work_mul(placement_work_mul(r->count, z.instances), 1 + r->n_strategies);
+        for (size_t i = 0; i < r->n_constraints; i++)
+                if (r->constraints[i].type == PLACEMENT_CONSTRAINT_DISTINCT_INSTANCE)
+                        k.fixed++;
+                else
+                        placement_query_add_cost(r->constraints[i].query, &k);
+        /* Slow steps (see slow_steps()): every instance once, then the one
+         * placed on after each task, grown by the task's group and ports. */
+        w = placement_work_add(w, placement_cost_all(&k, &z));
+        w = placement_work_add(
+                w, placement_work_mul(r->count, placement_cost_max(&k, &z, 1, td->n_ports)));
+        return placement_work_add(w, r->count);
+}
+
 int placement_run(struct placement_cluster *c, const struct placement_request *r,
                   struct placement_result **ret) {
         struct placement_result *res;
@@ -968,6 +1047,11 @@ int placement_run(struct placement_cluster *c, const struct placement_request *r
         if (!r->group || r->n_constraints > PLACEMENT_MAX_CONSTRAINTS ||
             r->n_strategies > PLACEMENT_MAX_STRATEGIES)
                 return -EINVAL; /* not validated */
+        if (placement_run_work(c, r) > PLACEMENT_WORK_MAX)
+                return -ERANGE;
+        for (size_t i = 0; i < r->n_constraints; i++)
+                if (r->constraints[i].query)
+                        *r->constraints[i].query->regex_steps = 0;
         res = calloc(1, sizeof(*res));
         if (!res)
                 return -ENOMEM;

@@ -1,11 +1,15 @@
 /* test-placement-model.c: the pure pieces under the query language: typed
- * values (versions, times, numbers), error rendering, and reading the AWS
- * CLI's JSON into a cluster, including every way that input can be wrong. */
+ * values (versions, times, numbers), error rendering, escaping for the
+ * terminal, and reading the AWS CLI's JSON into a cluster, including every
+ * way that input can be wrong. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "placement-error.h"
+#include "placement-escape.h"
+#include "placement-json.h"
 #include "placement-model.h"
 #include "placement-query.h"
 #include "placement-taskdef.h"
@@ -106,6 +110,47 @@ static void test_render(void) {
         free(s);
 }
 
+/* Issue 10: no byte that a terminal acts on is kept. */
+static void expect_escaped(const char *name, const char *s, bool utf8, const char *want) {
+        char *got = placement_escape(s, utf8);
+
+        CHECK_STREQ(name, got, want);
+        free(got);
+}
+
+static void test_escape(void) {
+        struct placement_error e = {};
+        const char *line = "attribute:x == \"\x1b[2J\" (";
+        char *s = NULL;
+
+        expect_escaped("escape: printable ASCII and backslash as themselves", "a-b_c.d/e\\f g@h",
+                       false, "a-b_c.d/e\\f g@h");
+        expect_escaped("escape: ESC, CR, LF, tab, DEL as \\xNN", "\x1b[31m\r\n\t\x7f", false,
+                       "\\x1b[31m\\x0d\\x0a\\x09\\x7f");
+        expect_escaped("escape ASCII: UTF-8 as bytes", "h\xc3\xa9", false, "h\\xc3\\xa9");
+        expect_escaped("escape UTF-8: a character kept", "h\xc3\xa9 \xe2\x82\xac", true,
+                       "h\xc3\xa9 \xe2\x82\xac");
+        expect_escaped("escape UTF-8: C1 control CSI (U+009B) escaped",
+                       "\xc2\x9b"
+                       "2J",
+                       true, "\\xc2\\x9b2J");
+        expect_escaped("escape UTF-8: a lone 0x9b escaped",
+                       "\x9b"
+                       "2J",
+                       true, "\\x9b2J");
+        expect_escaped("escape UTF-8: an overlong ESC escaped", "\xc0\x9b", true, "\\xc0\\x9b");
+        expect_escaped("escape UTF-8: a surrogate escaped", "\xed\xa0\x80", true,
+                       "\\xed\\xa0\\x80");
+        expect_escaped("escape UTF-8: a cut character escaped", "\xe2\x82", true, "\\xe2\\x82");
+
+        placement_error_at(&e, line, strlen(line), strlen(line) - 1, "x");
+        placement_error_render(&e, line, strlen(line), &s);
+        CHECK_STREQ("render: the line escaped, the caret four columns on per escape", s,
+                    "column 23: x\nattribute:x == \"\\x1b[2J\" (\n"
+                    "                         ^\n");
+        free(s);
+}
+
 static int load(struct placement_cluster *c, const char *json, struct placement_error *e) {
         return placement_cluster_load_instances(c, json, strlen(json), e);
 }
@@ -124,6 +169,37 @@ static void expect_error(const char *name, const char *json, const char *message
         }
         CHECK_INTEQ(name, c->n_instances, 0);
         placement_cluster_free(c);
+}
+
+/* Issue 10: a dense document is refused before cJSON builds its tree; a
+ * comma inside a string is not a value. */
+static void test_json_values_limit(void) {
+        size_t n = PLACEMENT_JSON_VALUES_MAX;
+        char *json = malloc(2 * n + 64);
+        struct placement_cluster *c = NULL;
+        struct placement_error e = {};
+        size_t k = 0;
+
+        if (!CHECK("values: buffer", json) ||
+            !CHECK("values: cluster", placement_cluster_new(&c) == 0))
+                goto done;
+        /* The object, the array, n - 3 zeros and x: n values, the limit. */
+        k += (size_t)sprintf(json, "{\"containerInstances\": [0");
+        for (size_t i = 1; i < n - 3; i++)
+                json[k++] = ',', json[k++] = '0';
+        strcpy(json + k, "], \"x\": \",,,[[{{\"}");
+        CHECK_STREQ("values: at the limit, parsed (and refused for its shape)",
+                    load(c, json, &e) < 0 ? e.message : "",
+                    "containerInstances[0]: expected an object");
+        strcpy(json + k, ",0,0]}"); /* n + 1 */
+        CHECK_INTEQ("values: one over the limit, -EFBIG", load(c, json, &e), -EFBIG);
+        CHECK_STREQ("values: ... saying the limit", e.message,
+                    "more than 4000000 JSON values, ecs-place's limit for an input file (5,000 "
+                    "container instances, ECS's most per cluster, at 800 values)");
+        CHECK_INTEQ("values: ... with no position", e.line, 0);
+done:
+        placement_cluster_free(c);
+        free(json);
 }
 
 static void test_bad_input(void) {
@@ -349,7 +425,9 @@ int main(void) {
         test_times();
         test_numbers();
         test_render();
+        test_escape();
         test_bad_input();
+        test_json_values_limit();
         test_tasks();
         test_query_api();
         test_taskdef();

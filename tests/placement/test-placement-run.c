@@ -1,12 +1,15 @@
 /* test-placement-run.c: the placement semantics placement-run.c decides on
  * its own, on a three-instance cluster: the service scheduler's request
  * (group, missing count, default strategies), the FARGATE rule and FARGATE's
- * empty placement, and the strategy field kinds placement ranks by. */
+ * empty placement, the strategy field kinds placement ranks by, and the work
+ * limits (the estimate, the regexes' steps). */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "placement-model.h"
+#include "placement-query-eval.h"
 #include "placement-run.h"
 #include "placement-taskdef.h"
 #include "test.h"
@@ -227,6 +230,74 @@ static void test_field_kinds(struct placement_taskdef *td) {
                       PLACEMENT_STRATEGY_FIELD_ATTRIBUTE, "b1");
 }
 
+/* Work over PLACEMENT_WORK_MAX is refused before it starts: nothing placed,
+ * nothing allocated for the tasks, the cluster as it was. */
+static void test_work_limit(struct placement_taskdef *td) {
+        struct placement_cluster *c = cluster();
+        /* 3 instances x 4e9 tasks: 1.2e10 checks. */
+        struct placement_request req = {.taskdef = td, .count = 4000000000u, .seed = 1};
+        struct placement_result *res = NULL;
+        struct placement_query *q = NULL;
+        struct placement_error e = {};
+        const char *expr = "attribute:x exists and task:group in [a, b]";
+        size_t *sel = NULL, n = 0;
+
+        if (!CHECK("work: cluster loads", c) ||
+            !CHECK_INTEQ("work: request validates", placement_request_validate(&req, NULL, &e), 0))
+                goto done;
+        CHECK("work: 4e9 tasks on 3 instances is over the limit",
+              placement_run_work(c, &req) > PLACEMENT_WORK_MAX);
+        CHECK_INTEQ("work: placement_run() refuses it with -ERANGE", placement_run(c, &req, &res),
+                    -ERANGE);
+        CHECK("work: ... before it starts", !res && c->instances[0].running_tasks_count == 0 &&
+                                                    c->instances[0].remaining.cpu == 1024);
+        req.count = 1;
+        /* One pass over 3 instances, then the task itself. */
+        CHECK_INTEQ("work: one task on 3 instances is 4 checks", placement_run_work(c, &req), 4);
+        if (!CHECK_INTEQ("work: filter expression parses",
+                         placement_query_parse(&q, expr, strlen(expr), &e), 0))
+                goto done;
+        /* Per instance: its status (1), a search of its attributes (1 + 1),
+         * its value against x's one argument (1), each of its task groups and
+         * one more against both arguments (2 * (1 + groups)); 3 instances, 3
+         * attributes and 2 groups in all: 3 + 6 + 3 + 2 * 5. */
+        CHECK_INTEQ("work: the filter's estimate", placement_query_filter_work(q, c), 22);
+        CHECK_INTEQ("work: a filter within the limit runs",
+                    placement_query_filter(q, c, NULL, &sel, &n), 0);
+done:
+        free(sel);
+        placement_query_free(q);
+        placement_request_done(&req);
+        placement_cluster_free(c);
+}
+
+/* The steps of a query's regexes count across its matches: past
+ * PLACEMENT_REGEX_STEPS_MAX, -ETIME; a filter starts the count again. */
+static void test_regex_steps(void) {
+        struct placement_cluster *c = cluster();
+        struct placement_query *q = NULL;
+        struct placement_error e = {};
+        const char *expr = "attribute:ecs.availability-zone =~ '[ab]'";
+        size_t *sel = NULL, n = 0;
+
+        if (!CHECK("steps: cluster loads", c) ||
+            !CHECK_INTEQ("steps: expression parses",
+                         placement_query_parse(&q, expr, strlen(expr), &e), 0))
+                goto done;
+        CHECK_INTEQ("steps: a match", placement_query_eval(q, &c->instances[0]), 1);
+        CHECK("steps: ... is counted", *q->regex_steps > 0);
+        *q->regex_steps = PLACEMENT_REGEX_STEPS_MAX - 1;
+        CHECK_INTEQ("steps: past the limit, -ETIME", placement_query_eval(q, &c->instances[0]),
+                    -ETIME);
+        CHECK_INTEQ("steps: a filter counts afresh", placement_query_filter(q, c, NULL, &sel, &n),
+                    0);
+        CHECK_INTEQ("steps: ... and selects", n, 3);
+done:
+        free(sel);
+        placement_query_free(q);
+        placement_cluster_free(c);
+}
+
 int main(void) {
         struct placement_taskdef *td = taskdef(taskdef_json);
         struct placement_taskdef *constrained = taskdef(taskdef_constrained_json);
@@ -235,6 +306,8 @@ int main(void) {
                 test_service_defaults(td);
                 test_fargate(td, constrained);
                 test_field_kinds(td);
+                test_work_limit(td);
+                test_regex_steps();
         }
         placement_taskdef_free(td);
         placement_taskdef_free(constrained);

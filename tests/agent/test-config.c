@@ -59,14 +59,36 @@ static void test_error_classes(void) {
                  "t.conf:1: missing '=' (expected KEY=VALUE)\n"},
                 {"empty key", "  =x\n", "t.conf:1: missing key before '='\n"},
                 {"invalid key characters", "ECS-CLUSTER=x\n",
-                 "t.conf:1: invalid key \"ECS-CLUSTER\": a key is letters, digits and '_', not "
-                 "starting with a digit\n"},
+                 "t.conf:1: invalid key: \"ECS\" is followed by '-'; a key is letters, digits "
+                 "and '_', not starting with a digit (the rest of the line is not shown, as it "
+                 "may hold a secret)\n"},
                 {"key starting with a digit", "1ABC=x\n",
                  "t.conf:1: invalid key \"1ABC\": a key is letters, digits and '_', not starting "
                  "with a digit\n"},
                 {"key with a blank inside", "ECS CLUSTER=x\n",
-                 "t.conf:1: invalid key \"ECS CLUSTER\": a key is letters, digits and '_', not "
-                 "starting with a digit\n"},
+                 "t.conf:1: invalid key: \"ECS\" is followed by a blank; a '=' seems to be "
+                 "missing after it (the rest of the line is not shown, as it may hold a "
+                 "secret)\n"},
+                /* A forgotten '=' and another one later on the line: the text
+                 * before that '=' holds the secret, which is never shown. */
+                {"'=' missing after a secret key", "AWS_SECRET_ACCESS_KEY wJalrXUtnFEMI # x=y\n",
+                 "t.conf:1: invalid key: \"AWS_SECRET_ACCESS_KEY\" is followed by a blank; a "
+                 "'=' seems to be missing after it (the rest of the line is not shown, as it "
+                 "may hold a secret)\n"},
+                {"':' instead of '=' after a secret key", "export AWS_SESSION_TOKEN:IQoJb3Jp==\n",
+                 "t.conf:1: invalid key: \"AWS_SESSION_TOKEN\" is followed by ':'; a key is "
+                 "letters, digits and '_', not starting with a digit (the rest of the line is "
+                 "not shown, as it may hold a secret)\n"},
+                {"a quoted assignment", "\"AWS_SECRET_ACCESS_KEY wJalrXUtnFEMI\"=x\n",
+                 "t.conf:1: invalid key: it starts with '\"'; a key is letters, digits and '_', "
+                 "not starting with a digit (the rest of the line is not shown, as it may hold "
+                 "a secret)\n"},
+                {"unterminated quote on a secret key", "AWS_SECRET_ACCESS_KEY=\"wJalrXUtnFEMI\n",
+                 "t.conf:1: AWS_SECRET_ACCESS_KEY: unterminated quote: the \" at column 23 is "
+                 "never closed\n"},
+                {"text after the quote of a secret key", "AWS_SESSION_TOKEN='IQoJb3Jp' IQoJb3Jp\n",
+                 "t.conf:1: AWS_SESSION_TOKEN: unexpected text after the closing quote at "
+                 "column 30\n"},
                 {"unterminated double quote", "ECS_CLUSTER=\"prod\n",
                  "t.conf:1: ECS_CLUSTER: unterminated quote: the \" at column 13 is never "
                  "closed\n"},

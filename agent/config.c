@@ -750,7 +750,7 @@ static int value_check(const struct config_key_info *k, const char *v, struct va
         else
                 r = 0; /* the empty list */
         if (r < 0) {
-                free(out.text);
+                erase_and_free(out.text);
                 return r;
         }
         if (!out.text && !(out.text = strdup(v)))
@@ -781,8 +781,9 @@ int config_new_empty(struct config **ret) {
         return 0;
 }
 
+/* Values may be secrets (keys, tokens, a proxy's password): wiped. */
 static void entry_clear(struct config_entry *e) {
-        free(e->value.text);
+        erase_and_free(e->value.text);
         free(e->source);
         free(e->file);
         *e = (struct config_entry){};
@@ -877,12 +878,18 @@ int config_parse_text(struct config *c, const char *name, const char *text, size
         return envfile_parse(name, text, len, assign, &p, errs);
 }
 
+/* The file's text holds its secrets too: wiped once parsed. */
 static int load_file(struct config *c, const char *path, bool optional, struct errors *errs) {
-        _cleanup_free_ char *text = NULL;
+        char *text = NULL;
         size_t len = 0;
         int r;
 
         r = fileio_read(path, CONFIG_FILE_MAX, 0, &text, &len);
+        if (r >= 0) {
+                r = config_parse_text(c, path, text, len, errs);
+                erase_free(text, len);
+                return r;
+        }
         if (r == -ENOENT && optional)
                 return 0;
         if (r == -ENOMEM)
@@ -892,9 +899,7 @@ static int load_file(struct config *c, const char *path, bool optional, struct e
                                   CONFIG_FILE_MAX);
         if (r == -EBADFD)
                 return errors_add(errs, path, 0, "cannot read the file: not a regular file");
-        if (r < 0)
-                return errors_add(errs, path, 0, "cannot read the file: %s", strerror(-r));
-        return config_parse_text(c, path, text, len, errs);
+        return errors_add(errs, path, 0, "cannot read the file: %s", strerror(-r));
 }
 
 static int load_environment(struct config *c, char *const *envp, struct errors *errs) {

@@ -39,10 +39,11 @@ struct buf {
         size_t n, cap;
 };
 
+/* The value may be a secret: what the buffer leaves behind is wiped. */
 static int buf_put(struct buf *b, char ch) {
         if (b->n + 2 > b->cap) {
                 size_t cap = b->cap ? b->cap * 2 : 64;
-                char *s = realloc(b->s, cap);
+                char *s = erase_realloc(b->s, b->n, cap);
                 if (!s)
                         return -ENOMEM;
                 b->s = s;
@@ -241,7 +242,7 @@ static int parse_assignment(struct parser *P, struct errors *errs) {
                                 hint = " (a '#' after a value is part of the value, not a comment)";
         }
         if (r == -ENOMEM) {
-                free(value.s);
+                erase_free(value.s, value.n);
                 return r;
         }
         skip_line(P);
@@ -256,7 +257,7 @@ static int parse_assignment(struct parser *P, struct errors *errs) {
                 r = errors_add(errs, P->name, line, "%s: %s", key, msg);
         else
                 r = P->assign(key, value.s ? value.s : "", line, hint, P->userdata);
-        free(value.s);
+        erase_free(value.s, value.n);
         return r;
 }
 

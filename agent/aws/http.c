@@ -3,7 +3,9 @@
  * transfers are drained after every curl_multi_socket_action() and their
  * callbacks run there, outside any curl callback, so they may submit or
  * cancel calls freely.  Connections are reused through the multi handle's
- * connection cache. */
+ * connection cache.  What a call owns may be secret (the signed headers with
+ * the session token, the role's credentials in a body): it is wiped before
+ * it is freed. */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
@@ -20,6 +22,7 @@ struct http_call {
         CURL *easy;
         struct curl_slist *headers;
         char *req_body;
+        size_t req_body_len;
         char *buf;
         size_t len, cap, max;
         bool too_big;
@@ -40,6 +43,15 @@ struct http {
         unsigned n_calls;
 };
 
+/* The request's headers and body, the response's body: wiped, then freed. */
+static void call_free_buffers(struct http_call *c) {
+        for (struct curl_slist *l = c->headers; l; l = l->next)
+                explicit_bzero(l->data, strlen(l->data));
+        curl_slist_free_all(c->headers);
+        erase_free(c->req_body, c->req_body_len);
+        erase_free(c->buf, c->len);
+}
+
 static void call_unlink_free(struct http_call *c) {
         struct http *h = c->http;
 
@@ -52,9 +64,7 @@ static void call_unlink_free(struct http_call *c) {
         h->n_calls--;
         curl_multi_remove_handle(h->multi, c->easy);
         curl_easy_cleanup(c->easy);
-        curl_slist_free_all(c->headers);
-        free(c->req_body);
-        free(c->buf);
+        call_free_buffers(c);
         free(c);
 }
 
@@ -224,7 +234,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata) {
 
                 while (cap < c->len + n + 1)
                         cap *= 2;
-                p = realloc(c->buf, cap);
+                p = erase_realloc(c->buf, c->len, cap);
                 if (!p)
                         return 0;
                 c->buf = p;
@@ -354,9 +364,8 @@ static int check_url(const char *url, const char **err_text) {
 
 /* Free a call that is neither in the multi handle nor in h->calls yet. */
 static void call_free_unstarted(struct http_call *c) {
-        curl_slist_free_all(c->headers);
         curl_easy_cleanup(c->easy);
-        free(c->req_body);
+        call_free_buffers(c);
         free(c);
 }
 
@@ -390,6 +399,7 @@ static int call_set_headers_and_body(struct http_call *c, const struct http_requ
         if (!c->req_body)
                 return -ENOMEM;
         memcpy(c->req_body, req->body, req->body_len);
+        c->req_body_len = req->body_len;
         curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->req_body);
         curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
         return 0;

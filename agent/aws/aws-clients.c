@@ -13,6 +13,27 @@ static const char *nonempty(const char *s) {
         return s && *s ? s : NULL;
 }
 
+/* The first of an uppercase key and its lowercase spelling that is set. */
+static const char *either(const struct config *cfg, enum config_key upper, enum config_key lower) {
+        const char *v = nonempty(config_string(cfg, upper));
+        return v ? v : nonempty(config_string(cfg, lower));
+}
+
+/* The ECS calls' proxy, as the official agent reads it (Go's
+ * httpproxy.FromEnvironment): HTTPS_PROXY for https endpoints, else
+ * HTTP_PROXY; NO_PROXY; each uppercase name before its lowercase one.  IMDS
+ * and the introspection endpoint never ask for the proxy. */
+static int set_proxy(struct http *h, const struct config *cfg) {
+        const char *http = either(cfg, KEY_HTTP_PROXY, KEY_http_proxy);
+        const char *https = either(cfg, KEY_HTTPS_PROXY, KEY_https_proxy);
+
+        return http_set_proxy(h, &(struct http_proxy){
+                                         .http = http,
+                                         .https = https ? https : http,
+                                         .no_proxy = either(cfg, KEY_NO_PROXY, KEY_no_proxy),
+                                 });
+}
+
 int aws_clients_new(struct aws_clients **ret, sd_event *event, const struct config *cfg) {
         struct aws_clients *a;
         const char *region;
@@ -26,6 +47,9 @@ int aws_clients_new(struct aws_clients **ret, sd_event *event, const struct conf
         a->event = sd_event_ref(event);
 
         r = http_new(&a->http, event);
+        if (r < 0)
+                goto fail;
+        r = set_proxy(a->http, cfg);
         if (r < 0)
                 goto fail;
         r = imds_new(&a->imds, event, a->http,

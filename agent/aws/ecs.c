@@ -421,7 +421,8 @@ static void send_signed(struct ecs_call *c, const struct aws_credentials *cr) {
                                                .headers = headers,
                                                .body = c->body,
                                                .body_len = strlen(c->body),
-                                               .timeout_ms = e->timeout_ms},
+                                               .timeout_ms = e->timeout_ms,
+                                               .via_proxy = true},
                         on_http, c, &c->http_call, &why);
         for (size_t i = 0; i < ELEMENTSOF(extra); i++)
                 erase_and_free(extra[i]); /* the token's header */

@@ -541,6 +541,55 @@ static void test_masking(void) {
         config_free(c);
 }
 
+/* The proxy keys: a bare HOST:PORT means http://, each lowercase spelling is
+ * a key of its own, and a password in a proxy URL is never shown. */
+static void test_proxy_keys(void) {
+        static const char text[] = "HTTP_PROXY=10.0.0.131:3128/\n"
+                                   "https_proxy=https://proxy.corp:3129\n"
+                                   "HTTPS_PROXY=http://ecs:hunter2@proxy.corp:3128\n"
+                                   "NO_PROXY=169.254.169.254,169.254.170.2,/var/run/docker.sock\n"
+                                   "no_proxy=.internal\n";
+        _cleanup_free_ char *errs = NULL, *out = NULL;
+        struct config *c = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        errs = parse(text, strlen(text), &c);
+        CHECK_STREQ("proxy keys: the official agent's forms load", errs, "");
+        CHECK_STREQ("proxy keys: a bare HOST:PORT means http://", config_string(c, KEY_HTTP_PROXY),
+                    "http://10.0.0.131:3128/");
+        CHECK_STREQ("proxy keys: lowercase is a key of its own", config_string(c, KEY_https_proxy),
+                    "https://proxy.corp:3129");
+        CHECK_STREQ("proxy keys: the daemon reads the password", config_string(c, KEY_HTTPS_PROXY),
+                    "http://ecs:hunter2@proxy.corp:3128");
+        CHECK_STREQ("proxy keys: NO_PROXY as written (a socket path included)",
+                    config_string(c, KEY_NO_PROXY),
+                    "169.254.169.254,169.254.170.2,/var/run/docker.sock");
+        f = open_memstream(&out, &len);
+        config_print(c, f);
+        fclose(f);
+        CHECK("proxy keys: the password is masked, the rest shown",
+              strstr(out, "\nHTTPS_PROXY=http://ecs:********@proxy.corp:3128  ") &&
+                      !strstr(out, "hunter2"));
+        CHECK("proxy keys: a proxy without a password shown whole",
+              strstr(out, "\nHTTP_PROXY=http://10.0.0.131:3128/  ") &&
+                      strstr(out, "\nhttps_proxy=https://proxy.corp:3129  "));
+        CHECK("proxy keys: unset ones show as unset", strstr(out, "\nhttp_proxy=  ") != NULL);
+        CHECK_INTEQ("proxy keys: a lowercase spelling is no typo", config_warnings(c)->n, 0);
+        config_free(c);
+
+        check_errors("proxy keys: only http:// and https:// proxies",
+                     "HTTPS_PROXY=socks5://ecs:hunter2@proxy.corp:1080\n",
+                     "t.conf:1: HTTPS_PROXY: \"socks5://ecs:********@proxy.corp:1080\" is not an "
+                     "http:// or https:// URL\n");
+        check_errors("proxy keys: a user without a password is masked too",
+                     "http_proxy=ftp://AKIDTOKEN@proxy.corp\n",
+                     "t.conf:1: http_proxy: \"ftp://********@proxy.corp\" is not an http:// or "
+                     "https:// URL\n");
+        check_errors("proxy keys: a bad value without a password is quoted", "HTTP_PROXY=http://\n",
+                     "t.conf:1: HTTP_PROXY: \"http://\" is not an http:// or https:// URL\n");
+}
+
 static void test_print_quoting(void) {
         static const char text[] = "ECS_CONTAINER_INSTANCE_TAGS={\"a\": \"it's\"}\n"
                                    "ECS_INSTANCE_ATTRIBUTES={\"team\": \"x\"}\n";
@@ -637,6 +686,7 @@ int main(void) {
         test_defaults();
         test_precedence();
         test_masking();
+        test_proxy_keys();
         test_print_quoting();
         return test_done();
 }

@@ -7,7 +7,11 @@
 #include <string.h>
 
 #include "aws-clients.h"
+#include "escape.h"
 #include "macro.h"
+
+/* A bad region from IMDS is quoted in the error up to this many bytes. */
+#define REGION_QUOTE_MAX 64
 
 static const char *nonempty(const char *s) {
         return s && *s ? s : NULL;
@@ -153,9 +157,23 @@ static void on_document(const struct imds_result *res, void *userdata) {
                 return;
         }
         a->have_identity = true;
-        if (!a->region && !(a->region = strdup(a->identity.region))) {
-                ready(a, -ENOMEM, "out of memory");
-                return;
+        if (!a->region) {
+                /* The region names the endpoint the keys are sent to: it obeys
+                 * AWS_REGION's rule, wherever it comes from. */
+                if (!config_region_valid(a->identity.region)) {
+                        char q[ESCAPE_QUOTE_SIZE(REGION_QUOTE_MAX)];
+                        snprintf(text, sizeof text,
+                                 "the instance identity document's region %s is not a region "
+                                 "name (e.g. us-east-1); set AWS_REGION",
+                                 escape_quote(q, a->identity.region, strlen(a->identity.region),
+                                              REGION_QUOTE_MAX, '"'));
+                        ready(a, -EINVAL, text);
+                        return;
+                }
+                if (!(a->region = strdup(a->identity.region))) {
+                        ready(a, -ENOMEM, "out of memory");
+                        return;
+                }
         }
         ready(a, 0, NULL);
 }

@@ -37,6 +37,7 @@ EMULATORS = os.path.join(TOP, "tests", "emulators")
 sys.path.insert(0, EMULATORS)
 
 from awsproxy import AwsProxyControl  # noqa: E402  (path set just above)
+from fwdproxy import FwdProxyControl  # noqa: E402
 from imds import ImdsControl, iso8601  # noqa: E402
 from introspection import IntrospectionControl  # noqa: E402
 
@@ -834,6 +835,36 @@ class AwsProxy:
         self.proc, self.port = _start_emulator("awsproxy.py", args, "awsproxy", timeout)
         self.url = "http://127.0.0.1:%d" % self.port
         self.control = AwsProxyControl(self.url)
+        return self
+
+    def stop(self):
+        return self.proc.stop() if self.proc else None
+
+    def __enter__(self):
+        return self if self.proc else self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class FwdProxy:
+    """tests/emulators/fwdproxy.py in its own process: a forward proxy as
+    HTTP_PROXY / HTTPS_PROXY name one (absolute-URI http, CONNECT), recording
+    what went through it; .control is a FwdProxyControl.  auth="USER:PASS"
+    requires Basic proxy credentials.  .hostport is "127.0.0.1:PORT", the
+    form the official agent's documentation gives HTTP_PROXY."""
+
+    def __init__(self, auth=None, verbose=False):
+        self.auth = auth
+        self.verbose = verbose
+        self.proc = self.url = self.port = self.hostport = self.control = None
+
+    def start(self, timeout=10.0):
+        args = (["--auth", self.auth] if self.auth else []) + (["--verbose"] if self.verbose else [])
+        self.proc, self.port = _start_emulator("fwdproxy.py", args, "fwdproxy", timeout)
+        self.hostport = "127.0.0.1:%d" % self.port
+        self.url = "http://" + self.hostport
+        self.control = FwdProxyControl(self.url)
         return self
 
     def stop(self):

@@ -64,6 +64,7 @@ static bool holds_secret(const void *p, size_t n) {
                memmem(p, n, TOKEN_UNIT, strlen(TOKEN_UNIT));
 }
 
+#if !WIPE_ASAN
 static bool from_daemon(const void *caller) {
         Dl_info i;
 
@@ -81,7 +82,6 @@ static void check_freed(void *p, size_t n, const void *caller) {
         explicit_bzero(p, n);
 }
 
-#if !WIPE_ASAN
 extern void __libc_free(void *p);
 extern void *__libc_malloc(size_t size);
 extern void *__libc_realloc(void *p, size_t size);

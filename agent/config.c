@@ -217,17 +217,15 @@ static char *quote(char buf[static ESCAPE_QUOTE_SIZE(CONFIG_QUOTE_MAX)], const c
 /* A URL as it may be shown: the password of its user info (and a user
  * without a password, which may be a token) replaced by stars, e.g.
  * http://user:********@proxy:3128.  Plain text, so it works on a value that
- * is not a valid URL as well.  NULL when out of memory. */
+ * is not a valid URL as well; the user info ends at the last '@', even past
+ * a '/', so a password with a raw '/' or '@' in it is masked whole.  NULL
+ * when out of memory. */
 static char *mask_password(const char *v) {
-        const char *auth = strstr(v, "://"), *at = NULL, *colon;
-        size_t n;
+        const char *auth = strstr(v, "://"), *at, *colon;
         char *s;
 
         auth = auth ? auth + 3 : v;
-        n = strcspn(auth, "/?#");
-        for (size_t i = 0; i < n; i++)
-                if (auth[i] == '@')
-                        at = auth + i;
+        at = strrchr(auth, '@');
         if (!at)
                 return strdup(v);
         colon = memchr(auth, ':', (size_t)(at - auth));

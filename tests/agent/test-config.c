@@ -586,6 +586,10 @@ static void test_proxy_keys(void) {
                      "http_proxy=ftp://AKIDTOKEN@proxy.corp\n",
                      "t.conf:1: http_proxy: \"ftp://********@proxy.corp\" is not an http:// or "
                      "https:// URL\n");
+        check_errors("proxy keys: a password with a raw '/' is masked whole",
+                     "HTTPS_PROXY=http://ecs:hunt/er2@proxy.corp:3128\n",
+                     "t.conf:1: HTTPS_PROXY: \"http://ecs:********@proxy.corp:3128\" is not an "
+                     "http:// or https:// URL\n");
         check_errors("proxy keys: a bad value without a password is quoted", "HTTP_PROXY=http://\n",
                      "t.conf:1: HTTP_PROXY: \"http://\" is not an http:// or https:// URL\n");
 }

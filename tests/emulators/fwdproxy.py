@@ -16,7 +16,6 @@ Run: fwdproxy.py [--auth USER:PASS] [--port-file F]
 
 import argparse
 import base64
-import http.client
 import os
 import select
 import socket
@@ -24,13 +23,10 @@ import sys
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve import CONTROL, ControlClient, ControlError, ThreadServer, control_log, handle_control, serve  # noqa: E402
+from serve import CONTROL, ControlClient, ControlError, Handler as BaseHandler, ThreadServer, control_log, forward, handle_control, serve  # noqa: E402
 
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate",
-              "transfer-encoding", "te", "trailer", "upgrade"}
 UPSTREAM_TIMEOUT = 30.0  # seconds
 TUNNEL_IDLE = 60.0  # seconds without traffic before a CONNECT tunnel is closed
 
@@ -64,21 +60,8 @@ def basic_user(header):
         return None, None
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-
-    def version_string(self):
-        return "fwdproxy"
-
-    def log_message(self, fmt, *args):
-        if self.server.verbose:
-            sys.stderr.write("fwdproxy: " + (fmt % args) + "\n")
-
-    def do_GET(self):
-        self.dispatch()
-
-    do_POST = do_PUT = do_DELETE = do_HEAD = do_GET
+class Handler(BaseHandler):
+    name = "fwdproxy"
 
     def do_CONNECT(self):
         entry = self.entry(self.path, True)
@@ -88,7 +71,7 @@ class Handler(BaseHTTPRequestHandler):
         try:
             up = socket.create_connection((host.strip("[]"), int(port)), timeout=UPSTREAM_TIMEOUT)
         except (OSError, ValueError) as e:
-            return self.answer(502, ("fwdproxy: cannot reach %s: %s" % (self.path, e)).encode(), entry)
+            return self.answer(502, ("fwdproxy: upstream unreachable: %s: %s" % (self.path, e)).encode(), entry)
         entry["status"] = 200
         self.send_response(200, "Connection established")
         self.end_headers()
@@ -177,24 +160,16 @@ class Handler(BaseHTTPRequestHandler):
         return False
 
     def forward(self, url, body, entry):
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-        target = url.path + ("?" + url.query if url.query else "")
-        try:
-            conn = http.client.HTTPConnection(url.hostname, url.port or 80, timeout=UPSTREAM_TIMEOUT)
-            conn.request(self.command, target or "/", body=body, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read()
-            rheaders = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_BY_HOP and k.lower() != "content-length"]
-            status = resp.status
-            conn.close()
-        except OSError as e:
-            status, rheaders = 502, [("Content-Type", "text/plain")]
-            data = ("fwdproxy: cannot reach %s: %s" % (url.netloc, e)).encode()
-        self.answer(status, data, entry, rheaders)
+        target = (url.path or "/") + ("?" + url.query if url.query else "")
+        status, headers, data = forward("fwdproxy", url.hostname, url.port or 80, self.command, target,
+                                        self.headers, body, UPSTREAM_TIMEOUT)
+        self.answer(status, data, entry, headers)
 
     def answer(self, status, data, entry, headers=()):
+        # Recorded before it is sent: a client holding the answer finds it logged.
         if entry is not None:
             entry["status"] = status
+            entry["done"] = True
         self.send_response(status)
         for k, v in headers:
             self.send_header(k, v)
@@ -202,8 +177,6 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
-        if entry is not None:
-            entry["done"] = True
 
     def control_locked(self, st, method, parts, req, query):
         what = parts[0] if parts else ""

@@ -155,6 +155,17 @@ def wait_until(pred, timeout=10.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def aws_tool(env, *args, timeout=120):
+    """Run build/tests/aws-tool (the daemon's AWS clients) with only PATH, the
+    sanitizer options and `env` in its environment: (CompletedProcess, its
+    first JSON result or {})."""
+    e = {k: os.environ[k] for k in ("PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS") if k in os.environ}
+    e.update(env)
+    p = subprocess.run([binary("aws-tool")] + list(args), env=e, capture_output=True, text=True, timeout=timeout)
+    lines = [json.loads(x) for x in p.stdout.splitlines() if x.startswith("{")]
+    return p, (lines[0] if lines else {})
+
+
 def http_get(url, headers=None, timeout=2.0, method="GET", data=None):
     """(status, headers, body bytes) of one HTTP request; never raises on HTTP errors."""
     req = urllib.request.Request(url, headers=headers or {}, method=method, data=data)
@@ -817,7 +828,22 @@ class ImdsEmulator:
         self.stop()
 
 
-class AwsProxy:
+class _EmulatorProcess:
+    """What the emulators run as processes share: stop(), and `with`."""
+
+    proc = None
+
+    def stop(self):
+        return self.proc.stop() if self.proc else None
+
+    def __enter__(self):
+        return self if self.proc else self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class AwsProxy(_EmulatorProcess):
     """tests/emulators/awsproxy.py in its own process, in front of `upstream`
     (e.g. MotoServer.endpoint); .control is an AwsProxyControl.  Point the
     daemon's ECS_BACKEND_HOST at .url to record its requests and inject faults."""
@@ -837,17 +863,8 @@ class AwsProxy:
         self.control = AwsProxyControl(self.url)
         return self
 
-    def stop(self):
-        return self.proc.stop() if self.proc else None
 
-    def __enter__(self):
-        return self if self.proc else self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-
-class FwdProxy:
+class FwdProxy(_EmulatorProcess):
     """tests/emulators/fwdproxy.py in its own process: a forward proxy as
     HTTP_PROXY / HTTPS_PROXY name one (absolute-URI http, CONNECT), recording
     what went through it; .control is a FwdProxyControl.  auth="USER:PASS"
@@ -867,17 +884,8 @@ class FwdProxy:
         self.control = FwdProxyControl(self.url)
         return self
 
-    def stop(self):
-        return self.proc.stop() if self.proc else None
 
-    def __enter__(self):
-        return self if self.proc else self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-
-class AgentIntrospection:
+class AgentIntrospection(_EmulatorProcess):
     """The official ECS agent's introspection endpoint, faked
     (tests/emulators/introspection.py): /v1/metadata answers Cluster,
     ContainerInstanceArn and Version.  stop() then start() reuses the port, so
@@ -901,15 +909,6 @@ class AgentIntrospection:
     @property
     def metadata_url(self):
         return "http://127.0.0.1:%d/v1/metadata" % self.port
-
-    def stop(self):
-        return self.proc.stop() if self.proc else None
-
-    def __enter__(self):
-        return self if self.proc else self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 # --------------------------------------------------------------------------

@@ -7,31 +7,25 @@ drives the clients against the IMDS emulator and moto behind the recording
 ECS proxy."""
 import json
 import os
-import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
 import harness  # noqa: E402
 
-TOOL = os.path.join(harness.BUILD, "tests", "aws-tool")
 POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": [
     "ecs:DescribeClusters", "ecs:ListClusters"], "Resource": "*"}]}
 LIST = ("ecs", "ListClusters", "{}")
 
 
 def tool(imds_url, endpoint, *args, env=None):
-    e = {"PATH": os.environ["PATH"], "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds_url, "ECS_LOGLEVEL": "debug"}
+    """aws-tool's result and how long it took."""
+    e = {"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds_url, "ECS_LOGLEVEL": "debug"}
     if endpoint:
         e["ECS_BACKEND_HOST"] = endpoint
-    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
-        if k in os.environ:
-            e[k] = os.environ[k]
-    e.update(env or {})
     t0 = time.monotonic()
-    p = subprocess.run([TOOL] + list(args), env=e, capture_output=True, text=True, timeout=120)
-    lines = [json.loads(x) for x in p.stdout.splitlines() if x.startswith("{")]
-    return p, (lines[0] if lines else {}), time.monotonic() - t0
+    p, r = harness.aws_tool(dict(e, **(env or {})), *args)
+    return p, r, time.monotonic() - t0
 
 
 def main(tap):

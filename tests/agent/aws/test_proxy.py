@@ -6,16 +6,13 @@ spellings, NO_PROXY), with its password when it has one; IMDS and the
 official agent's introspection endpoint never do.  tests/emulators/fwdproxy.py
 is the proxy and records what crossed it; moto (IAM on) behind the recording
 ECS proxy checks the signatures survived the trip."""
-import json
 import os
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
 import harness  # noqa: E402
 
-TOOL = os.path.join(harness.BUILD, "tests", "aws-tool")
 HOSTD = os.path.join(harness.BUILD, "ecs-hostd")
 POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": [
     "ecs:DescribeClusters", "ecs:ListClusters"], "Resource": "*"}]}
@@ -24,15 +21,8 @@ DESCRIBE = ("ecs", "DescribeClusters", '{"clusters":["default"]}')
 
 
 def tool(imds, endpoint, *args, env=None):
-    e = {"PATH": os.environ["PATH"], "AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url,
-         "ECS_BACKEND_HOST": endpoint, "ECS_LOGLEVEL": "debug"}
-    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
-        if k in os.environ:
-            e[k] = os.environ[k]
-    e.update(env or {})
-    p = subprocess.run([TOOL] + list(args), env=e, capture_output=True, text=True, timeout=120)
-    lines = [json.loads(x) for x in p.stdout.splitlines() if x.startswith("{")]
-    return p, (lines[0] if lines else {})
+    return harness.aws_tool(dict({"AWS_EC2_METADATA_SERVICE_ENDPOINT": imds.url, "ECS_BACKEND_HOST": endpoint,
+                                  "ECS_LOGLEVEL": "debug"}, **(env or {})), *args)
 
 
 def hostport(url):

@@ -48,9 +48,11 @@ enum value_type {
 };
 
 enum {
-        FLAG_SECRET = 1 << 0,       /* never shown, not even its length */
-        FLAG_SECRET_LAST4 = 1 << 1, /* shown as ****WXYZ, as `aws configure list` does */
-        FLAG_BARE_HOST = 1 << 2,    /* URL may omit the scheme: https:// is implied */
+        FLAG_SECRET = 1 << 0,          /* never shown, not even its length */
+        FLAG_SECRET_LAST4 = 1 << 1,    /* shown as ****WXYZ, as `aws configure list` does */
+        FLAG_BARE_HOST = 1 << 2,       /* URL may omit the scheme: https:// is implied */
+        FLAG_BARE_PROXY = 1 << 3,      /* URL may omit the scheme: http:// is implied */
+        FLAG_SECRET_PASSWORD = 1 << 4, /* a URL shown with its password masked */
 };
 
 /* An item of an enum or list: its spelling and what it reads as. */
@@ -113,6 +115,21 @@ static const struct config_key_info config_keys[_KEY_MAX] = {
         KEY(ECS_BACKEND_HOST, TYPE_URL, NULL, 0, 0, NULL, FLAG_BARE_HOST,
             "ECS endpoint; a bare host means `https://HOST`; unset: "
             "`https://ecs.REGION.amazonaws.com`."),
+        KEY(HTTPS_PROXY, TYPE_URL, NULL, 0, 0, NULL, FLAG_BARE_PROXY | FLAG_SECRET_PASSWORD,
+            "Proxy of the ECS calls to https endpoints, e.g. `10.0.0.131:3128` (`http://` "
+            "implied); unset: `HTTP_PROXY`. Never used for IMDS."),
+        KEY(https_proxy, TYPE_URL, NULL, 0, 0, NULL, FLAG_BARE_PROXY | FLAG_SECRET_PASSWORD,
+            "Lowercase spelling of `HTTPS_PROXY`, which wins when both are set."),
+        KEY(HTTP_PROXY, TYPE_URL, NULL, 0, 0, NULL, FLAG_BARE_PROXY | FLAG_SECRET_PASSWORD,
+            "Proxy of the ECS calls, as the official agent reads it from `ecs.config`; for https "
+            "endpoints too unless `HTTPS_PROXY` is set. Never used for IMDS."),
+        KEY(http_proxy, TYPE_URL, NULL, 0, 0, NULL, FLAG_BARE_PROXY | FLAG_SECRET_PASSWORD,
+            "Lowercase spelling of `HTTP_PROXY`, which wins when both are set."),
+        KEY(NO_PROXY, TYPE_STRING, NULL, 0, 0, NULL, 0,
+            "Hosts the ECS calls reach without the proxy: comma-separated names (with their "
+            "subdomains), addresses, CIDR ranges, or `*` for all."),
+        KEY(no_proxy, TYPE_STRING, NULL, 0, 0, NULL, 0,
+            "Lowercase spelling of `NO_PROXY`, which wins when both are set."),
         KEY(AWS_EC2_METADATA_SERVICE_ENDPOINT, TYPE_URL, "http://169.254.169.254", 0, 0, NULL, 0,
             "Base URL of the instance metadata service (IMDS)."),
         KEY(AWS_ACCESS_KEY_ID, TYPE_STRING, NULL, 0, 0, NULL, FLAG_SECRET_LAST4,
@@ -195,6 +212,26 @@ struct config {
 /* A value as shown in an error message: quoted, escaped, cut (escape.h). */
 static char *quote(char buf[static ESCAPE_QUOTE_SIZE(CONFIG_QUOTE_MAX)], const char *s) {
         return escape_quote(buf, s, strlen(s), CONFIG_QUOTE_MAX, '"');
+}
+
+/* A URL as it may be shown: the password of its user info (and a user
+ * without a password, which may be a token) replaced by stars, e.g.
+ * http://user:********@proxy:3128.  Plain text, so it works on a value that
+ * is not a valid URL as well; the user info ends at the last '@', even past
+ * a '/', so a password with a raw '/' or '@' in it is masked whole.  NULL
+ * when out of memory. */
+static char *mask_password(const char *v) {
+        const char *auth = strstr(v, "://"), *at, *colon;
+        char *s;
+
+        auth = auth ? auth + 3 : v;
+        at = strrchr(auth, '@');
+        if (!at)
+                return strdup(v);
+        colon = memchr(auth, ':', (size_t)(at - auth));
+        if (!colon)
+                colon = auth - 1; /* no password: the whole user info */
+        return asprintf(&s, "%.*s********%s", (int)(colon + 1 - v), v, at) < 0 ? NULL : s;
 }
 
 /* ---- key table lookups ---- */
@@ -426,7 +463,7 @@ static bool is_listen(const char *v) {
         return is_hostname(v, (size_t)(colon - v));
 }
 
-static bool is_region(const char *v) {
+bool config_region_valid(const char *v) {
         size_t n = strlen(v);
 
         if (n < 2 || n > 32 || !islower((unsigned char)v[0]) || v[n - 1] == '-')
@@ -659,14 +696,18 @@ static int check_list(const struct config_key_info *k, const char *v, const char
 
 static int check_url(const struct config_key_info *k, const char *v, const char *q,
                      struct value *out, char **ret_msg) {
-        if ((k->flags & FLAG_BARE_HOST) && !strstr(v, "://")) {
-                if (asprintf(&out->text, "https://%s", v) < 0) {
+        const char *implied = k->flags & FLAG_BARE_HOST    ? "https://"
+                              : k->flags & FLAG_BARE_PROXY ? "http://"
+                                                           : NULL;
+
+        if (implied && !strstr(v, "://")) {
+                if (asprintf(&out->text, "%s%s", implied, v) < 0) {
                         out->text = NULL;
                         return -ENOMEM;
                 }
                 if (is_url(out->text))
                         return 0;
-                out->text = mfree(out->text);
+                out->text = erase_and_free(out->text);
         }
         if (!is_url(v))
                 return errmsg_set(ret_msg, "%s is not an http:// or https:// URL", q);
@@ -706,8 +747,9 @@ static int check_listen(const struct config_key_info *k, const char *v, const ch
 static int check_region(const struct config_key_info *k, const char *v, const char *q,
                         struct value *out, char **ret_msg) {
         (void)k, (void)out;
-        return is_region(v) ? 0
-                            : errmsg_set(ret_msg, "%s is not a region name (e.g. us-east-1)", q);
+        return config_region_valid(v)
+                       ? 0
+                       : errmsg_set(ret_msg, "%s is not a region name (e.g. us-east-1)", q);
 }
 
 static const check_fn checks[_TYPE_MAX] = {
@@ -743,14 +785,20 @@ static int value_check(const struct config_key_info *k, const char *v, struct va
         /* Secrets never appear in messages, not even when they are wrong. */
         if (k->flags & (FLAG_SECRET | FLAG_SECRET_LAST4))
                 snprintf(q, sizeof q, "(secret)");
-        else
+        else if (k->flags & FLAG_SECRET_PASSWORD) {
+                _cleanup_free_ char *shown = mask_password(v);
+                if (shown)
+                        quote(q, shown);
+                else
+                        snprintf(q, sizeof q, "(secret)");
+        } else
                 quote(q, v);
         if (*v || k->type != TYPE_LIST)
                 r = checks[k->type](k, v, q, &out, ret_msg);
         else
                 r = 0; /* the empty list */
         if (r < 0) {
-                free(out.text);
+                erase_and_free(out.text);
                 return r;
         }
         if (!out.text && !(out.text = strdup(v)))
@@ -781,8 +829,9 @@ int config_new_empty(struct config **ret) {
         return 0;
 }
 
+/* Values may be secrets (keys, tokens, a proxy's password): wiped. */
 static void entry_clear(struct config_entry *e) {
-        free(e->value.text);
+        erase_and_free(e->value.text);
         free(e->source);
         free(e->file);
         *e = (struct config_entry){};
@@ -877,12 +926,18 @@ int config_parse_text(struct config *c, const char *name, const char *text, size
         return envfile_parse(name, text, len, assign, &p, errs);
 }
 
+/* The file's text holds its secrets too: wiped once parsed. */
 static int load_file(struct config *c, const char *path, bool optional, struct errors *errs) {
-        _cleanup_free_ char *text = NULL;
+        char *text = NULL;
         size_t len = 0;
         int r;
 
         r = fileio_read(path, CONFIG_FILE_MAX, 0, &text, &len);
+        if (r >= 0) {
+                r = config_parse_text(c, path, text, len, errs);
+                erase_free(text, len);
+                return r;
+        }
         if (r == -ENOENT && optional)
                 return 0;
         if (r == -ENOMEM)
@@ -892,9 +947,7 @@ static int load_file(struct config *c, const char *path, bool optional, struct e
                                   CONFIG_FILE_MAX);
         if (r == -EBADFD)
                 return errors_add(errs, path, 0, "cannot read the file: not a regular file");
-        if (r < 0)
-                return errors_add(errs, path, 0, "cannot read the file: %s", strerror(-r));
-        return config_parse_text(c, path, text, len, errs);
+        return errors_add(errs, path, 0, "cannot read the file: %s", strerror(-r));
 }
 
 static int load_environment(struct config *c, char *const *envp, struct errors *errs) {
@@ -1027,11 +1080,14 @@ const char *config_origin(const struct config *c, enum config_key k, unsigned *r
 
 /* ---- printing ---- */
 
-/* 0: shown; FLAG_SECRET or FLAG_SECRET_LAST4: masked.  A string key whose
- * name says it is a secret is masked even if the table forgot to say so. */
+/* 0: shown; FLAG_SECRET, FLAG_SECRET_LAST4 or FLAG_SECRET_PASSWORD: masked.
+ * A string key whose name says it is a secret is masked even if the table
+ * forgot to say so. */
 static unsigned key_secrecy(const struct config_key_info *k) {
-        if (k->flags & (FLAG_SECRET | FLAG_SECRET_LAST4))
-                return k->flags & (FLAG_SECRET | FLAG_SECRET_LAST4);
+        const unsigned secret = FLAG_SECRET | FLAG_SECRET_LAST4 | FLAG_SECRET_PASSWORD;
+
+        if (k->flags & secret)
+                return k->flags & secret;
         if (k->type == TYPE_STRING &&
             (strstr(k->name, "SECRET") || strstr(k->name, "TOKEN") || strstr(k->name, "PASSWORD")))
                 return FLAG_SECRET;
@@ -1046,6 +1102,8 @@ static char *mask(unsigned secrecy, const char *v) {
 
         if (secrecy == FLAG_SECRET_LAST4 && n >= 16)
                 return asprintf(&s, "****************%s", v + n - 4) < 0 ? NULL : s;
+        if (secrecy == FLAG_SECRET_PASSWORD)
+                return mask_password(v);
         return strdup("********");
 }
 
@@ -1087,7 +1145,10 @@ void config_print(const struct config *c, FILE *f) {
 
                 if (v && *v && secrecy) {
                         _cleanup_free_ char *m = mask(secrecy, v);
-                        width += fprintf(f, "%s", m ? m : "********");
+                        if (m && strcmp(m, v) == 0) /* a URL without a password */
+                                print_value(f, v, &width);
+                        else
+                                width += fprintf(f, "%s", m ? m : "********");
                 } else if (v)
                         print_value(f, v, &width);
                 fprintf(f, "%*s# %s\n", width < 56 ? 56 - width : 2, "",
@@ -1117,6 +1178,8 @@ static void print_type(FILE *f, const struct config_key_info *k) {
         fputs(names[k->type], f);
         if (k->type == TYPE_STRING && key_secrecy(k))
                 fputs(", secret", f);
+        else if (k->flags & FLAG_SECRET_PASSWORD)
+                fputs(", password masked", f);
         else if (k->type == TYPE_INT)
                 fprintf(f, ", %" PRId64 " to %" PRId64, k->min, k->max);
         else if (k->type == TYPE_DURATION) {

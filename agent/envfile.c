@@ -39,10 +39,11 @@ struct buf {
         size_t n, cap;
 };
 
+/* The value may be a secret: what the buffer leaves behind is wiped. */
 static int buf_put(struct buf *b, char ch) {
         if (b->n + 2 > b->cap) {
                 size_t cap = b->cap ? b->cap * 2 : 64;
-                char *s = realloc(b->s, cap);
+                char *s = erase_realloc(b->s, b->n, cap);
                 if (!s)
                         return -ENOMEM;
                 b->s = s;
@@ -165,6 +166,36 @@ static int parse_quoted(struct parser *P, struct buf *b, char **ret_msg) {
         return 0;
 }
 
+/* What precedes '=' is not a key.  It may be "KEY value" with the '='
+ * forgotten and another '=' later on the line (`AWS_SECRET_ACCESS_KEY wJalr...
+ * # x=y`), and nothing here knows which keys hold secrets (ecs.config also
+ * holds the official agent's), so only a leading run of letters, digits and
+ * '_' is quoted, and the one character that ends it; the rest of the line
+ * never is. */
+static int invalid_key(const struct parser *P, unsigned line, const char *key,
+                       struct errors *errs) {
+        static const char rule[] = "a key is letters, digits and '_', not starting with a digit";
+        static const char hidden[] = "(the rest of the line is not shown, as it may hold a secret)";
+        size_t n = strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_");
+        char qk[ESCAPE_QUOTE_SIZE(QUOTE_MAX)], qc[ESCAPE_QUOTE_SIZE(1)];
+
+        if (!key[n]) /* nothing but name characters: nothing to hide */
+                return errors_add(errs, P->name, line, "invalid key %s: %s",
+                                  escape_quote(qk, key, n, QUOTE_MAX, '"'), rule);
+        escape_quote(qc, key + n, 1, 1, '\'');
+        if (n == 0)
+                return errors_add(errs, P->name, line, "invalid key: it starts with %s; %s %s", qc,
+                                  rule, hidden);
+        escape_quote(qk, key, n, QUOTE_MAX, '"');
+        if (key[n] == ' ' || key[n] == '\t')
+                return errors_add(errs, P->name, line,
+                                  "invalid key: %s is followed by a blank; a '=' seems to be "
+                                  "missing after it %s",
+                                  qk, hidden);
+        return errors_add(errs, P->name, line, "invalid key: %s is followed by %s; %s %s", qk, qc,
+                          rule, hidden);
+}
+
 /* assignment := [ "export" ws+ ] key ws* '=' ws* value */
 static int parse_assignment(struct parser *P, struct errors *errs) {
         _cleanup_free_ char *key = NULL, *msg = NULL;
@@ -211,7 +242,7 @@ static int parse_assignment(struct parser *P, struct errors *errs) {
                                 hint = " (a '#' after a value is part of the value, not a comment)";
         }
         if (r == -ENOMEM) {
-                free(value.s);
+                erase_free(value.s, value.n);
                 return r;
         }
         skip_line(P);
@@ -220,17 +251,13 @@ static int parse_assignment(struct parser *P, struct errors *errs) {
                 r = errors_add(errs, P->name, line, "the line contains a NUL byte");
         else if (!key[0])
                 r = errors_add(errs, P->name, line, "missing key before '='");
-        else if (!envfile_key_valid(key)) {
-                char qk[ESCAPE_QUOTE_SIZE(QUOTE_MAX)];
-                r = errors_add(errs, P->name, line,
-                               "invalid key %s: a key is letters, digits and '_', not starting "
-                               "with a digit",
-                               escape_quote(qk, key, strlen(key), QUOTE_MAX, '"'));
-        } else if (r == -EINVAL)
+        else if (!envfile_key_valid(key))
+                r = invalid_key(P, line, key, errs);
+        else if (r == -EINVAL)
                 r = errors_add(errs, P->name, line, "%s: %s", key, msg);
         else
                 r = P->assign(key, value.s ? value.s : "", line, hint, P->userdata);
-        free(value.s);
+        erase_free(value.s, value.n);
         return r;
 }
 

@@ -1,11 +1,13 @@
-/* main.c: ecs-hostd's entry point.  Only setup: parse the command line, load
- * the configuration, open the log, then hand over to the manager's event loop.
+/* main.c: ecs-hostd's entry point.  Only setup: make the process non-dumpable
+ * (it will hold AWS keys), parse the command line, load the configuration,
+ * open the log, then hand over to the manager's event loop.
  * Exit status: 0 ok, 1 failure (bad configuration included), 2 bad usage. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 
 #include "config.h"
 #include "errors.h"
@@ -152,14 +154,21 @@ static int run(struct config *cfg, const struct args *a) {
 int main(int argc, char *argv[]) {
         _cleanup_(config_freep) struct config *cfg = NULL;
         struct args a = {};
-        int r;
+        int r, dumpable;
 
+        /* Before anything holds a key: no core dump of this process, and no
+         * ptrace or /proc/PID/mem by other processes of the same user. */
+        dumpable = prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ? -errno : 0;
         r = parse_argv(argc, argv, &a);
         if (r > 0 && a.list_keys) {
                 config_list_keys(stdout);
                 r = 0;
         } else if (r > 0) {
                 log_open();
+                if (dumpable < 0)
+                        log_warn_errno(dumpable,
+                                       "Cannot make the process non-dumpable, so a core dump may "
+                                       "hold the AWS keys: %m");
                 r = load(&a, &cfg);
                 if (r == EXIT_SUCCESS)
                         r = a.check_config ? check_config(cfg) : run(TAKE_PTR(cfg), &a);

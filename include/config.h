@@ -27,6 +27,14 @@ enum config_key {
         KEY_AWS_REGION,
         KEY_AWS_DEFAULT_REGION,
         KEY_ECS_BACKEND_HOST,
+        /* The proxy of ECS calls, as the official agent reads it from
+         * ecs.config; each lowercase spelling too, as curl reads it. */
+        KEY_HTTPS_PROXY,
+        KEY_https_proxy,
+        KEY_HTTP_PROXY,
+        KEY_http_proxy,
+        KEY_NO_PROXY,
+        KEY_no_proxy,
         KEY_AWS_EC2_METADATA_SERVICE_ENDPOINT,
         KEY_AWS_ACCESS_KEY_ID,
         KEY_AWS_SECRET_ACCESS_KEY,
@@ -104,11 +112,15 @@ const struct errors *config_warnings(const struct config *c);
 /* The key's name ("ECS_CLUSTER"). */
 const char *config_key_name(enum config_key k);
 
+/* The rule of a region name (AWS_REGION): "us-east-1", lowercase letters,
+ * digits and '-'.  For a region that comes from elsewhere (IMDS). */
+bool config_region_valid(const char *s);
+
 /* Effective value (default applied), normalised when it was stored:
  * booleans read "true"/"false", enum and list items their canonical
- * lowercase spelling, lists have no blanks ("spot,asg"), and a bare
- * ECS_BACKEND_HOST gets "https://".  NULL when the key is unset and has no
- * default.  Owned by the config. */
+ * lowercase spelling, lists have no blanks ("spot,asg"), a bare
+ * ECS_BACKEND_HOST gets "https://" and a bare proxy "http://".  NULL when the key is unset and has
+ * no default.  Owned by the config. */
 const char *config_string(const struct config *c, enum config_key k);
 /* Whether the value was configured (a file or the environment), rather than
  * the default: ECS_ENABLE_SPOT_INSTANCE_DRAINING acts only when set. */

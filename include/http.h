@@ -1,8 +1,13 @@
 /* http.h: asynchronous HTTP client on the daemon's sd-event loop, built on
  * libcurl's multi interface.  Nothing here blocks: requests are submitted and
  * their callback runs from the loop when they finish.  TLS verification is
- * always on; plain http is allowed only to loopback and link-local addresses
- * (IMDS is http by design), anything else is refused before any traffic. */
+ * always on.  Plain http is allowed only to loopback and to IMDS's addresses
+ * (169.254.169.254, fd00:ec2::254: IMDS is http by design), and a signed
+ * request (SigV4 Authorization or a session token) over plain http only to
+ * loopback, checked on the address actually connected to (a proxy's, when
+ * one is used); anything else is refused before any traffic.  A request
+ * goes through a proxy only when it asks for one; the environment's proxy
+ * variables are never read here (the configuration maps them). */
 #pragma once
 
 #include <stdbool.h>
@@ -27,6 +32,15 @@ struct http_request {
         uint64_t timeout_ms;         /* whole transfer; 0 = HTTP_DEFAULT_TIMEOUT_MS */
         uint64_t connect_timeout_ms; /* 0 = HTTP_DEFAULT_CONNECT_TIMEOUT_MS */
         size_t max_body;             /* response body cap; 0 = HTTP_DEFAULT_MAX_BODY */
+        bool via_proxy; /* through http_set_proxy()'s proxy (ECS calls); else always direct */
+};
+
+/* Where requests with via_proxy go.  Strings are copied; NULL or "" means
+ * none.  A proxy URL may carry user:password (kept, wiped when freed). */
+struct http_proxy {
+        const char *http;     /* for http:// URLs; "host:port" means http:// */
+        const char *https;    /* for https:// URLs (a CONNECT tunnel) */
+        const char *no_proxy; /* hosts reached directly, as curl's CURLOPT_NOPROXY */
 };
 
 struct http_response {
@@ -57,18 +71,24 @@ int http_new(struct http **ret, sd_event *event);
 /* Cancels outstanding calls without running their callbacks. */
 struct http *http_free(struct http *h);
 
+/* Set (or, with NULL, clear) the proxy of later via_proxy requests. */
+int http_set_proxy(struct http *h, const struct http_proxy *p);
+
 /* Start a request.  *ret_call (optional) lets the caller cancel it; it stays
  * valid until the callback has run or http_call_cancel() was called.
- * Returns -EPERM (with *err_text set when given) for plain http to a
- * non-local address, -EINVAL for a malformed URL or request. */
+ * Returns -EPERM (with *err_text set when given) for plain http to an
+ * address it is not allowed to (see above), -EINVAL for a malformed URL or
+ * request.  A signed plain-http request that would connect to a
+ * non-loopback address (a proxy's) fails with -EPERM in its callback. */
 int http_submit(struct http *h, const struct http_request *req, http_callback_t cb, void *userdata,
                 struct http_call **ret_call, const char **err_text);
 
 /* Abort a call; its callback will not run.  Accepts NULL. */
 void http_call_cancel(struct http_call *c);
 
-/* Whether plain http to this URL's host is allowed (loopback, link-local,
- * IMDS's IPv6 address).  Pure; exposed for tests. */
+/* Whether this URL may be fetched unsigned: https anywhere, plain http to a
+ * literal loopback address, localhost, 169.254.169.254 or fd00:ec2::254.
+ * Pure; exposed for tests. */
 bool http_url_plain_allowed(const char *url);
 
 /* Number of calls in flight (tests and the introspection endpoint). */

@@ -54,3 +54,39 @@ static inline void *mfree(void *p) {
         free(p);
         return NULL;
 }
+
+/* Memory that held a secret (a key, a token, a body that carried them) is
+ * wiped before it goes back to the allocator, so no freed block, and no core
+ * or swap page made of one, holds it. */
+static inline void erase_free(void *p, size_t n) {
+        if (p) {
+                explicit_bzero(p, n);
+                free(p);
+        }
+}
+/* The same for a string; returns NULL, for `s = erase_and_free(s);`. */
+static inline void *erase_and_free(char *s) {
+        if (s)
+                erase_free(s, strlen(s));
+        return NULL;
+}
+static inline void erase_and_freep(char **p) {
+        erase_and_free(*p);
+}
+#define _cleanup_erase_ _cleanup_(erase_and_freep)
+
+/* realloc() for a buffer that may hold a secret: realloc() may move the
+ * block and free the old copy unwiped, so this always moves it and wipes
+ * the old one.  used: bytes of p in use (copied).  NULL when out of memory,
+ * p then untouched. */
+static inline void *erase_realloc(void *p, size_t used, size_t size) {
+        void *q = malloc(size ? size : 1);
+
+        if (!q)
+                return NULL;
+        if (p) {
+                memcpy(q, p, used < size ? used : size);
+                erase_free(p, used);
+        }
+        return q;
+}

@@ -7,10 +7,35 @@
 #include <string.h>
 
 #include "aws-clients.h"
+#include "escape.h"
 #include "macro.h"
+
+/* A bad region from IMDS is quoted in the error up to this many bytes. */
+#define REGION_QUOTE_MAX 64
 
 static const char *nonempty(const char *s) {
         return s && *s ? s : NULL;
+}
+
+/* The first of an uppercase key and its lowercase spelling that is set. */
+static const char *either(const struct config *cfg, enum config_key upper, enum config_key lower) {
+        const char *v = nonempty(config_string(cfg, upper));
+        return v ? v : nonempty(config_string(cfg, lower));
+}
+
+/* The ECS calls' proxy, as the official agent reads it (Go's
+ * httpproxy.FromEnvironment): HTTPS_PROXY for https endpoints, else
+ * HTTP_PROXY; NO_PROXY; each uppercase name before its lowercase one.  IMDS
+ * and the introspection endpoint never ask for the proxy. */
+static int set_proxy(struct http *h, const struct config *cfg) {
+        const char *http = either(cfg, KEY_HTTP_PROXY, KEY_http_proxy);
+        const char *https = either(cfg, KEY_HTTPS_PROXY, KEY_https_proxy);
+
+        return http_set_proxy(h, &(struct http_proxy){
+                                         .http = http,
+                                         .https = https ? https : http,
+                                         .no_proxy = either(cfg, KEY_NO_PROXY, KEY_no_proxy),
+                                 });
 }
 
 int aws_clients_new(struct aws_clients **ret, sd_event *event, const struct config *cfg) {
@@ -26,6 +51,9 @@ int aws_clients_new(struct aws_clients **ret, sd_event *event, const struct conf
         a->event = sd_event_ref(event);
 
         r = http_new(&a->http, event);
+        if (r < 0)
+                goto fail;
+        r = set_proxy(a->http, cfg);
         if (r < 0)
                 goto fail;
         r = imds_new(&a->imds, event, a->http,
@@ -129,9 +157,23 @@ static void on_document(const struct imds_result *res, void *userdata) {
                 return;
         }
         a->have_identity = true;
-        if (!a->region && !(a->region = strdup(a->identity.region))) {
-                ready(a, -ENOMEM, "out of memory");
-                return;
+        if (!a->region) {
+                /* The region names the endpoint the keys are sent to: it obeys
+                 * AWS_REGION's rule, wherever it comes from. */
+                if (!config_region_valid(a->identity.region)) {
+                        char q[ESCAPE_QUOTE_SIZE(REGION_QUOTE_MAX)];
+                        snprintf(text, sizeof text,
+                                 "the instance identity document's region %s is not a region "
+                                 "name (e.g. us-east-1); set AWS_REGION",
+                                 escape_quote(q, a->identity.region, strlen(a->identity.region),
+                                              REGION_QUOTE_MAX, '"'));
+                        ready(a, -EINVAL, text);
+                        return;
+                }
+                if (!(a->region = strdup(a->identity.region))) {
+                        ready(a, -ENOMEM, "out of memory");
+                        return;
+                }
         }
         ready(a, 0, NULL);
 }

@@ -73,6 +73,25 @@ int credentials_parse_time(const char *s, time_t *ret) {
         return 0;
 }
 
+/* cJSON_Delete() for a tree that holds the role's keys: every string is
+ * wiped first.  cJSON bounds the nesting (CJSON_NESTING_LIMIT), and so the
+ * recursion. */
+static void json_erase_delete(cJSON *j) {
+        for (cJSON *i = j; i; i = i->next) {
+                if (i->valuestring)
+                        explicit_bzero(i->valuestring, strlen(i->valuestring));
+                if (i->child)
+                        json_erase_delete(i->child);
+        }
+}
+
+static void json_erase_deletep(cJSON **j) {
+        if (*j) {
+                json_erase_delete(*j);
+                cJSON_Delete(*j);
+        }
+}
+
 static const char *string_field(const cJSON *o, const char *name) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
         return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
@@ -80,53 +99,41 @@ static const char *string_field(const cJSON *o, const char *name) {
 
 int credentials_parse_imds(const char *json, size_t len, struct aws_credentials *ret,
                            char **error) {
-        cJSON *o;
+        _cleanup_(json_erase_deletep) cJSON *o = NULL;
         const char *code, *id, *secret, *token, *exp;
         struct aws_credentials c = {};
-        int r = -EINVAL;
 
         if (!json || !ret)
                 return -EINVAL;
         o = cJSON_ParseWithLength(json, len);
-        if (!cJSON_IsObject(o)) {
-                r = errmsg_set(error, "the role credentials are not a JSON object");
-                goto out;
-        }
+        if (!cJSON_IsObject(o))
+                return errmsg_set(error, "the role credentials are not a JSON object");
         code = string_field(o, "Code");
-        if (code && strcmp(code, "Success") != 0) {
-                /* Code is a status word, not a secret: safe to show. */
-                r = errmsg_set(error, "the role credentials say Code=%.64s", code);
-                goto out;
-        }
+        /* Code is a status word, not a secret: safe to show. */
+        if (code && strcmp(code, "Success") != 0)
+                return errmsg_set(error, "the role credentials say Code=%.64s", code);
         id = string_field(o, "AccessKeyId");
         secret = string_field(o, "SecretAccessKey");
         token = string_field(o, "Token");
         exp = string_field(o, "Expiration");
-        if (!id || !secret || !token || !exp) {
-                r = errmsg_set(error, "the role credentials lack %s",
-                               !id       ? "AccessKeyId"
-                               : !secret ? "SecretAccessKey"
-                               : !token  ? "Token"
-                                         : "Expiration");
-                goto out;
-        }
-        if (credentials_parse_time(exp, &c.expiration) < 0) {
-                r = errmsg_set(error, "the role credentials' Expiration is not an ISO 8601 time");
-                goto out;
-        }
+        if (!id || !secret || !token || !exp)
+                return errmsg_set(error, "the role credentials lack %s",
+                                  !id       ? "AccessKeyId"
+                                  : !secret ? "SecretAccessKey"
+                                  : !token  ? "Token"
+                                            : "Expiration");
+        if (credentials_parse_time(exp, &c.expiration) < 0)
+                return errmsg_set(error,
+                                  "the role credentials' Expiration is not an ISO 8601 time");
         c.access_key_id = strdup(id);
         c.secret_access_key = strdup(secret);
         c.session_token = strdup(token);
         if (!c.access_key_id || !c.secret_access_key || !c.session_token) {
                 aws_credentials_done(&c);
-                r = -ENOMEM;
-                goto out;
+                return -ENOMEM;
         }
         *ret = c;
-        r = 0;
-out:
-        cJSON_Delete(o);
-        return r;
+        return 0;
 }
 
 static bool fresh(const struct credentials *c, time_t now, time_t ahead) {

@@ -503,13 +503,11 @@ static void send_signed(struct ecs_call *c, const struct aws_credentials *cr) {
                                                .headers = headers,
                                                .body = c->body,
                                                .body_len = strlen(c->body),
-                                               .timeout_ms = e->timeout_ms},
+                                               .timeout_ms = e->timeout_ms,
+                                               .via_proxy = true},
                         on_http, c, &c->http_call, &why);
         for (size_t i = 0; i < ELEMENTSOF(extra); i++)
-                if (extra[i]) {
-                        explicit_bzero(extra[i], strlen(extra[i]));
-                        free(extra[i]);
-                }
+                erase_and_free(extra[i]); /* the token's header */
         sigv4_result_done(&sr);
         if (r < 0)
                 finish(c, ECS_ERR_TRANSPORT, 0, NULL, NULL, "cannot send to %s: %s", e->endpoint,
@@ -517,7 +515,7 @@ static void send_signed(struct ecs_call *c, const struct aws_credentials *cr) {
         return;
 oom:
         for (size_t i = 0; i < ELEMENTSOF(extra); i++)
-                free(extra[i]);
+                erase_and_free(extra[i]);
         sigv4_result_done(&sr);
         finish(c, ECS_ERR_PROTOCOL, 0, NULL, NULL, "out of memory");
 }

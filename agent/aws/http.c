@@ -3,10 +3,13 @@
  * transfers are drained after every curl_multi_socket_action() and their
  * callbacks run there, outside any curl callback, so they may submit or
  * cancel calls freely.  Connections are reused through the multi handle's
- * connection cache. */
+ * connection cache.  What a call owns may be secret (the signed headers with
+ * the session token, the role's credentials in a body): it is wiped before
+ * it is freed. */
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -20,9 +23,11 @@ struct http_call {
         CURL *easy;
         struct curl_slist *headers;
         char *req_body;
+        size_t req_body_len;
         char *buf;
         size_t len, cap, max;
         bool too_big;
+        bool refused;     /* a signed plain-http request met a non-loopback address */
         bool in_callback; /* cancel is a no-op while its own callback runs */
         http_callback_t cb;
         void *userdata;
@@ -38,7 +43,18 @@ struct http {
         sd_event_source *now; /* curl's "act at once": a defer, not a timerfd round trip */
         struct http_call *calls;
         unsigned n_calls;
+        /* http_set_proxy()'s, owned; a proxy URL may hold a password */
+        char *proxy_http, *proxy_https, *no_proxy;
 };
+
+/* The request's headers and body, the response's body: wiped, then freed. */
+static void call_free_buffers(struct http_call *c) {
+        for (struct curl_slist *l = c->headers; l; l = l->next)
+                explicit_bzero(l->data, strlen(l->data));
+        curl_slist_free_all(c->headers);
+        erase_free(c->req_body, c->req_body_len);
+        erase_free(c->buf, c->len);
+}
 
 static void call_unlink_free(struct http_call *c) {
         struct http *h = c->http;
@@ -52,9 +68,7 @@ static void call_unlink_free(struct http_call *c) {
         h->n_calls--;
         curl_multi_remove_handle(h->multi, c->easy);
         curl_easy_cleanup(c->easy);
-        curl_slist_free_all(c->headers);
-        free(c->req_body);
-        free(c->buf);
+        call_free_buffers(c);
         free(c);
 }
 
@@ -110,6 +124,10 @@ static void check_finished(struct http *h) {
                 r.elapsed_usec = event_now_usec(h->event) - c->started;
                 if (msg->data.result == CURLE_OK && !c->too_big) {
                         curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &r.status);
+                } else if (c->refused) {
+                        r.error = -EPERM;
+                        r.error_text = "refusing to send a signed request over plain http to a "
+                                       "non-loopback address (a proxy's): use https";
                 } else {
                         r.error = map_curl_error(msg->data.result, c->too_big);
                         r.error_text = c->too_big     ? "response body exceeds the size limit"
@@ -224,7 +242,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata) {
 
                 while (cap < c->len + n + 1)
                         cap *= 2;
-                p = realloc(c->buf, cap);
+                p = erase_realloc(c->buf, c->len, cap);
                 if (!p)
                         return 0;
                 c->buf = p;
@@ -286,38 +304,78 @@ struct http *http_free(struct http *h) {
         sd_event_source_disable_unref(h->timer);
         sd_event_source_disable_unref(h->now);
         sd_event_unref(h->event);
+        erase_and_free(h->proxy_http);
+        erase_and_free(h->proxy_https);
+        free(h->no_proxy);
         free(h);
         return NULL;
 }
 
-/* Literal addresses only: a name that resolves to loopback is not trusted. */
-static bool host_is_local(const char *host) {
-        struct in_addr a4;
-        struct in6_addr a6;
+static int set_string(char **dst, const char *value) {
+        char *v = NULL;
+
+        if (value && *value && !(v = strdup(value)))
+                return -ENOMEM;
+        erase_and_free(*dst);
+        *dst = v;
+        return 0;
+}
+
+int http_set_proxy(struct http *h, const struct http_proxy *p) {
+        static const struct http_proxy none = {};
+        int r;
+
+        if (!h)
+                return -EINVAL;
+        p = p ? p : &none;
+        r = set_string(&h->proxy_http, p->http);
+        if (r >= 0)
+                r = set_string(&h->proxy_https, p->https);
+        if (r >= 0)
+                r = set_string(&h->no_proxy, p->no_proxy);
+        return r;
+}
+
+static const struct in6_addr imds6 = {
+        {{0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54}}}; /* fd00:ec2::254 */
+
+/* A literal address (IPv6 with or without brackets) into *a4 or *a6;
+ * AF_INET, AF_INET6, or 0 for anything else (a name). */
+static int parse_address(const char *host, struct in_addr *a4, struct in6_addr *a6) {
         char buf[INET6_ADDRSTRLEN + 2];
         size_t n = strlen(host);
 
-        if (strcasecmp(host, "localhost") == 0)
-                return true;
-        if (inet_pton(AF_INET, host, &a4) == 1) {
-                uint32_t a = ntohl(a4.s_addr);
-                return (a >> 24) == 127 || (a >> 16) == 0xa9fe; /* 127/8, 169.254/16 */
-        }
+        if (inet_pton(AF_INET, host, a4) == 1)
+                return AF_INET;
         if (n >= 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof buf) {
                 memcpy(buf, host + 1, n - 2);
                 buf[n - 2] = 0;
                 host = buf;
         }
-        if (inet_pton(AF_INET6, host, &a6) == 1) {
-                static const struct in6_addr imds6 = {
-                        {{0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0x54}}};
-                return IN6_IS_ADDR_LOOPBACK(&a6) || IN6_IS_ADDR_LINKLOCAL(&a6) ||
-                       memcmp(&a6, &imds6, sizeof a6) == 0;
-        }
-        return false;
+        return inet_pton(AF_INET6, host, a6) == 1 ? AF_INET6 : 0;
 }
 
-bool http_url_plain_allowed(const char *url) {
+/* Literal addresses only (and the name localhost): a name that resolves to
+ * loopback is not trusted.  loopback_only: IMDS's addresses do not count. */
+static bool host_plain_allowed(const char *host, bool loopback_only) {
+        struct in_addr a4;
+        struct in6_addr a6;
+
+        switch (parse_address(host, &a4, &a6)) {
+        case AF_INET:
+                return (ntohl(a4.s_addr) >> 24) == 127 ||
+                       (!loopback_only && ntohl(a4.s_addr) == 0xa9fea9fe); /* 169.254.169.254 */
+        case AF_INET6:
+                return IN6_IS_ADDR_LOOPBACK(&a6) ||
+                       (!loopback_only && memcmp(&a6, &imds6, sizeof a6) == 0);
+        default:
+                return strcasecmp(host, "localhost") == 0;
+        }
+}
+
+/* Whether url may be fetched: https anywhere, plain http to loopback or
+ * (unless loopback_only) IMDS. */
+static bool url_allowed(const char *url, bool loopback_only) {
         CURLU *u = curl_url();
         char *scheme = NULL, *host = NULL;
         bool ok = false;
@@ -328,15 +386,32 @@ bool http_url_plain_allowed(const char *url) {
             curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
             curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
                 ok = strcasecmp(scheme, "https") == 0 ||
-                     (strcasecmp(scheme, "http") == 0 && host_is_local(host));
+                     (strcasecmp(scheme, "http") == 0 && host_plain_allowed(host, loopback_only));
         curl_free(scheme);
         curl_free(host);
         curl_url_cleanup(u);
         return ok;
 }
 
-/* Only http and https, and plain http only to local addresses (see http.h). */
-static int check_url(const char *url, const char **err_text) {
+bool http_url_plain_allowed(const char *url) {
+        return url_allowed(url, false);
+}
+
+/* A request that carries a SigV4 signature or a session token: in its
+ * headers (Authorization, X-Amz-Security-Token) or a pre-signed query. */
+static bool request_is_signed(const struct http_request *req) {
+        for (const char *const *p = req->headers; p && *p; p++)
+                if (strncasecmp(*p, "Authorization:", 14) == 0 ||
+                    strncasecmp(*p, "X-Amz-Security-Token:", 21) == 0)
+                        return true;
+        return strstr(req->url, "X-Amz-Signature=") || strstr(req->url, "X-Amz-Credential=");
+}
+
+/* Only http and https; plain http only to loopback and IMDS, and for a
+ * signed request only to loopback (see http.h). */
+static int check_url(const struct http_request *req, const char **err_text) {
+        const char *url = req->url;
+
         if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
                 if (err_text)
                         *err_text = "only http:// and https:// URLs are supported";
@@ -345,18 +420,51 @@ static int check_url(const char *url, const char **err_text) {
         if (!http_url_plain_allowed(url)) {
                 if (err_text)
                         *err_text = "refusing plain http to a non-local address: use https "
-                                    "(plain http is allowed only to loopback and link-local "
-                                    "addresses such as IMDS)";
+                                    "(plain http is allowed only to loopback and to IMDS, "
+                                    "169.254.169.254 and fd00:ec2::254)";
+                return -EPERM;
+        }
+        if (request_is_signed(req) && !url_allowed(url, true)) {
+                if (err_text)
+                        *err_text = "refusing to send a signed request over plain http to a "
+                                    "non-loopback address: use https";
                 return -EPERM;
         }
         return 0;
 }
 
+static bool sockaddr_is_loopback(const struct sockaddr *sa) {
+        if (sa->sa_family == AF_INET)
+                return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+        if (sa->sa_family == AF_INET6) {
+                const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+                return IN6_IS_ADDR_LOOPBACK(a) ||
+                       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+        }
+        return false;
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION of a signed plain-http request: the address
+ * curl is about to connect to -- the target's, or a proxy's -- must be
+ * loopback, or the signature and the token would cross the network in the
+ * clear.  Checked on the address, so a name that resolves elsewhere or a
+ * remote proxy is refused too. */
+static curl_socket_t open_loopback_only(void *clientp, curlsocktype purpose,
+                                        struct curl_sockaddr *a) {
+        struct http_call *c = clientp;
+
+        (void)purpose;
+        if (!sockaddr_is_loopback(&a->addr)) {
+                c->refused = true;
+                return CURL_SOCKET_BAD;
+        }
+        return socket(a->family, a->socktype, a->protocol);
+}
+
 /* Free a call that is neither in the multi handle nor in h->calls yet. */
 static void call_free_unstarted(struct http_call *c) {
-        curl_slist_free_all(c->headers);
         curl_easy_cleanup(c->easy);
-        free(c->req_body);
+        call_free_buffers(c);
         free(c);
 }
 
@@ -390,14 +498,25 @@ static int call_set_headers_and_body(struct http_call *c, const struct http_requ
         if (!c->req_body)
                 return -ENOMEM;
         memcpy(c->req_body, req->body, req->body_len);
+        c->req_body_len = req->body_len;
         curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->req_body);
         curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
         return 0;
 }
 
-/* The transfer's settings: TLS verified, no redirects, no proxy, the
- * request's timeouts and body cap, the response into c. */
+/* The proxy a request uses: only when it asks for one (ECS calls), and the
+ * one set for its scheme; NULL means none, whatever the environment says. */
+static const char *call_proxy(const struct http *h, const struct http_request *req) {
+        if (!req->via_proxy)
+                return NULL;
+        return strncasecmp(req->url, "https://", 8) == 0 ? h->proxy_https : h->proxy_http;
+}
+
+/* The transfer's settings: TLS verified, no redirects, a proxy only when
+ * the request wants one, the request's timeouts and body cap, the response
+ * into c. */
 static void call_set_options(struct http_call *c, const struct http_request *req) {
+        const char *proxy = call_proxy(c->http, req);
         CURL *e = c->easy;
 
         curl_easy_setopt(e, CURLOPT_URL, req->url);
@@ -410,7 +529,15 @@ static void call_set_options(struct http_call *c, const struct http_request *req
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(e, CURLOPT_NOPROXY, "*"); /* IMDS and signed AWS calls go direct */
+        /* "" disables the proxy and overrides curl's reading of the
+         * environment: IMDS and the introspection endpoint always go direct. */
+        curl_easy_setopt(e, CURLOPT_PROXY, proxy ? proxy : "");
+        curl_easy_setopt(e, CURLOPT_NOPROXY,
+                         proxy ? (c->http->no_proxy ? c->http->no_proxy : "") : "*");
+        if (strncasecmp(req->url, "http://", 7) == 0 && request_is_signed(req)) {
+                curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_loopback_only);
+                curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, c);
+        }
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                          (long)(req->timeout_ms ? req->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS));
         curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
@@ -456,7 +583,7 @@ int http_submit(struct http *h, const struct http_request *req, http_callback_t 
 
         if (!h || !req || !req->url || !req->method || !cb)
                 return -EINVAL;
-        r = check_url(req->url, err_text);
+        r = check_url(req, err_text);
         if (r < 0)
                 return r;
         r = call_new(&c, h, req, cb, userdata);

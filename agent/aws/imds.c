@@ -196,7 +196,7 @@ static void on_get_done(const struct http_response *resp, void *userdata) {
                  * a new token and one more try. */
                 if (!q->retried_401) {
                         q->retried_401 = true;
-                        m->token = mfree(m->token);
+                        m->token = erase_and_free(m->token);
                         m->v1 = false;
                         start(q);
                         return;
@@ -214,7 +214,8 @@ static void on_get_done(const struct http_response *resp, void *userdata) {
 
 static void send_get(struct imds_request *q) {
         struct imds *m = q->m;
-        _cleanup_free_ char *url = NULL, *hdr = NULL;
+        _cleanup_free_ char *url = NULL;
+        _cleanup_erase_ char *hdr = NULL; /* carries the IMDSv2 token */
         const char *headers[2] = {};
         const char *why = NULL;
         int r;
@@ -332,7 +333,7 @@ static void on_token_done(const struct http_response *resp, void *userdata) {
                         token_retry_or_fail(m, -EPROTO, 200);
                         return;
                 }
-                free(m->token);
+                erase_and_free(m->token);
                 m->token = strndup(resp->body, resp->body_len);
                 if (!m->token) {
                         snprintf(m->token_err, sizeof m->token_err, "out of memory");
@@ -449,7 +450,7 @@ struct imds *imds_free(struct imds *m) {
         }
         http_call_cancel(m->token_call);
         sd_event_source_disable_unref(m->token_timer);
-        free(m->token);
+        erase_and_free(m->token);
         free(m->endpoint);
         sd_event_unref(m->event);
         free(m);

@@ -20,7 +20,10 @@
 #define SIGV4_TERMINATOR "aws4_request"
 #define SIGV4_MAX_EXPIRES 604800u /* seven days, the service-side limit */
 
-/* A growable string; the first allocation failure sticks, so callers check once. */
+/* A growable string; the first allocation failure sticks, so callers check once.
+ * It may hold the session token (canonical headers and request, a pre-signed
+ * query) or the secret key ("AWS4" + secret): every copy it leaves behind,
+ * when it grows or is freed, is wiped first. */
 struct buf {
         char *p;
         size_t n, cap;
@@ -39,7 +42,7 @@ static void buf_put(struct buf *b, const void *s, size_t n) {
                         }
                         cap *= 2;
                 }
-                char *p = realloc(b->p, cap);
+                char *p = erase_realloc(b->p, b->n, cap);
                 if (!p) {
                         b->failed = true;
                         return;
@@ -66,7 +69,7 @@ static int buf_steal(struct buf *b, char **ret) {
         if (!b->failed && !b->p)
                 buf_put(b, "", 0);
         if (b->failed) {
-                free(b->p);
+                erase_free(b->p, b->n);
                 *b = (struct buf){};
                 return -ENOMEM;
         }
@@ -76,7 +79,7 @@ static int buf_steal(struct buf *b, char **ret) {
 }
 
 static void buf_done(struct buf *b) {
-        free(b->p);
+        erase_free(b->p, b->n);
         *b = (struct buf){};
 }
 
@@ -256,10 +259,11 @@ struct query_param {
         char *key, *value; /* canonically encoded, owned */
 };
 
+/* A pre-signed query's X-Amz-Security-Token is among the values: wiped. */
 static void query_params_free(struct query_param *v, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 free(v[i].key);
-                free(v[i].value);
+                erase_and_free(v[i].value);
         }
         free(v);
 }
@@ -388,10 +392,11 @@ static int header_entry_set(struct header_entry *e, const char *name, const char
         return 0;
 }
 
+/* x-amz-security-token is among the values: wiped. */
 static void header_entries_free(struct header_entry *v, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 free(v[i].name);
-                free(v[i].value);
+                erase_and_free(v[i].value);
         }
         free(v);
 }
@@ -512,19 +517,20 @@ static int signing_key(unsigned char key[static 32], const struct sigv4_params *
         return r;
 }
 
+/* The canonical request and a pre-signed query hold the token; the string
+ * to sign, the signature and the Authorization value are wiped as well, as
+ * what derives from the key. */
 void sigv4_result_done(struct sigv4_result *r) {
         if (!r)
                 return;
-        if (r->session_token)
-                OPENSSL_cleanse(r->session_token, strlen(r->session_token));
         free(r->amz_date);
         free(r->payload_hash);
-        free(r->canonical_request);
-        free(r->string_to_sign);
-        free(r->signature);
-        free(r->authorization);
-        free(r->session_token);
-        free(r->query);
+        erase_and_free(r->canonical_request);
+        erase_and_free(r->string_to_sign);
+        erase_and_free(r->signature);
+        erase_and_free(r->authorization);
+        erase_and_free(r->session_token);
+        erase_and_free(r->query);
         *r = (struct sigv4_result){};
 }
 

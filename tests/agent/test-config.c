@@ -59,14 +59,36 @@ static void test_error_classes(void) {
                  "t.conf:1: missing '=' (expected KEY=VALUE)\n"},
                 {"empty key", "  =x\n", "t.conf:1: missing key before '='\n"},
                 {"invalid key characters", "ECS-CLUSTER=x\n",
-                 "t.conf:1: invalid key \"ECS-CLUSTER\": a key is letters, digits and '_', not "
-                 "starting with a digit\n"},
+                 "t.conf:1: invalid key: \"ECS\" is followed by '-'; a key is letters, digits "
+                 "and '_', not starting with a digit (the rest of the line is not shown, as it "
+                 "may hold a secret)\n"},
                 {"key starting with a digit", "1ABC=x\n",
                  "t.conf:1: invalid key \"1ABC\": a key is letters, digits and '_', not starting "
                  "with a digit\n"},
                 {"key with a blank inside", "ECS CLUSTER=x\n",
-                 "t.conf:1: invalid key \"ECS CLUSTER\": a key is letters, digits and '_', not "
-                 "starting with a digit\n"},
+                 "t.conf:1: invalid key: \"ECS\" is followed by a blank; a '=' seems to be "
+                 "missing after it (the rest of the line is not shown, as it may hold a "
+                 "secret)\n"},
+                /* A forgotten '=' and another one later on the line: the text
+                 * before that '=' holds the secret, which is never shown. */
+                {"'=' missing after a secret key", "AWS_SECRET_ACCESS_KEY wJalrXUtnFEMI # x=y\n",
+                 "t.conf:1: invalid key: \"AWS_SECRET_ACCESS_KEY\" is followed by a blank; a "
+                 "'=' seems to be missing after it (the rest of the line is not shown, as it "
+                 "may hold a secret)\n"},
+                {"':' instead of '=' after a secret key", "export AWS_SESSION_TOKEN:IQoJb3Jp==\n",
+                 "t.conf:1: invalid key: \"AWS_SESSION_TOKEN\" is followed by ':'; a key is "
+                 "letters, digits and '_', not starting with a digit (the rest of the line is "
+                 "not shown, as it may hold a secret)\n"},
+                {"a quoted assignment", "\"AWS_SECRET_ACCESS_KEY wJalrXUtnFEMI\"=x\n",
+                 "t.conf:1: invalid key: it starts with '\"'; a key is letters, digits and '_', "
+                 "not starting with a digit (the rest of the line is not shown, as it may hold "
+                 "a secret)\n"},
+                {"unterminated quote on a secret key", "AWS_SECRET_ACCESS_KEY=\"wJalrXUtnFEMI\n",
+                 "t.conf:1: AWS_SECRET_ACCESS_KEY: unterminated quote: the \" at column 23 is "
+                 "never closed\n"},
+                {"text after the quote of a secret key", "AWS_SESSION_TOKEN='IQoJb3Jp' IQoJb3Jp\n",
+                 "t.conf:1: AWS_SESSION_TOKEN: unexpected text after the closing quote at "
+                 "column 30\n"},
                 {"unterminated double quote", "ECS_CLUSTER=\"prod\n",
                  "t.conf:1: ECS_CLUSTER: unterminated quote: the \" at column 13 is never "
                  "closed\n"},
@@ -519,6 +541,59 @@ static void test_masking(void) {
         config_free(c);
 }
 
+/* The proxy keys: a bare HOST:PORT means http://, each lowercase spelling is
+ * a key of its own, and a password in a proxy URL is never shown. */
+static void test_proxy_keys(void) {
+        static const char text[] = "HTTP_PROXY=10.0.0.131:3128/\n"
+                                   "https_proxy=https://proxy.corp:3129\n"
+                                   "HTTPS_PROXY=http://ecs:hunter2@proxy.corp:3128\n"
+                                   "NO_PROXY=169.254.169.254,169.254.170.2,/var/run/docker.sock\n"
+                                   "no_proxy=.internal\n";
+        _cleanup_free_ char *errs = NULL, *out = NULL;
+        struct config *c = NULL;
+        size_t len = 0;
+        FILE *f;
+
+        errs = parse(text, strlen(text), &c);
+        CHECK_STREQ("proxy keys: the official agent's forms load", errs, "");
+        CHECK_STREQ("proxy keys: a bare HOST:PORT means http://", config_string(c, KEY_HTTP_PROXY),
+                    "http://10.0.0.131:3128/");
+        CHECK_STREQ("proxy keys: lowercase is a key of its own", config_string(c, KEY_https_proxy),
+                    "https://proxy.corp:3129");
+        CHECK_STREQ("proxy keys: the daemon reads the password", config_string(c, KEY_HTTPS_PROXY),
+                    "http://ecs:hunter2@proxy.corp:3128");
+        CHECK_STREQ("proxy keys: NO_PROXY as written (a socket path included)",
+                    config_string(c, KEY_NO_PROXY),
+                    "169.254.169.254,169.254.170.2,/var/run/docker.sock");
+        f = open_memstream(&out, &len);
+        config_print(c, f);
+        fclose(f);
+        CHECK("proxy keys: the password is masked, the rest shown",
+              strstr(out, "\nHTTPS_PROXY=http://ecs:********@proxy.corp:3128  ") &&
+                      !strstr(out, "hunter2"));
+        CHECK("proxy keys: a proxy without a password shown whole",
+              strstr(out, "\nHTTP_PROXY=http://10.0.0.131:3128/  ") &&
+                      strstr(out, "\nhttps_proxy=https://proxy.corp:3129  "));
+        CHECK("proxy keys: unset ones show as unset", strstr(out, "\nhttp_proxy=  ") != NULL);
+        CHECK_INTEQ("proxy keys: a lowercase spelling is no typo", config_warnings(c)->n, 0);
+        config_free(c);
+
+        check_errors("proxy keys: only http:// and https:// proxies",
+                     "HTTPS_PROXY=socks5://ecs:hunter2@proxy.corp:1080\n",
+                     "t.conf:1: HTTPS_PROXY: \"socks5://ecs:********@proxy.corp:1080\" is not an "
+                     "http:// or https:// URL\n");
+        check_errors("proxy keys: a user without a password is masked too",
+                     "http_proxy=ftp://AKIDTOKEN@proxy.corp\n",
+                     "t.conf:1: http_proxy: \"ftp://********@proxy.corp\" is not an http:// or "
+                     "https:// URL\n");
+        check_errors("proxy keys: a password with a raw '/' is masked whole",
+                     "HTTPS_PROXY=http://ecs:hunt/er2@proxy.corp:3128\n",
+                     "t.conf:1: HTTPS_PROXY: \"http://ecs:********@proxy.corp:3128\" is not an "
+                     "http:// or https:// URL\n");
+        check_errors("proxy keys: a bad value without a password is quoted", "HTTP_PROXY=http://\n",
+                     "t.conf:1: HTTP_PROXY: \"http://\" is not an http:// or https:// URL\n");
+}
+
 static void test_print_quoting(void) {
         static const char text[] = "ECS_CONTAINER_INSTANCE_TAGS={\"a\": \"it's\"}\n"
                                    "ECS_INSTANCE_ATTRIBUTES={\"team\": \"x\"}\n";
@@ -615,6 +690,7 @@ int main(void) {
         test_defaults();
         test_precedence();
         test_masking();
+        test_proxy_keys();
         test_print_quoting();
         return test_done();
 }

@@ -198,6 +198,28 @@ def main():
               f"{bad}:2: ECS_HOSTD_POLL_INTERVAL_MS: 50 is below the minimum 100" in err and
               SECRET not in err, f"rc={rc} err={err!r}")
 
+        # A '=' forgotten after a secret key, with another '=' later on the
+        # line: the error names the key and never shows the rest of the line,
+        # in --check-config and in the log of a normal start alike.
+        with open(typo, "w") as f:
+            f.write(f"AWS_SECRET_ACCESS_KEY {SECRET} # x=y\n"
+                    f"AWS_SESSION_TOKEN:{TOKEN}=\n")
+        hidden = "(the rest of the line is not shown, as it may hold a secret)"
+        want = (f'{typo}:1: invalid key: "AWS_SECRET_ACCESS_KEY" is followed by a blank; a \'=\' '
+                f"seems to be missing after it {hidden}\n"
+                f'{typo}:2: invalid key: "AWS_SESSION_TOKEN" is followed by \':\'; a key is '
+                f"letters, digits and '_', not starting with a digit {hidden}\n")
+        rc, out, err = run(["--check-config", "-c", typo])
+        check("'=' missing after a secret key: exit 1, the key named, '=' said missing",
+              rc == 1 and err == want, f"rc={rc}\n{err}!=\n{want}")
+        check("'=' missing after a secret key: no secret in --check-config's output",
+              SECRET not in out + err and TOKEN not in out + err)
+        rc, out, err = run(["-c", typo], {"ECS_LOGLEVEL": "debug"})
+        check("'=' missing after a secret key: the log names the key, without the secret",
+              rc == 1 and '"AWS_SECRET_ACCESS_KEY" is followed by a blank' in err and
+              SECRET not in out + err and TOKEN not in out + err, f"rc={rc}")
+        os.unlink(typo)
+
         # Command line.
         rc, out, err = run(["--help"])
         check("--help", rc == 0 and "--check-config" in out and "--config FILE" in out, out)

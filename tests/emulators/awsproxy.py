@@ -15,7 +15,6 @@ Run: awsproxy.py --upstream http://127.0.0.1:PORT [--port-file F]
 
 import argparse
 import fnmatch
-import http.client
 import json
 import os
 import socket
@@ -24,12 +23,10 @@ import sys
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from serve import CONTROL, ControlClient, ControlError, ThreadServer, control_log, handle_control, serve  # noqa: E402
+from serve import CONTROL, ControlClient, ControlError, Handler as BaseHandler, ThreadServer, control_log, forward, handle_control, serve  # noqa: E402
 
-HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade"}
 FAULT_KINDS = ("error", "throttle", "status", "delay", "drop", "reset", "garbage")
 UPSTREAM_TIMEOUT = 30.0  # seconds
 
@@ -103,33 +100,8 @@ class State:
         return None
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out as separate writes: without TCP_NODELAY, Nagle
-    # and the client's delayed ACK hold the body back ~40 ms.
-    disable_nagle_algorithm = True
-
-    def version_string(self):
-        return "awsproxy"
-
-    def log_message(self, fmt, *args):
-        if self.server.verbose:
-            sys.stderr.write("awsproxy: " + (fmt % args) + "\n")
-
-    def do_GET(self):
-        self.dispatch()
-
-    def do_POST(self):
-        self.dispatch()
-
-    def do_PUT(self):
-        self.dispatch()
-
-    def do_DELETE(self):
-        self.dispatch()
-
-    def do_HEAD(self):
-        self.dispatch()
+class Handler(BaseHandler):
+    name = "awsproxy"
 
     def dispatch(self):
         length = int(self.headers.get("Content-Length") or 0)
@@ -195,19 +167,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def forward(self, body, entry):
         up = self.server.state.upstream
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-        try:
-            conn = http.client.HTTPConnection(up.hostname, up.port or 80, timeout=UPSTREAM_TIMEOUT)
-            conn.request(self.command, self.path, body=body, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read()
-            rheaders = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_BY_HOP and k.lower() != "content-length"]
-            status = resp.status
-            conn.close()
-        except OSError as e:
-            status, rheaders = 502, [("Content-Type", "text/plain")]
-            data = ("awsproxy: upstream unreachable: %s" % e).encode()
-        self.reply(status, rheaders, data, entry)
+        status, headers, data = forward("awsproxy", up.hostname, up.port or 80, self.command, self.path,
+                                        self.headers, body, UPSTREAM_TIMEOUT)
+        self.reply(status, headers, data, entry)
 
     def injected(self, f, entry):
         kind = f["kind"]

@@ -3,18 +3,23 @@
 in a thread of a test; and how it runs as a process: announce the port it got
 (`PORT=<n>` on stdout, and atomically in --port-file), serve until SIGTERM or
 SIGINT, close.  Standard library only."""
+import http.client
 import json
 import os
 import re
 import signal
+import sys
 import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CONTROL = "/_control"  # every emulator's control interface lives under this path
+# Headers that concern one connection, never forwarded by a proxy (RFC 9110 7.6.1).
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate",
+              "transfer-encoding", "te", "trailer", "upgrade"}
 
 
 class ControlError(Exception):
@@ -29,6 +34,47 @@ def reply_json(handler, status, obj, indent=None):
     handler.send_header("Content-Length", str(len(data)))
     handler.end_headers()
     handler.wfile.write(data)
+
+
+class Handler(BaseHTTPRequestHandler):
+    """An emulator's request handler: HTTP/1.1 keep-alive, its name as the
+    Server header, stderr chatter only with --verbose, and every method to
+    self.dispatch()."""
+
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes: without TCP_NODELAY, Nagle
+    # and the client's delayed ACK hold the body back ~40 ms.
+    disable_nagle_algorithm = True
+    name = "emulator"
+
+    def version_string(self):
+        return self.name
+
+    def log_message(self, fmt, *args):
+        if self.server.verbose:
+            sys.stderr.write("%s: %s\n" % (self.name, fmt % args))
+
+    def do_GET(self):
+        self.dispatch()
+
+    do_POST = do_PUT = do_DELETE = do_HEAD = do_GET
+
+
+def forward(who, host, port, method, target, headers, body, timeout):
+    """Send a request on to host:port without the hop-by-hop headers (Host
+    and the rest unchanged): (status, [(header, value)], body); 502 with the
+    reason when it cannot be reached."""
+    sent = {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP}
+    try:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        conn.request(method, target, body=body, headers=sent)
+        resp = conn.getresponse()
+        data = resp.read()
+        back = [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP_BY_HOP and k.lower() != "content-length"]
+        conn.close()
+        return resp.status, back, data
+    except OSError as e:
+        return 502, [("Content-Type", "text/plain")], ("%s: upstream unreachable: %s" % (who, e)).encode()
 
 
 def serve(httpd, port_file=None):

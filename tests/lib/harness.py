@@ -40,6 +40,7 @@ EMULATORS = os.path.join(TOP, "tests", "emulators")
 sys.path.insert(0, EMULATORS)
 
 from awsproxy import AwsProxyControl  # noqa: E402  (path set just above)
+from fwdproxy import FwdProxyControl  # noqa: E402
 from imds import ImdsControl, iso8601  # noqa: E402
 from introspection import IntrospectionControl  # noqa: E402
 
@@ -155,6 +156,17 @@ def wait_until(pred, timeout=10.0, interval=0.02, what="condition"):
         if time.monotonic() >= deadline:
             raise TimeoutError("timed out after %.1f s waiting for %s%s" % (timeout, what, " (last error: %s)" % last_exc if last_exc else ""))
         time.sleep(interval)
+
+
+def aws_tool(env, *args, timeout=120):
+    """Run build/tests/aws-tool (the daemon's AWS clients) with only PATH, the
+    sanitizer options and `env` in its environment: (CompletedProcess, its
+    first JSON result or {})."""
+    e = {k: os.environ[k] for k in ("PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS") if k in os.environ}
+    e.update(env)
+    p = subprocess.run([binary("aws-tool")] + list(args), env=e, capture_output=True, text=True, timeout=timeout)
+    lines = [json.loads(x) for x in p.stdout.splitlines() if x.startswith("{")]
+    return p, (lines[0] if lines else {})
 
 
 def http_get(url, headers=None, timeout=2.0, method="GET", data=None):
@@ -820,7 +832,22 @@ class ImdsEmulator:
         self.stop()
 
 
-class AwsProxy:
+class _EmulatorProcess:
+    """What the emulators run as processes share: stop(), and `with`."""
+
+    proc = None
+
+    def stop(self):
+        return self.proc.stop() if self.proc else None
+
+    def __enter__(self):
+        return self if self.proc else self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class AwsProxy(_EmulatorProcess):
     """tests/emulators/awsproxy.py in its own process, in front of `upstream`
     (e.g. MotoServer.endpoint); .control is an AwsProxyControl.  Point the
     daemon's ECS_BACKEND_HOST at .url to record its requests and inject faults."""
@@ -840,17 +867,29 @@ class AwsProxy:
         self.control = AwsProxyControl(self.url)
         return self
 
-    def stop(self):
-        return self.proc.stop() if self.proc else None
 
-    def __enter__(self):
-        return self if self.proc else self.start()
+class FwdProxy(_EmulatorProcess):
+    """tests/emulators/fwdproxy.py in its own process: a forward proxy as
+    HTTP_PROXY / HTTPS_PROXY name one (absolute-URI http, CONNECT), recording
+    what went through it; .control is a FwdProxyControl.  auth="USER:PASS"
+    requires Basic proxy credentials.  .hostport is "127.0.0.1:PORT", the
+    form the official agent's documentation gives HTTP_PROXY."""
 
-    def __exit__(self, *exc):
-        self.stop()
+    def __init__(self, auth=None, verbose=False):
+        self.auth = auth
+        self.verbose = verbose
+        self.proc = self.url = self.port = self.hostport = self.control = None
+
+    def start(self, timeout=10.0):
+        args = (["--auth", self.auth] if self.auth else []) + (["--verbose"] if self.verbose else [])
+        self.proc, self.port = _start_emulator("fwdproxy.py", args, "fwdproxy", timeout)
+        self.hostport = "127.0.0.1:%d" % self.port
+        self.url = "http://" + self.hostport
+        self.control = FwdProxyControl(self.url)
+        return self
 
 
-class AgentIntrospection:
+class AgentIntrospection(_EmulatorProcess):
     """The official ECS agent's introspection endpoint, faked
     (tests/emulators/introspection.py): /v1/metadata answers Cluster,
     ContainerInstanceArn and Version.  stop() then start() reuses the port, so
@@ -874,15 +913,6 @@ class AgentIntrospection:
     @property
     def metadata_url(self):
         return "http://127.0.0.1:%d/v1/metadata" % self.port
-
-    def stop(self):
-        return self.proc.stop() if self.proc else None
-
-    def __enter__(self):
-        return self if self.proc else self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
 
 # --------------------------------------------------------------------------

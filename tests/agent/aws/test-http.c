@@ -73,6 +73,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
                 *con_cls = NULL;
                 return reply(conn, 200, out, strlen(out));
         }
+        if (strncmp(url, "http://", 7) == 0) {
+                /* An absolute URI: the request came as to a proxy. */
+                char out[256];
+                snprintf(out, sizeof out, "proxied %s", url);
+                return reply(conn, 200, out, strlen(out));
+        }
         if (strcmp(url, "/slow") == 0) {
                 usleep(1500 * 1000);
                 return reply(conn, 200, "slow", 4);
@@ -129,6 +135,91 @@ static int get(struct http *h, sd_event *e, const char *url, const struct http_r
         if (r < 0)
                 return r;
         return test_run_until(e, &res->done, 5000) ? 0 : -ETIME;
+}
+
+/* A request signed with SigV4 (or carrying a session token) goes over plain
+ * http to loopback only: not even to IMDS. */
+static void test_signed(struct http *h, sd_event *e, const char *base) {
+        static const char *const auth[] = {"Authorization: AWS4-HMAC-SHA256 Credential=x", NULL};
+        static const char *const token[] = {"x-amz-security-token: t", NULL};
+        struct http_request req = {.method = "GET", .headers = auth};
+        const char *why = NULL;
+        bool called = false;
+        struct result a;
+        char url[128];
+        int r;
+
+        req.url = "http://169.254.169.254/latest";
+        r = http_submit(h, &req, on_never, &called, NULL, &why);
+        CHECK_INTEQ("a signed request over plain http to IMDS's address is refused", r, -EPERM);
+        CHECK("the refusal says why", why && strstr(why, "signed request over plain http"));
+        req.url = "http://[fd00:ec2::254]/latest";
+        CHECK_INTEQ("the same for IMDS's IPv6 address",
+                    http_submit(h, &req, on_never, &called, NULL, NULL), -EPERM);
+        req.headers = token;
+        req.url = "http://169.254.169.254/latest";
+        CHECK_INTEQ("a session token header alone makes it signed",
+                    http_submit(h, &req, on_never, &called, NULL, NULL), -EPERM);
+        req.headers = NULL;
+        req.url = "http://169.254.169.254/x?X-Amz-Credential=a&X-Amz-Signature=b";
+        CHECK_INTEQ("so does a pre-signed query",
+                    http_submit(h, &req, on_never, &called, NULL, NULL), -EPERM);
+        CHECK("no callback ran", !called);
+
+        snprintf(url, sizeof url, "%s/hello", base);
+        req.headers = auth;
+        r = get(h, e, url, &req, &a);
+        CHECK("a signed request over plain http to loopback is sent",
+              r == 0 && a.error == 0 && a.status == 200);
+}
+
+/* Only requests that ask for it go through the proxy; the environment's
+ * proxy variables play no part.  The test server answers an absolute URI
+ * as a forward proxy would. */
+static void test_proxy(struct http *h, sd_event *e, const char *base) {
+        static const char *const auth[] = {"Authorization: AWS4-HMAC-SHA256 Credential=x", NULL};
+        struct http_request req = {.method = "GET"};
+        const char *target = "http://127.0.0.2:9/probe"; /* nothing listens there */
+        struct result a;
+        uint64_t t0;
+
+        setenv("http_proxy", base, 1);
+        setenv("HTTPS_PROXY", base, 1);
+        get(h, e, target, &req, &a);
+        CHECK_INTEQ("without via_proxy the environment's http_proxy is not used", a.error,
+                    -ECONNREFUSED);
+
+        CHECK_INTEQ("set a proxy",
+                    http_set_proxy(h, &(struct http_proxy){.http = base + strlen("http://")}), 0);
+        get(h, e, target, &req, &a);
+        CHECK_INTEQ("without via_proxy the set proxy is not used either", a.error, -ECONNREFUSED);
+        req.via_proxy = true;
+        get(h, e, target, &req, &a);
+        CHECK("with via_proxy the request goes through the proxy (host:port means http://)",
+              a.error == 0 && a.status == 200 &&
+                      strcmp(a.body, "proxied http://127.0.0.2:9/probe") == 0);
+        req.headers = auth;
+        get(h, e, target, &req, &a);
+        CHECK("a signed plain-http request through a loopback proxy is sent",
+              a.error == 0 && strncmp(a.body, "proxied ", 8) == 0);
+
+        http_set_proxy(h, &(struct http_proxy){.http = base, .no_proxy = "example.com, 127.0.0.2"});
+        get(h, e, target, &req, &a);
+        CHECK_INTEQ("a host in no_proxy is reached directly", a.error, -ECONNREFUSED);
+
+        /* 192.0.2.1 (TEST-NET-1) is never connected to: refused at the socket. */
+        http_set_proxy(h, &(struct http_proxy){.http = "http://192.0.2.1:3128"});
+        t0 = test_now_usec();
+        get(h, e, target, &req, &a);
+        CHECK_INTEQ("a signed plain-http request through a non-loopback proxy is refused", a.error,
+                    -EPERM);
+        CHECK("at once, without trying to connect", a.when - t0 < 500 * 1000);
+
+        CHECK_INTEQ("clear the proxy", http_set_proxy(h, NULL), 0);
+        get(h, e, target, &req, &a);
+        CHECK_INTEQ("without a proxy via_proxy goes direct", a.error, -ECONNREFUSED);
+        unsetenv("http_proxy");
+        unsetenv("HTTPS_PROXY");
 }
 
 int main(void) {
@@ -272,6 +363,16 @@ int main(void) {
         CHECK("plain http to 10/8 refused", !http_url_plain_allowed("http://10.0.0.1/"));
         CHECK("userinfo does not fool the check",
               !http_url_plain_allowed("http://127.0.0.1@example.com/"));
+        CHECK("link-local other than IMDS refused",
+              !http_url_plain_allowed("http://169.254.1.1/latest"));
+        CHECK("the ECS task metadata address refused",
+              !http_url_plain_allowed("http://169.254.170.2/v2/credentials"));
+        CHECK("IPv6 link-local refused", !http_url_plain_allowed("http://[fe80::1]/latest"));
+        CHECK("IMDS v6 in another spelling allowed",
+              http_url_plain_allowed("http://[fd00:0ec2:0:0::254]/latest"));
+
+        test_signed(h, e, base);
+        test_proxy(h, e, base);
 
         {
                 /* Freeing with a call in flight must not leak or call back. */

@@ -34,7 +34,9 @@ int fileio_read_at(int dirfd, const char *path, size_t max, unsigned flags, char
                 *ret_len = (size_t)st.st_size;
                 return -EFBIG;
         }
-        /* One byte more than the cap tells a file that grew since fstat. */
+        /* One byte more than the cap tells a file that grew since fstat.
+         * What was read is wiped when it is not handed over: a
+         * configuration file may hold a secret key. */
         buf = malloc(max + 2);
         if (!buf)
                 return -ENOMEM;
@@ -42,13 +44,17 @@ int fileio_read_at(int dirfd, const char *path, size_t max, unsigned flags, char
                 ssize_t k = read(fd, buf + len, max + 1 - len);
                 if (k < 0 && errno == EINTR)
                         continue;
-                if (k < 0)
-                        return -errno;
+                if (k < 0) {
+                        int r = -errno;
+                        erase_free(TAKE_PTR(buf), len);
+                        return r;
+                }
                 if (k == 0)
                         break;
                 len += (size_t)k;
         }
         if (len > max) {
+                erase_free(TAKE_PTR(buf), len);
                 *ret_len = 0;
                 return -EFBIG;
         }

@@ -156,7 +156,9 @@ static void on_aws_ready(struct aws_clients *a, int error, const char *text, voi
         int r;
 
         if (error < 0) {
-                log_warn("%s; retrying", text);
+                /* -EINVAL: IMDS answered, with something unusable (a bad
+                 * document or region): not a passing failure, say it louder. */
+                log_full_errno(error == -EINVAL ? LOG_ERR : LOG_WARNING, 0, "%s; retrying", text);
                 set_phase(m, "Waiting for IMDS: %s", text);
                 schedule_retry(m, 0);
                 return;

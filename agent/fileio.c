@@ -127,6 +127,18 @@ int fileio_move_aside(const char *path, char **ret_aside) {
         return 0;
 }
 
+int fileio_check_private(const struct stat *st, const char *risk, char **why) {
+        if (st->st_uid != 0 && st->st_uid != geteuid())
+                return errmsg_set(why,
+                                  "it is owned by uid %u, neither root nor ecs-hostd's uid %u; %s",
+                                  (unsigned)st->st_uid, (unsigned)geteuid(), risk);
+        if (st->st_mode & (S_IWGRP | S_IWOTH))
+                return errmsg_set(why, "it is writable by %s (mode %04o); %s",
+                                  st->st_mode & S_IWOTH ? "everyone" : "its group",
+                                  (unsigned)(st->st_mode & 07777), risk);
+        return 0;
+}
+
 int fileio_check_private_dir(const char *dir, char **why) {
         struct stat st;
 
@@ -137,18 +149,8 @@ int fileio_check_private_dir(const char *dir, char **why) {
         }
         if (!S_ISDIR(st.st_mode))
                 return errmsg_set(why, "it is not a directory");
-        if (st.st_uid != 0 && st.st_uid != geteuid())
-                return errmsg_set(why,
-                                  "it is owned by uid %u, neither root nor ecs-hostd's uid %u; "
-                                  "whoever owns it can change the identity ecs-hostd acts on",
-                                  (unsigned)st.st_uid, (unsigned)geteuid());
-        if (st.st_mode & (S_IWGRP | S_IWOTH))
-                return errmsg_set(why,
-                                  "it is writable by %s (mode %04o); whoever can write it can "
-                                  "change the identity ecs-hostd acts on (chmod go-w it)",
-                                  st.st_mode & S_IWOTH ? "everyone" : "its group",
-                                  (unsigned)(st.st_mode & 07777));
-        return 0;
+        return fileio_check_private(
+                &st, "whoever can write it can change the identity ecs-hostd acts on", why);
 }
 
 int fileio_probe_dir(const char *dir) {

@@ -8,6 +8,7 @@
 #include "macro.h"
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 enum {
         FILEIO_NOFOLLOW = 1 << 0, /* refuse a symlink (-ELOOP): our own state files */
@@ -33,6 +34,11 @@ _must_check_ int fileio_write_atomic(const char *dir, const char *name, const ch
 /* Keep a file that is not what we wrote for a human to look at: rename it
  * to PATH.corrupt-<unix time>; *ret_aside (optional, malloc'd) the new name. */
 _must_check_ int fileio_move_aside(const char *path, char **ret_aside);
+
+/* Whether a file or directory is ecs-hostd's to trust: owned by root or
+ * this user, and writable by nobody else.  0, or -EINVAL with *why
+ * (malloc'd) saying what is wrong and then risk, what that would allow. */
+int fileio_check_private(const struct stat *st, const char *risk, char **why);
 
 /* Whether dir may hold the daemon's state: missing (it will be made, mode
  * 0700), or a directory owned by root or this user and writable by nobody

@@ -18,6 +18,7 @@
 
 #include "errors.h"
 #include "event-util.h"
+#include "fileio.h"
 #include "hook.h"
 #include "log.h"
 #include "macro.h"
@@ -188,15 +189,8 @@ int hook_check_file(const char *path, char **why) {
                 return errmsg_set(why, "cannot stat it: %s", strerror(errno));
         if (!S_ISREG(st.st_mode))
                 return errmsg_set(why, "it is not a regular file");
-        if (st.st_mode & (S_IWGRP | S_IWOTH))
-                return errmsg_set(why,
-                                  "it is writable by %s (mode %04o); anyone who can write it "
-                                  "runs code as ecs-hostd",
-                                  st.st_mode & S_IWOTH ? "everyone" : "its group",
-                                  (unsigned)(st.st_mode & 07777));
-        if (st.st_uid != 0 && st.st_uid != geteuid())
-                return errmsg_set(why, "it is owned by uid %u, neither root nor ecs-hostd's uid %u",
-                                  (unsigned)st.st_uid, (unsigned)geteuid());
+        if (fileio_check_private(&st, "whoever can write it runs code as ecs-hostd", why) < 0)
+                return -EINVAL;
         if (!(st.st_mode & S_IXUSR))
                 return errmsg_set(why, "it is not executable");
         return 0;

@@ -537,16 +537,20 @@ static struct event *event_find(struct watcher *w, const char *id) {
  * signal still shows them (then they are not old). */
 static void prune(struct watcher *w) {
         struct event **p = &w->events;
-        size_t n = 0;
+        size_t n = 0, forgotten = 0;
 
         while (*p) {
                 struct event *e = *p;
                 if (++n > LEDGER_MAX && !e->call && !e->retry && !e->present) {
                         *p = e->next;
                         event_free(e);
+                        forgotten++;
                 } else
                         p = &e->next;
         }
+        if (forgotten > 0)
+                log_info("Forgot the %zu oldest notices: at most %d are remembered", forgotten,
+                         LEDGER_MAX);
 }
 
 /* A notice not seen before: announce it and remember it. */

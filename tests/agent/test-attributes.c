@@ -11,6 +11,7 @@
 
 #include "attributes.h"
 #include "macro.h"
+#include "test-errors.h"
 #include "test.h"
 
 /* "a=1 b c=x y" (b without a value): a set in one string. */
@@ -37,19 +38,6 @@ static void set_put(struct attribute_set *s, const char *name, const char *value
                     const char *source) {
         if (attribute_set_put(s, name, value, source) < 0)
                 abort();
-}
-
-/* The errors as printed, one a line ("source: message"). */
-static char *join(const struct errors *e) {
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&buf, &size);
-
-        if (!f)
-                abort();
-        errors_print(e, f);
-        fclose(f);
-        return buf;
 }
 
 /* "a=1 b" -> a set (values may not hold spaces here). */
@@ -171,7 +159,7 @@ static void check_parse(const char *name, const char *json, const char *want_err
         _cleanup_free_ char *got_errors = NULL, *got_set = NULL;
         int r = attributes_parse_json("s.json", json, strlen(json), &set, &errs);
 
-        got_errors = join(&errs);
+        got_errors = errors_text(&errs);
         got_set = render(&set, false);
         CHECK_STREQ(name, got_errors, want_errors);
         CHECK_STREQ(name, got_set, want_set);
@@ -264,7 +252,7 @@ static void test_parse_bytes(void) {
         _cleanup_free_ char *got = NULL;
 
         attributes_parse_json("s.json", text, sizeof text - 1, &set, &errs);
-        got = join(&errs);
+        got = errors_text(&errs);
         CHECK_STREQ("a NUL byte after the object is not the end", got,
                     "s.json: malformed JSON near line 1, column 11: a NUL byte\n");
         CHECK_INTEQ("nothing kept from a malformed file", set.n, 0);
@@ -301,7 +289,7 @@ static void check_desired(const char *name, const char *env, const struct attrib
 
         set_put(&set, "previous", "1", "old"); /* replaced on success only */
         r = attributes_desired(env, files, n, &set, &errs);
-        got_errors = join(&errs);
+        got_errors = errors_text(&errs);
         got_set = render(&set, true);
         CHECK_STREQ(name, got_errors, want_errors);
         CHECK_STREQ(name, got_set, want_errors[0] ? "previous=1@old" : want_set);
@@ -454,7 +442,7 @@ static void test_read_dir(void) {
                 abort();
 
         r = attributes_read_dir(tmpdir, &files, &n, &errs);
-        got = join(&errs);
+        got = errors_text(&errs);
         CHECK_STREQ("no errors for a clean directory", got, "");
         CHECK_INTEQ("read_dir returns 0", r, 0);
         paths = files_paths(files, n);
@@ -502,7 +490,7 @@ static void test_read_dir(void) {
         }
         r = attributes_read_dir(tmpdir, &files, &n, &errs);
         got = mfree(got);
-        got = join(&errs);
+        got = errors_text(&errs);
         free(want);
         if (asprintf(&want,
                      "%1$s/e-big.json: the file is 65537 bytes; an attributes file may hold at "
@@ -530,7 +518,7 @@ static void test_read_dir(void) {
 
         /* Not a directory. */
         r = attributes_read_dir(big, &files, &n, &errs);
-        got = join(&errs);
+        got = errors_text(&errs);
         free(want);
         if (asprintf(&want, "%s: cannot open the directory: Not a directory\n", big) < 0)
                 abort();
@@ -624,7 +612,7 @@ static void test_many_files(void) {
         }
         files = NULL;
         r = attributes_read_dir(many, &files, &n, &errs);
-        got = join(&errs);
+        got = errors_text(&errs);
         if (asprintf(&want,
                      "%s: holds more than 1000 *.json files; at most 1000 are read, and none is "
                      "until there are fewer\n",

@@ -12,6 +12,7 @@
 #include "attrsync.h"
 #include "config.h"
 #include "macro.h"
+#include "test-errors.h"
 #include "test.h"
 
 static char dir[] = "/tmp/test-attrsync-XXXXXX";
@@ -19,14 +20,10 @@ static char dir[] = "/tmp/test-attrsync-XXXXXX";
 /* What attrsync_check_config() prints for a loaded configuration. */
 static char *check(struct config *c, int *ret_r) {
         struct errors errs = {};
-        char *out = NULL;
-        size_t n = 0;
-        FILE *f;
+        char *out;
 
         *ret_r = attrsync_check_config(c, &errs);
-        f = open_memstream(&out, &n);
-        errors_print(&errs, f);
-        fclose(f);
+        out = errors_text(&errs);
         errors_done(&errs);
         return out;
 }

@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "macro.h"
+#include "test-errors.h"
 #include "test.h"
 
 /* Parse text as file "t.conf"; returns the printed errors (malloc'ed, "" when
@@ -15,16 +16,12 @@
 static char *parse(const char *text, size_t len, struct config **ret) {
         struct errors errs = {};
         struct config *c = NULL;
-        char *out = NULL;
-        size_t n = 0;
-        FILE *f;
+        char *out;
 
         if (config_new_empty(&c) < 0)
                 abort();
         (void)config_parse_text(c, "t.conf", text, len, &errs);
-        f = open_memstream(&out, &n);
-        errors_print(&errs, f);
-        fclose(f);
+        out = errors_text(&errs);
         errors_done(&errs);
         if (ret)
                 *ret = c;
@@ -409,14 +406,10 @@ static char *write_temp(const char *text) {
 static char *load_errors(struct config **ret, const char *const *files, size_t n, bool optional,
                          char *const *envp, int *ret_r) {
         struct errors errs = {};
-        char *out = NULL;
-        size_t len = 0;
-        FILE *f;
+        char *out;
 
         *ret_r = config_load(ret, files, n, optional, envp, &errs);
-        f = open_memstream(&out, &len);
-        errors_print(&errs, f);
-        fclose(f);
+        out = errors_text(&errs);
         errors_done(&errs);
         return out;
 }
@@ -637,8 +630,6 @@ static void test_errors_add(void) {
         _cleanup_free_ char *e = parse(text, strlen(text), &c), *out = NULL;
         const char *file;
         unsigned line = 0;
-        size_t len = 0;
-        FILE *f;
 
         CHECK_STREQ("errors_add: the value loads", e, "");
         file = config_origin(c, KEY_ECS_CONTAINER_INSTANCE_TAGS, &line);
@@ -647,9 +638,7 @@ static void test_errors_add(void) {
         CHECK_INTEQ("errors_add returns -EINVAL",
                     errors_add(&errs, file, line, "tag %s: invalid character ' '", "\"a b\""),
                     -EINVAL);
-        f = open_memstream(&out, &len);
-        errors_print(&errs, f);
-        fclose(f);
+        out = errors_text(&errs);
         CHECK_STREQ("errors_add prints as file:line", out,
                     "t.conf:2: tag \"a b\": invalid character ' '\n");
         errors_done(&errs);
@@ -665,13 +654,9 @@ static void test_warnings(void) {
                                    "ECS_LOGFILE=/log/ecs-agent.log\n";
         struct config *c = NULL;
         _cleanup_free_ char *e = parse(text, strlen(text), &c), *out = NULL;
-        size_t len = 0;
-        FILE *f;
 
         CHECK_STREQ("typos of shared keys are not errors", e, "");
-        f = open_memstream(&out, &len);
-        errors_print(config_warnings(c), f);
-        fclose(f);
+        out = errors_text(config_warnings(c));
         CHECK_STREQ("typos of shared keys are warnings", out,
                     "t.conf:1: ECS_CLUSTR is not a key ecs-hostd reads (did you mean "
                     "ECS_CLUSTER?)\n"

@@ -1264,7 +1264,8 @@ echo "hook says hello"
 %s
 """
 
-SIGNALS = {"HUP": signal.SIGHUP, "TERM": signal.SIGTERM, "INT": signal.SIGINT, "USR1": signal.SIGUSR1, "KILL": signal.SIGKILL}
+SIGNALS = {"HUP": signal.SIGHUP, "TERM": signal.SIGTERM, "INT": signal.SIGINT, "USR1": signal.SIGUSR1, "KILL": signal.SIGKILL,
+           "PIPE": signal.SIGPIPE}
 
 
 class Notify:
@@ -1357,6 +1358,21 @@ class Daemon:
 
     def remove_attr_file(self, name):
         os.unlink(os.path.join(self.attributes_dir, name))
+
+    def replace_attributes_dir(self, files):
+        """attributes.d removed (files None), or replaced whole by a new
+        directory holding files (name -> dict or text), as `mv new attributes.d` does."""
+        old = self.attributes_dir + ".old"
+        if os.path.isdir(self.attributes_dir):
+            os.rename(self.attributes_dir, old)
+        if files is not None:
+            new = self.attributes_dir + ".new"
+            os.makedirs(new)
+            for name, content in files.items():
+                with open(os.path.join(new, name), "w") as f:
+                    f.write(content if isinstance(content, str) else json.dumps(content))
+            os.rename(new, self.attributes_dir)
+        shutil.rmtree(old, ignore_errors=True)
 
     def write_state(self, content):
         """Replace state/state.json (a dict is written as JSON)."""
@@ -1634,6 +1650,7 @@ STEPS = {
     "config": dict(kind="do", valid=_is_dict),
     "signal": dict(kind="do", valid=lambda v: v in SIGNALS),
     "attributes": dict(kind="do", valid=_is_dict),
+    "attributes_dir": dict(kind="do", valid=lambda v: v is None or _is_dict(v)),
     "state_file": dict(kind="do", valid=lambda v: isinstance(v, (dict, str))),
     "policy": dict(kind="do", valid=_is_policy),
     "aws": dict(kind="do", valid=lambda v: isinstance(v, list) and all(isinstance(a, str) for a in v)),
@@ -1865,6 +1882,9 @@ class Case:
                 self.daemon.remove_attr_file(name)
             else:
                 self.daemon.attr_file(name, content)
+
+    def do_attributes_dir(self, arg, step):
+        self.daemon.replace_attributes_dir(arg)
 
     def do_state_file(self, arg, step):
         self.daemon.write_state(arg)

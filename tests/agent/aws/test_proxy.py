@@ -120,7 +120,10 @@ def main(tap):
         tap.ok(line and line[0].split() == ["HTTP_PROXY=http://ecs:********@%s" % fwd.hostport, "#", conf + ":1"],
                "--check-config shows the proxy from ecs.config with its password masked", line)
         tap.ok(PASSWORD not in r.stdout + r.stderr, "--check-config never shows the password")
-        d = s.start_daemon("-c", conf, env={"ECS_HOSTD_MODE": "auto"})
+        # The same two lines in the daemon's own configuration file.
+        d = s.start_daemon(config={"ECS_HOSTD_MODE": "auto",
+                                   "HTTP_PROXY": "http://ecs:%s@%s" % (PASSWORD, fwd.hostport),
+                                   "NO_PROXY": "169.254.169.254,169.254.170.2,/var/run/docker.sock"})
         s.proxy.control.wait_request("RegisterContainerInstance", status=200, timeout=30)
         ecs_hp = hostport(s.proxy.url)
         ops = [e["headers"].get("x-amz-target", "").rsplit(".", 1)[-1] for e in fwd.control.log() if e["host"] == ecs_hp]

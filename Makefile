@@ -3,7 +3,7 @@
 # `make demo` runs the daemon against the local emulators.
 #
 # Sources are found by convention, so a new module needs no edit here:
-#   agent/*.c agent/aws/*.c watcher/*.c -> build/libhostd.a (agent/main.c -> build/ecs-hostd)
+#   agent/{,aws/,metrics/}*.c watcher/*.c -> build/libhostd.a (agent/main.c -> build/ecs-hostd)
 #   placement/*.c                       -> build/libplace.a (placement/main.c -> build/ecs-place)
 #   tests/**/test-*.c                   -> build/tests/test-* (unit tests, TAP output)
 #   tests/tools/*.c                     -> build/tests/*      (helpers the scenario tests drive)
@@ -43,12 +43,12 @@ ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE= $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude $
              -DHOSTD_VERSION='"$(VERSION)"' -DHOSTD_GIT_HASH='"$(GIT_HASH)"' -MMD -MP
 LINK   = $(CC) $(SANFLAGS) -Wl,--as-needed $(LDFLAGS)
 
-HOSTD_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c agent/aws/*.c watcher/*.c))
+HOSTD_SRCS := $(filter-out agent/main.c,$(wildcard agent/*.c agent/aws/*.c agent/metrics/*.c watcher/*.c))
 PLACE_SRCS := $(filter-out placement/main.c,$(wildcard placement/*.c))
 TEST_SRCS  := $(wildcard tests/*/test-*.c tests/*/*/test-*.c)
 TOOL_SRCS  := $(wildcard tests/tools/*.c)
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz-*.c)
-C_FILES    := $(sort $(wildcard agent/*.c agent/aws/*.c watcher/*.c placement/*.c include/*.h \
+C_FILES    := $(sort $(wildcard agent/*.c agent/aws/*.c agent/metrics/*.c watcher/*.c placement/*.c include/*.h \
                 tests/*.h tests/*/*.c tests/*/*/*.c))
 
 HOSTD_OBJS := $(HOSTD_SRCS:%.c=$(B)/obj/%.o)

@@ -1,0 +1,38 @@
+/* collector.h: a host-metrics collector, as node_exporter has them: one
+ * file per collector, the read (files under the configured procfs, sysfs
+ * and rootfs roots) separate from a pure parser tested on strings, and the
+ * series written with node_exporter's names, types, labels, help and units,
+ * so a dashboard made for node_exporter works unchanged. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "expo.h"
+
+/* Where the host's files are: "/proc", "/sys", "/" on a host; fixture trees
+ * in tests (ECS_HOSTD_PROCFS, ECS_HOSTD_SYSFS, ECS_HOSTD_ROOTFS). */
+struct metrics_roots {
+        const char *procfs, *sysfs, *rootfs;
+};
+
+struct collector {
+        const char *name; /* node_exporter's: "cpu", "meminfo", ... */
+        /* Write its families; a negative errno when it could not (then
+         * node_scrape_collector_success{collector} is 0). */
+        int (*collect)(struct expo *e, const struct metrics_roots *roots);
+};
+
+/* Every collector, in the order they are written. */
+extern const struct collector *const collectors[];
+extern const size_t n_collectors;
+
+/* The collector called name, or NULL. */
+const struct collector *collector_find(const char *name);
+
+/* Run the collectors whose bit is set in enabled (bit i: collectors[i]),
+ * then node_scrape_collector_duration_seconds and
+ * node_scrape_collector_success for each of them. */
+void collectors_run(struct expo *e, const struct metrics_roots *roots, unsigned long enabled);
+
+/* ROOT/sub as a path (malloc'd), for the collectors' reads. */
+char *collector_path(const char *root, const char *sub);

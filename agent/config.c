@@ -21,6 +21,7 @@
 #include "errors.h"
 #include "escape.h"
 #include "fileio.h"
+#include "filter.h"
 #include "macro.h"
 
 /* A config file larger than this is refused: ecs.config is a few lines. */
@@ -42,7 +43,8 @@ enum value_type {
         TYPE_JSON_OBJECT,
         TYPE_ATTRIBUTES, /* JSON object whose rules its owner checks (attrsync_check_config) */
         TYPE_PATH,       /* absolute */
-        TYPE_LISTEN,     /* HOST:PORT */
+        TYPE_LISTEN,     /* HOST:PORT, comma-separated, or "off" */
+        TYPE_REGEX,      /* a PCRE2 pattern (filter.h) */
         TYPE_REGION,
         _TYPE_MAX,
 };
@@ -86,6 +88,23 @@ static const struct choice drain_on_choices[] = {
         {"rebalance", CONFIG_DRAIN_REBALANCE},
         {"asg", CONFIG_DRAIN_ASG},
         {"maintenance", CONFIG_DRAIN_MAINTENANCE},
+        {},
+};
+/* The host collectors: their bit is their index in this list, which is
+ * agent/metrics/collector.c's order. */
+static const struct choice metrics_collectors[] = {
+        {"cpu", 1 << 0},
+        {"meminfo", 1 << 1},
+        {"loadavg", 1 << 2},
+        {"filesystem", 1 << 3},
+        {"netdev", 1 << 4},
+        {"diskstats", 1 << 5},
+        {"stat", 1 << 6},
+        {"time", 1 << 7},
+        {"uname", 1 << 8},
+        {"vmstat", 1 << 9},
+        {"filefd", 1 << 10},
+        {"pressure", 1 << 11},
         {},
 };
 static const struct choice maintenance_codes[] = {
@@ -183,8 +202,36 @@ static const struct config_key_info config_keys[_KEY_MAX] = {
             "Time limit of one drain hook run; it is killed after that."),
         KEY(ECS_HOSTD_DRY_RUN, TYPE_BOOL, "false", 0, 0, NULL, 0,
             "Log what would be done and change nothing in ECS."),
-        KEY(ECS_HOSTD_METRICS_LISTEN, TYPE_LISTEN, NULL, 0, 0, NULL, 0,
-            "Address of the Prometheus metrics endpoint, e.g. `127.0.0.1:9466`; unset: off."),
+        KEY(ECS_HOSTD_METRICS_LISTEN, TYPE_LISTEN, "127.0.0.1:51680", 0, 0, NULL, 0,
+            "Addresses of the metrics and introspection endpoint (comma-separated), or `off`; "
+            "51680 is the port the official agent reserves for metrics."),
+        KEY(ECS_HOSTD_METRICS_COLLECTORS, TYPE_LIST,
+            "cpu,meminfo,loadavg,filesystem,netdev,diskstats,stat,time,uname,vmstat,filefd,"
+            "pressure",
+            0, 0, metrics_collectors, 0,
+            "Host collectors of `/metrics`, as node_exporter names them (empty: none)."),
+        KEY(ECS_HOSTD_METRICS_NETDEV_DEVICE_EXCLUDE, TYPE_REGEX, "^veth", 0, 0, NULL, 0,
+            "Network devices the netdev collector leaves out (PCRE2; default: bridge-mode "
+            "tasks' veth pairs)."),
+        KEY(ECS_HOSTD_METRICS_FILESYSTEM_MOUNT_POINTS_EXCLUDE, TYPE_REGEX,
+            "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+|"
+            "var/lib/ecs/.+)($|/)",
+            0, 0, NULL, 0,
+            "Mount points the filesystem collector leaves out (PCRE2; node_exporter's default "
+            "and the ECS agent's volumes)."),
+        KEY(ECS_HOSTD_METRICS_FILESYSTEM_FS_TYPES_EXCLUDE, TYPE_REGEX,
+            "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|"
+            "hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|"
+            "selinuxfs|squashfs|sysfs|tracefs)$",
+            0, 0, NULL, 0,
+            "Filesystem types the filesystem collector leaves out (PCRE2; node_exporter's "
+            "default)."),
+        KEY(ECS_HOSTD_PROCFS, TYPE_PATH, "/proc", 0, 0, NULL, 0,
+            "Where the host collectors read procfs (node_exporter's `--path.procfs`)."),
+        KEY(ECS_HOSTD_SYSFS, TYPE_PATH, "/sys", 0, 0, NULL, 0,
+            "Where the host collectors read sysfs (`--path.sysfs`)."),
+        KEY(ECS_HOSTD_ROOTFS, TYPE_PATH, "/", 0, 0, NULL, 0,
+            "The host's root as the filesystem collector sees it (`--path.rootfs`)."),
 };
 
 #define N_KEYS ((size_t)_KEY_MAX)
@@ -737,11 +784,56 @@ static int check_path(const struct config_key_info *k, const char *v, const char
         return v[0] == '/' ? 0 : errmsg_set(ret_msg, "%s is not an absolute path", q);
 }
 
+/* "off", or HOST:PORT items separated by commas (blanks around them
+ * dropped).  The text is kept as "a,b". */
 static int check_listen(const struct config_key_info *k, const char *v, const char *q,
                         struct value *out, char **ret_msg) {
+        size_t cap = strlen(v) + 1, used = 0;
+        _cleanup_free_ char *norm = calloc(1, cap);
+
+        (void)k;
+        if (!norm)
+                return -ENOMEM;
+        if (strcasecmp(v, "off") == 0) {
+                out->text = strdup("off");
+                return out->text ? 0 : -ENOMEM;
+        }
+        for (const char *p = v;;) {
+                const char *comma = strchr(p, ','), *e = comma ? comma : p + strlen(p);
+                _cleanup_free_ char *item = NULL;
+                while (p < e && (*p == ' ' || *p == '\t'))
+                        p++;
+                while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+                        e--;
+                item = strndup(p, (size_t)(e - p));
+                if (!item)
+                        return -ENOMEM;
+                if (!is_listen(item)) {
+                        char qi[ESCAPE_QUOTE_SIZE(CONFIG_QUOTE_MAX)];
+                        return errmsg_set(ret_msg,
+                                          "%s is not HOST:PORT (e.g. 127.0.0.1:9466) or off",
+                                          strchr(v, ',') ? quote(qi, item) : q);
+                }
+                used += (size_t)snprintf(norm + used, cap - used, "%s%s", used ? "," : "", item);
+                if (!comma)
+                        break;
+                p = comma + 1;
+        }
+        out->text = TAKE_PTR(norm);
+        return 0;
+}
+
+static int check_regex(const struct config_key_info *k, const char *v, const char *q,
+                       struct value *out, char **ret_msg) {
+        _cleanup_(filter_freep) struct filter *f = NULL;
+        _cleanup_free_ char *why = NULL;
+        int r;
+
         (void)k, (void)out;
-        return is_listen(v) ? 0
-                            : errmsg_set(ret_msg, "%s is not HOST:PORT (e.g. 127.0.0.1:9466)", q);
+        r = filter_new(&f, v, &why);
+        if (r == -EINVAL)
+                return errmsg_set(ret_msg, "%s is not a regular expression: %s", q, why ? why : "");
+        return r;
 }
 
 static int check_region(const struct config_key_info *k, const char *v, const char *q,
@@ -767,6 +859,7 @@ static const check_fn checks[_TYPE_MAX] = {
         [TYPE_PATH] = check_path,
         [TYPE_LISTEN] = check_listen,
         [TYPE_REGION] = check_region,
+        [TYPE_REGEX] = check_regex,
 };
 
 /* Validate a value of key k ("" only for lists: the empty list).  Returns 0
@@ -1170,7 +1263,8 @@ static void print_type(FILE *f, const struct config_key_info *k) {
                 [TYPE_JSON_OBJECT] = "JSON object of strings",
                 [TYPE_ATTRIBUTES] = "JSON object of attributes",
                 [TYPE_PATH] = "absolute path",
-                [TYPE_LISTEN] = "HOST:PORT",
+                [TYPE_LISTEN] = "HOST:PORT list or off",
+                [TYPE_REGEX] = "regular expression",
                 [TYPE_REGION] = "region name",
         };
         char lo[32], hi[32];
@@ -1192,14 +1286,22 @@ static void print_type(FILE *f, const struct config_key_info *k) {
         }
 }
 
+/* Text in a markdown table cell: a '|' would end the cell. */
+static void print_cell(FILE *f, const char *s) {
+        for (; *s; s++)
+                fputs(*s == '|' ? "\\|" : (char[]){*s, 0}, f);
+}
+
 void config_list_keys(FILE *f) {
         fprintf(f, "| Key | Default | Type | Description |\n|---|---|---|---|\n");
         for (size_t i = 0; i < N_KEYS; i++) {
                 const struct config_key_info *k = &config_keys[i];
                 fprintf(f, "| `%s` | ", k->name);
-                if (k->def && *k->def)
-                        fprintf(f, "`%s`", k->def);
-                else
+                if (k->def && *k->def) {
+                        fputc('`', f);
+                        print_cell(f, k->def);
+                        fputc('`', f);
+                } else
                         fprintf(f, "%s", k->def ? "(empty)" : "(unset)");
                 fprintf(f, " | ");
                 print_type(f, k);

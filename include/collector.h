@@ -8,18 +8,25 @@
 #include <stdbool.h>
 
 #include "expo.h"
+#include "macro.h"
 
-/* Where the host's files are: "/proc", "/sys", "/" on a host; fixture trees
- * in tests (ECS_HOSTD_PROCFS, ECS_HOSTD_SYSFS, ECS_HOSTD_ROOTFS). */
-struct metrics_roots {
+struct filter;
+
+/* What the collectors read: where the host's files are ("/proc", "/sys",
+ * "/" on a host; fixture trees in tests: ECS_HOSTD_PROCFS, ECS_HOSTD_SYSFS,
+ * ECS_HOSTD_ROOTFS) and which names they leave out (NULL: none). */
+struct metrics_source {
         const char *procfs, *sysfs, *rootfs;
+        struct filter *netdev_device_exclude; /* owned */
+        struct filter *mount_points_exclude;
+        struct filter *fs_types_exclude;
 };
 
 struct collector {
         const char *name; /* node_exporter's: "cpu", "meminfo", ... */
         /* Write its families; a negative errno when it could not (then
          * node_scrape_collector_success{collector} is 0). */
-        int (*collect)(struct expo *e, const struct metrics_roots *roots);
+        int (*collect)(struct expo *e, const struct metrics_source *src);
 };
 
 /* Every collector, in the order they are written. */
@@ -32,7 +39,17 @@ const struct collector *collector_find(const char *name);
 /* Run the collectors whose bit is set in enabled (bit i: collectors[i]),
  * then node_scrape_collector_duration_seconds and
  * node_scrape_collector_success for each of them. */
-void collectors_run(struct expo *e, const struct metrics_roots *roots, unsigned long enabled);
+void collectors_run(struct expo *e, const struct metrics_source *src, unsigned long enabled);
+
+struct config;
+
+/* The source the configuration names (ECS_HOSTD_PROCFS, ..., the exclude
+ * patterns, compiled), and the collectors it enables (a bit per
+ * collectors[] entry, from ECS_HOSTD_METRICS_COLLECTORS). */
+_must_check_ int collector_source_new(struct metrics_source **ret, const struct config *cfg);
+struct metrics_source *collector_source_free(struct metrics_source *src);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct metrics_source *, collector_source_free)
+unsigned long collectors_enabled(const struct config *cfg);
 
 /* ROOT/sub as a path (malloc'd), for the collectors' reads. */
 char *collector_path(const char *root, const char *sub);

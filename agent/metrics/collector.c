@@ -1,11 +1,14 @@
 /* collector.c: the collectors' table and the scrape that runs them, timing
  * each one as node_exporter does (node_scrape_collector_*). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "collector.h"
+#include "config.h"
+#include "filter.h"
 #include "macro.h"
 #include "node-loadavg.h"
 
@@ -21,6 +24,58 @@ const struct collector *collector_find(const char *name) {
         return NULL;
 }
 
+struct metrics_source *collector_source_free(struct metrics_source *src) {
+        if (!src)
+                return NULL;
+        filter_free(src->netdev_device_exclude);
+        filter_free(src->mount_points_exclude);
+        filter_free(src->fs_types_exclude);
+        free(src);
+        return NULL;
+}
+
+/* The patterns were checked when the configuration was loaded. */
+static int compile(const struct config *cfg, enum config_key k, struct filter **ret) {
+        struct filter *f = NULL;
+        const char *pattern = config_string(cfg, k);
+        int r;
+
+        if (!pattern || !*pattern)
+                return 0;
+        r = filter_new(&f, pattern, NULL);
+        *ret = f;
+        return r;
+}
+
+int collector_source_new(struct metrics_source **ret, const struct config *cfg) {
+        _cleanup_(collector_source_freep) struct metrics_source *src = calloc(1, sizeof *src);
+        int r;
+
+        if (!src)
+                return -ENOMEM;
+        src->procfs = config_string(cfg, KEY_ECS_HOSTD_PROCFS);
+        src->sysfs = config_string(cfg, KEY_ECS_HOSTD_SYSFS);
+        src->rootfs = config_string(cfg, KEY_ECS_HOSTD_ROOTFS);
+        if ((r = compile(cfg, KEY_ECS_HOSTD_METRICS_NETDEV_DEVICE_EXCLUDE,
+                         &src->netdev_device_exclude)) < 0 ||
+            (r = compile(cfg, KEY_ECS_HOSTD_METRICS_FILESYSTEM_MOUNT_POINTS_EXCLUDE,
+                         &src->mount_points_exclude)) < 0 ||
+            (r = compile(cfg, KEY_ECS_HOSTD_METRICS_FILESYSTEM_FS_TYPES_EXCLUDE,
+                         &src->fs_types_exclude)) < 0)
+                return r;
+        *ret = TAKE_PTR(src);
+        return 0;
+}
+
+unsigned long collectors_enabled(const struct config *cfg) {
+        unsigned long enabled = 0;
+
+        for (size_t i = 0; i < n_collectors; i++)
+                if (config_list_has(cfg, KEY_ECS_HOSTD_METRICS_COLLECTORS, collectors[i]->name))
+                        enabled |= 1UL << i;
+        return enabled;
+}
+
 char *collector_path(const char *root, const char *sub) {
         char *p;
 
@@ -34,7 +89,7 @@ static double now_seconds(void) {
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-void collectors_run(struct expo *e, const struct metrics_roots *roots, unsigned long enabled) {
+void collectors_run(struct expo *e, const struct metrics_source *src, unsigned long enabled) {
         double took[sizeof(enabled) * 8] = {0};
         bool ok[sizeof(enabled) * 8] = {false};
 
@@ -42,7 +97,7 @@ void collectors_run(struct expo *e, const struct metrics_roots *roots, unsigned 
                 double t0 = now_seconds();
                 if (!(enabled & (1UL << i)))
                         continue;
-                ok[i] = collectors[i]->collect(e, roots) >= 0;
+                ok[i] = collectors[i]->collect(e, src) >= 0;
                 took[i] = now_seconds() - t0;
         }
         expo_family(e, "node_scrape_collector_duration_seconds", EXPO_GAUGE,

@@ -32,11 +32,11 @@ int node_loadavg_parse(const char *text, size_t len, double ret[static 3]) {
         return 0;
 }
 
-static int collect(struct expo *e, const struct metrics_roots *roots) {
+static int collect(struct expo *e, const struct metrics_source *src) {
         static const char *const names[] = {"node_load1", "node_load5", "node_load15"};
         static const char *const help[] = {"1m load average.", "5m load average.",
                                            "15m load average."};
-        _cleanup_free_ char *path = collector_path(roots->procfs, "loadavg"), *text = NULL;
+        _cleanup_free_ char *path = collector_path(src->procfs, "loadavg"), *text = NULL;
         size_t len = 0;
         double v[3];
         int r;

@@ -177,10 +177,16 @@ static void test_error_classes(void) {
                  "t.conf:1: ECS_HOSTD_DATADIR: \"var/lib/ecs-hostd\" is not an absolute path\n"},
                 {"listen address", "ECS_HOSTD_METRICS_LISTEN=9466\n",
                  "t.conf:1: ECS_HOSTD_METRICS_LISTEN: \"9466\" is not HOST:PORT (e.g. "
-                 "127.0.0.1:9466)\n"},
+                 "127.0.0.1:9466) or off\n"},
                 {"listen port range", "ECS_HOSTD_METRICS_LISTEN=127.0.0.1:0\n",
                  "t.conf:1: ECS_HOSTD_METRICS_LISTEN: \"127.0.0.1:0\" is not HOST:PORT (e.g. "
-                 "127.0.0.1:9466)\n"},
+                 "127.0.0.1:9466) or off\n"},
+                {"one bad address in a list", "ECS_HOSTD_METRICS_LISTEN=127.0.0.1:1, [::1]:x\n",
+                 "t.conf:1: ECS_HOSTD_METRICS_LISTEN: \"[::1]:x\" is not HOST:PORT (e.g. "
+                 "127.0.0.1:9466) or off\n"},
+                {"a regular expression", "ECS_HOSTD_METRICS_NETDEV_DEVICE_EXCLUDE=^(veth\n",
+                 "t.conf:1: ECS_HOSTD_METRICS_NETDEV_DEVICE_EXCLUDE: \"^(veth\" is not a regular "
+                 "expression: missing closing parenthesis at offset 6\n"},
                 {"region", "AWS_REGION=US East\n",
                  "t.conf:1: AWS_REGION: \"US East\" is not a region name (e.g. us-east-1)\n"},
                 {"invalid UTF-8", "ECS_CLUSTER=caf\xe9\n",
@@ -286,6 +292,10 @@ static void test_syntax(void) {
                     KEY_ECS_BACKEND_HOST, "https://ecs.us-west-2.amazonaws.com");
         check_value("backend URL", "ECS_BACKEND_HOST=http://127.0.0.1:5000\n", KEY_ECS_BACKEND_HOST,
                     "http://127.0.0.1:5000");
+        check_value("several addresses",
+                    "ECS_HOSTD_METRICS_LISTEN= 127.0.0.1:51680 , [::1]:51680\n",
+                    KEY_ECS_HOSTD_METRICS_LISTEN, "127.0.0.1:51680,[::1]:51680");
+        check_value("off", "ECS_HOSTD_METRICS_LISTEN=OFF\n", KEY_ECS_HOSTD_METRICS_LISTEN, "off");
         check_value("IPv6 listen", "ECS_HOSTD_METRICS_LISTEN=[::1]:9466\n",
                     KEY_ECS_HOSTD_METRICS_LISTEN, "[::1]:9466");
         check_value("listen on all addresses", "ECS_HOSTD_METRICS_LISTEN=:9466\n",
@@ -367,6 +377,8 @@ static void test_defaults(void) {
                 {KEY_ECS_HOSTD_DRAIN_MAINTENANCE_CODES, "instance-stop,instance-retirement"},
                 {KEY_ECS_HOSTD_UNDRAIN, "true"},
                 {KEY_ECS_HOSTD_DRY_RUN, "false"},
+                {KEY_ECS_HOSTD_METRICS_LISTEN, "127.0.0.1:51680"},
+                {KEY_ECS_HOSTD_PROCFS, "/proc"},
         };
         static const enum config_key unset[] = {
                 KEY_AWS_REGION,
@@ -380,7 +392,6 @@ static void test_defaults(void) {
                 KEY_ECS_HOSTD_MAINTENANCE_LEAD,
                 KEY_ECS_ENABLE_SPOT_INSTANCE_DRAINING,
                 KEY_ECS_HOSTD_DRAIN_HOOK,
-                KEY_ECS_HOSTD_METRICS_LISTEN,
         };
         struct config *c = NULL;
 

@@ -1,46 +1,43 @@
 /* metrics-tool.c: one scrape of ecs-hostd's host collectors, printed: what
- * /metrics serves, without the server, on the host or on fixture trees.
- *   metrics-tool [--procfs DIR] [--sysfs DIR] [--rootfs DIR] [--openmetrics] COLLECTOR...
- * The node_exporter comparison test and the fuzz-free golden test drive it. */
-#include <getopt.h>
+ * /metrics serves, without the server.  Configured from the environment as
+ * the daemon is (ECS_HOSTD_PROCFS, ECS_HOSTD_SYSFS, ECS_HOSTD_ROOTFS, the
+ * exclude patterns, ECS_HOSTD_METRICS_COLLECTORS), so the node_exporter
+ * comparison runs it on fixture trees.
+ *   metrics-tool [--openmetrics] [COLLECTOR...]   (default: the configured ones) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "collector.h"
+#include "config.h"
 #include "expo.h"
 #include "macro.h"
 
+extern char **environ;
+
 int main(int argc, char *argv[]) {
-        static const struct option options[] = {
-                {"procfs", required_argument, NULL, 'p'},
-                {"sysfs", required_argument, NULL, 's'},
-                {"rootfs", required_argument, NULL, 'r'},
-                {"openmetrics", no_argument, NULL, 'o'},
-                {},
-        };
-        struct metrics_roots roots = {"/proc", "/sys", "/"};
+        _cleanup_(collector_source_freep) struct metrics_source *src = NULL;
+        _cleanup_(config_freep) struct config *cfg = NULL;
         enum expo_format format = EXPO_TEXT;
-        unsigned long enabled = 0;
         _cleanup_free_ char *out = NULL;
+        struct errors errs = {};
+        unsigned long enabled = 0;
         struct expo e;
         size_t len;
-        int c;
 
-        while ((c = getopt_long(argc, argv, "", options, NULL)) >= 0) {
-                if (c == 'p')
-                        roots.procfs = optarg;
-                else if (c == 's')
-                        roots.sysfs = optarg;
-                else if (c == 'r')
-                        roots.rootfs = optarg;
-                else if (c == 'o')
-                        format = EXPO_OPENMETRICS;
-                else
-                        return 2;
+        if (config_load(&cfg, NULL, 0, true, environ, &errs) < 0) {
+                errors_print(&errs, stderr);
+                errors_done(&errs);
+                return 2;
         }
-        for (int i = optind; i < argc; i++) {
+        if (collector_source_new(&src, cfg) < 0)
+                return 1;
+        for (int i = 1; i < argc; i++) {
                 size_t k;
+                if (strcmp(argv[i], "--openmetrics") == 0) {
+                        format = EXPO_OPENMETRICS;
+                        continue;
+                }
                 for (k = 0; k < n_collectors && strcmp(collectors[k]->name, argv[i]) != 0; k++)
                         ;
                 if (k == n_collectors) {
@@ -49,8 +46,10 @@ int main(int argc, char *argv[]) {
                 }
                 enabled |= 1UL << k;
         }
+        if (!enabled)
+                enabled = collectors_enabled(cfg);
         expo_init(&e, format);
-        collectors_run(&e, &roots, enabled);
+        collectors_run(&e, src, enabled);
         if (expo_finish(&e, &out, &len) < 0)
                 return 1;
         fwrite(out, 1, len, stdout);

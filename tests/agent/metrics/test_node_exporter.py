@@ -23,8 +23,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "fixtures")
 GOLDEN = os.path.join(HERE, "golden.prom")
 TOOL = os.path.join(harness.BUILD, "tests", "metrics-tool")
-ROOTS = ["--procfs", os.path.join(FIXTURES, "proc"), "--sysfs", os.path.join(FIXTURES, "sys"),
-         "--rootfs", os.path.join(FIXTURES, "root")]
+# ecs-hostd reads the fixture tree through its configuration, as on a host.
+ENV = {"PATH": os.environ["PATH"], "ECS_HOSTD_PROCFS": os.path.join(FIXTURES, "proc"),
+       "ECS_HOSTD_SYSFS": os.path.join(FIXTURES, "sys"), "ECS_HOSTD_ROOTFS": os.path.join(FIXTURES, "root")}
+for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+    if k in os.environ:
+        ENV[k] = os.environ[k]
 # The collectors ecs-hostd has, as node_exporter names them.
 COLLECTORS = ["loadavg"]
 # Families whose values are the live system's, not the fixture's.
@@ -68,7 +72,7 @@ def node_exporter(collectors):
 
 
 def tool(*args):
-    p = subprocess.run([TOOL] + ROOTS + list(args), capture_output=True, text=True, timeout=30)
+    p = subprocess.run([TOOL] + list(args), env=ENV, capture_output=True, text=True, timeout=30)
     if p.returncode != 0:
         raise RuntimeError("metrics-tool: %s" % p.stderr)
     return p.stdout

@@ -25,10 +25,10 @@ DEPS        ?= packaging/install-deps.sh
 DEMO        ?= tests/demo
 
 # What each binary links, and nothing more (with --as-needed on top).
-HOSTD_PKGS  := libcurl libcjson libsystemd libcrypto libpcre2-8
+HOSTD_PKGS  := libcurl libcjson libsystemd libcrypto libpcre2-8 libmicrohttpd zlib
 PLACE_PKGS  := libcjson libpcre2-8
-# Tests and tools link everything, plus libmicrohttpd for the HTTP client's test server.
-ALL_PKGS    := $(sort $(HOSTD_PKGS) $(PLACE_PKGS) libmicrohttpd)
+# Tests and tools link everything either binary does.
+ALL_PKGS    := $(sort $(HOSTD_PKGS) $(PLACE_PKGS))
 pkg_cflags   = $(shell pkg-config --cflags $(1) 2>/dev/null)
 pkg_libs     = $(shell pkg-config --libs $(1) 2>/dev/null)
 PKG_CFLAGS  := $(call pkg_cflags,$(ALL_PKGS))

@@ -788,7 +788,7 @@ static int check_path(const struct config_key_info *k, const char *v, const char
  * dropped).  The text is kept as "a,b". */
 static int check_listen(const struct config_key_info *k, const char *v, const char *q,
                         struct value *out, char **ret_msg) {
-        size_t cap = strlen(v) + 1, used = 0;
+        size_t cap = strlen(v) + 1, used = 0, n = 0;
         _cleanup_free_ char *norm = calloc(1, cap);
 
         (void)k;
@@ -814,6 +814,9 @@ static int check_listen(const struct config_key_info *k, const char *v, const ch
                                           "%s is not HOST:PORT (e.g. 127.0.0.1:9466) or off",
                                           strchr(v, ',') ? quote(qi, item) : q);
                 }
+                if (++n > CONFIG_LISTEN_MAX)
+                        return errmsg_set(ret_msg, "%s: at most %d addresses", q,
+                                          CONFIG_LISTEN_MAX);
                 used += (size_t)snprintf(norm + used, cap - used, "%s%s", used ? "," : "", item);
                 if (!comma)
                         break;
@@ -1154,6 +1157,27 @@ int config_ports(const struct config *c, enum config_key k, uint16_t **ret, size
         if ((size_t)k >= N_KEYS || config_keys[k].type != TYPE_PORTS)
                 return -EINVAL;
         return parse_ports(v ? v : "[]", ret, ret_n);
+}
+
+size_t config_listen_ports(const struct config *c, enum config_key k,
+                           uint16_t ports[static CONFIG_LISTEN_MAX]) {
+        const char *v = config_string(c, k);
+        size_t n = 0;
+
+        if ((size_t)k >= N_KEYS || config_keys[k].type != TYPE_LISTEN || !v ||
+            strcmp(v, "off") == 0)
+                return 0;
+        /* Normalized by check_listen: HOST:PORT items joined by single commas. */
+        for (const char *p = v; p && n < CONFIG_LISTEN_MAX;
+             p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+                const char *e = strchr(p, ','), *colon;
+                size_t len = e ? (size_t)(e - p) : strlen(p);
+
+                colon = memrchr(p, ':', len);
+                if (colon)
+                        ports[n++] = (uint16_t)strtoul(colon + 1, NULL, 10);
+        }
+        return n;
 }
 
 const char *config_source(const struct config *c, enum config_key k) {

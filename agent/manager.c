@@ -17,8 +17,11 @@
 #include "event-util.h"
 #include "fileio.h"
 #include "hook.h"
+#include "hostd-metrics.h"
 #include "log.h"
 #include "manager.h"
+#include "metrics-server.h"
+#include "process-metrics.h"
 #include "registration.h"
 #include "watcher.h"
 
@@ -41,6 +44,12 @@ struct manager {
         bool joined;
         struct attrsync *sync;
         struct watcher *watcher; /* polls from the moment the AWS clients are ready */
+        struct metrics_server *metrics;
+        /* For the metrics, kept across reloads: they only grow. */
+        struct watcher_stats watcher_stats;
+        uint64_t attribute_syncs[_HOSTD_SYNC_MAX];
+        const char *mode;    /* register or companion once joined (static) */
+        char ecs_status[24]; /* the container instance's, as the join found it */
         sd_event_source *retry;
         uint64_t retry_usec;
         char phase[512]; /* what startup does or waits for */
@@ -96,11 +105,34 @@ static void schedule_retry(struct manager *m, uint64_t usec) {
 }
 
 static void on_synced(int error, const char *message, void *userdata) {
-        (void)userdata;
+        struct manager *m = userdata;
+
+        m->attribute_syncs[error < 0 ? HOSTD_SYNC_FAILURE : HOSTD_SYNC_SUCCESS]++;
         if (error < 0)
                 log_warn("Attribute sync: %s", message);
         else
                 log_info("Attribute sync: %s", message);
+}
+
+/* Next to the official agent, the agent registers PORTS: a bridge-mode task
+ * could be placed on the metrics port unless ECS_RESERVED_PORTS holds it. */
+static void check_reserved_ports(const struct config *cfg) {
+        uint16_t listen[CONFIG_LISTEN_MAX];
+        size_t n = config_listen_ports(cfg, KEY_ECS_HOSTD_METRICS_LISTEN, listen), n_reserved = 0;
+        _cleanup_free_ uint16_t *reserved = NULL;
+
+        if (n == 0 || config_ports(cfg, KEY_ECS_RESERVED_PORTS, &reserved, &n_reserved) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                bool have = false;
+                for (size_t j = 0; j < n_reserved && !have; j++)
+                        have = reserved[j] == listen[i];
+                if (!have)
+                        log_warn("ECS_RESERVED_PORTS does not hold %u, the metrics endpoint's "
+                                 "port: add it in /etc/ecs/ecs.config, or a bridge-mode task "
+                                 "mapping that host port will fail to start on this instance",
+                                 (unsigned)listen[i]);
+        }
 }
 
 static void joined(struct manager *m, const struct registration_result *res) {
@@ -108,6 +140,10 @@ static void joined(struct manager *m, const struct registration_result *res) {
 
         m->joined = true;
         m->retry_usec = 0;
+        m->mode = res->mode;
+        snprintf(m->ecs_status, sizeof m->ecs_status, "%s", res->status ? res->status : "");
+        if (streq_ptr(res->mode, "companion"))
+                check_reserved_ports(m->cfg);
         set_phase(m, "Joined ECS cluster %s as %s (%s mode%s)", res->cluster, res->arn, res->mode,
                   res->reused ? ", saved identity" : "");
         log_info("%s", m->phase);
@@ -168,7 +204,8 @@ static void on_aws_ready(struct aws_clients *a, int error, const char *text, voi
         if (!m->watcher) {
                 /* Watch at once: a notice that comes before the join is
                  * remembered and drained as soon as the instance is known. */
-                r = watcher_new(&m->watcher, a, m->cfg, m->hooks, update_status, m);
+                r = watcher_new(&m->watcher, a, m->cfg, m->hooks, &m->watcher_stats, update_status,
+                                m);
                 if (r < 0)
                         log_error_errno(r, "Failed to start the interruption watcher: %m");
         }
@@ -202,6 +239,63 @@ static void join(struct manager *m) {
         }
 }
 
+/* ---- what the metrics endpoint reads ------------------------------------ */
+
+static void daemon_metrics(struct expo *e, void *userdata) {
+        struct manager *m = userdata;
+        const struct state *st = m->joined ? registration_state(m->reg) : NULL;
+        struct watcher_state ws;
+        const char *status =
+                m->watcher ? (watcher_get_state(m->watcher, &ws), ws.ecs_status) : NULL;
+        struct hostd_view v = {
+                .mode = m->mode ?: config_string(m->cfg, KEY_ECS_HOSTD_MODE),
+                .cluster = st ? st->cluster : NULL,
+                .arn = st ? st->container_instance_arn : NULL,
+                .ec2_instance_id =
+                        m->aws && m->aws->have_identity ? m->aws->identity.instance_id : NULL,
+                .ecs_status = status ?: (m->ecs_status[0] ? m->ecs_status : NULL),
+                .watcher = m->watcher ? &ws : NULL,
+                .watcher_stats = &m->watcher_stats,
+                .imds = imds_stats(),
+                .ecs = ecs_stats(),
+                .credentials = credentials_stats(),
+        };
+
+        memcpy(v.attribute_syncs, m->attribute_syncs, sizeof v.attribute_syncs);
+        hostd_metrics_write(e, &v);
+        process_metrics_write(e);
+}
+
+static void identity(const char **cluster, const char **arn, void *userdata) {
+        struct manager *m = userdata;
+        const struct state *st = m->joined ? registration_state(m->reg) : NULL;
+
+        *cluster = st ? st->cluster : config_string(m->cfg, KEY_ECS_CLUSTER);
+        *arn = st ? st->container_instance_arn : NULL;
+}
+
+/* /healthz: the loop answers (or this would not run), IMDS is heard and the
+ * container instance is known. */
+static const char *unhealthy(void *userdata) {
+        struct manager *m = userdata;
+        struct watcher_state ws;
+
+        if (!m->watcher)
+                return "IMDS has not answered yet";
+        watcher_get_state(m->watcher, &ws);
+        if (ws.blind)
+                return "IMDS has not answered the last polls: notices may be missed";
+        if (!m->joined)
+                return m->phase; /* what joining waits for */
+        return NULL;
+}
+
+static const struct metrics_server_ops metrics_ops = {
+        .daemon_metrics = daemon_metrics,
+        .identity = identity,
+        .unhealthy = unhealthy,
+};
+
 /* Do the next thing startup needs: the AWS clients, then joining the cluster. */
 static void advance(struct manager *m) {
         int r;
@@ -220,10 +314,13 @@ static void advance(struct manager *m) {
 
 /* Drop everything built from the configuration (the hooks stay). */
 static void teardown(struct manager *m) {
+        m->metrics = metrics_server_free(m->metrics);
         m->sync = attrsync_free(m->sync);
         m->watcher = watcher_free(m->watcher);
         m->reg = registration_free(m->reg);
         m->joined = m->aws_ready = false;
+        m->mode = NULL;
+        m->ecs_status[0] = 0;
         m->retry = sd_event_source_disable_unref(m->retry);
         m->retry_usec = 0;
         m->aws = aws_clients_free(m->aws);
@@ -245,6 +342,10 @@ static int setup(struct manager *m) {
         r = aws_clients_new(&m->aws, m->event, m->cfg);
         if (r < 0)
                 return log_error_errno(r, "Failed to set up the AWS clients: %m");
+        /* Without its endpoint the daemon still drains: that is its job. */
+        r = metrics_server_new(&m->metrics, m->event, m->cfg, &metrics_ops, m);
+        if (r < 0)
+                log_error_errno(r, "The metrics endpoint is off: %m");
         set_phase(m, "Reading the instance identity document");
         advance(m);
         return 0;

@@ -93,7 +93,8 @@ static int call(struct registration *g, const char *op, cJSON *req, ecs_callback
 }
 
 /* Remember the identity (keeping the attributes we own) and report it. */
-static void done(struct registration *g, const char *arn, const char *cluster, bool reused) {
+static void done(struct registration *g, const char *arn, const char *cluster, bool reused,
+                 const char *status) {
         struct state n = {};
         int r;
 
@@ -122,6 +123,7 @@ static void done(struct registration *g, const char *arn, const char *cluster, b
                         .cluster = g->state.cluster,
                         .mode = mode_name(g->mode),
                         .reused = reused,
+                        .status = status,
                         .state = &g->state,
                 };
                 g->cb(&res, g->userdata);
@@ -168,7 +170,8 @@ static void on_registered(const struct ecs_result *res, void *userdata) {
         }
         log_info("Registered EC2 instance %s in cluster %s as %s", g->aws->identity.instance_id,
                  g->cluster, arn);
-        done(g, arn, g->cluster, false);
+        done(g, arn, g->cluster, false,
+             cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ci, "status")));
 }
 
 /* The tags of ECS_CONTAINER_INSTANCE_TAGS (validated: an object of strings)
@@ -213,6 +216,26 @@ static cJSON *register_request(struct registration *g, const struct resources *r
         return req;
 }
 
+/* The metrics endpoint's ports join the reserved TCP ports, as the official
+ * agent reserves 51680: a bridge-mode task mapping one would collide. */
+static int reserve_listen_ports(const struct config *cfg, uint16_t **ports, size_t *n) {
+        uint16_t listen[CONFIG_LISTEN_MAX];
+        size_t n_listen = config_listen_ports(cfg, KEY_ECS_HOSTD_METRICS_LISTEN, listen);
+        uint16_t *v = realloc(*ports, (*n + n_listen + 1) * sizeof *v);
+
+        if (!v)
+                return -ENOMEM;
+        *ports = v;
+        for (size_t i = 0; i < n_listen; i++) {
+                bool have = false;
+                for (size_t j = 0; j < *n && !have; j++)
+                        have = v[j] == listen[i];
+                if (!have)
+                        v[(*n)++] = listen[i];
+        }
+        return 0;
+}
+
 static void do_register(struct registration *g) {
         _cleanup_free_ uint16_t *ports = NULL, *udp = NULL;
         struct resources res = {};
@@ -221,6 +244,8 @@ static void do_register(struct registration *g) {
         int r;
 
         r = config_ports(g->cfg, KEY_ECS_RESERVED_PORTS, &ports, &n_ports);
+        if (r >= 0)
+                r = reserve_listen_ports(g->cfg, &ports, &n_ports);
         if (r >= 0)
                 r = config_ports(g->cfg, KEY_ECS_RESERVED_PORTS_UDP, &udp, &n_udp);
         if (r >= 0)
@@ -419,7 +444,7 @@ static void on_described(const struct ecs_result *res, void *userdata) {
                                 log_info("Found the official agent's registration of %s in "
                                          "cluster %s: %s",
                                          g->aws->identity.instance_id, g->cluster, a);
-                        done(g, a, g->cluster, false);
+                        done(g, a, g->cluster, false, status);
                         return;
                 }
         }
@@ -738,7 +763,8 @@ static void on_confirmed(const struct ecs_result *res, void *userdata) {
                          cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ci, "status")));
         else
                 log_info("The official agent registered this instance as %s", arn);
-        done(g, arn, g->cluster, src == FROM_STATE);
+        done(g, arn, g->cluster, src == FROM_STATE,
+             cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ci, "status")));
 }
 
 static void confirm(struct registration *g, enum adopt_source src, const char *arn) {

@@ -146,6 +146,11 @@ unsigned config_list(const struct config *c, enum config_key k);
 /* Whether a list key holds item (its canonical spelling, e.g. an IMDS
  * maintenance code); false for an item that is not one of its choices. */
 bool config_list_has(const struct config *c, enum config_key k, const char *item);
+/* The ports of a HOST:PORT list key (ECS_HOSTD_METRICS_LISTEN), in order,
+ * duplicates kept; 0 when it is off. */
+#define CONFIG_LISTEN_MAX 8
+size_t config_listen_ports(const struct config *c, enum config_key k,
+                           uint16_t ports[static CONFIG_LISTEN_MAX]);
 /* A ports key (ECS_RESERVED_PORTS, ECS_RESERVED_PORTS_UDP) as numbers; *ret
  * is malloc'ed (freed by the caller), *ret_n may be 0. */
 _must_check_ int config_ports(const struct config *c, enum config_key k, uint16_t **ret,

@@ -66,3 +66,12 @@ bool credentials_is_static(const struct credentials *c);
 
 /* "environment" or "instance-role" (for logs and --check-config). */
 const char *credentials_source(const struct credentials *c);
+
+/* The instance role's credentials fetched from IMDS since the process
+ * started (static keys are never fetched). */
+struct credentials_stats {
+        uint64_t refreshes; /* fetched and parsed */
+        uint64_t failures;  /* a fetch that failed (IMDS, or an unusable answer) */
+        time_t expiration;  /* of the last fetched credentials; 0 before any */
+};
+const struct credentials_stats *credentials_stats(void);

@@ -13,6 +13,7 @@
 
 #include "credentials.h"
 #include "http.h"
+#include "opstats.h"
 
 #define ECS_TARGET_PREFIX "AmazonEC2ContainerServiceV20141113."
 #define ECS_DEFAULT_MAX_ATTEMPTS 3 /* the SDKs' standard mode */
@@ -82,6 +83,11 @@ int ecs_parse_error(const char *body, size_t len, char **ret_code, char **ret_me
 /* Classify an HTTP status and error code. */
 enum ecs_error_kind ecs_classify(long status, const char *code);
 bool ecs_kind_retryable(enum ecs_error_kind kind);
+
+/* Calls since the process started, by operation and outcome (success,
+ * throttled, server_error, ...: enum ecs_error_kind's order); retries counts
+ * the attempts after the first. */
+const struct opstats *ecs_stats(void);
 
 /* A container instance ARN, as ECS writes it:
  *   arn:PARTITION:ecs:REGION:ACCOUNT:container-instance/CLUSTER/ID  (the long format)

@@ -11,6 +11,7 @@
 #include <systemd/sd-event.h>
 
 #include "http.h"
+#include "opstats.h"
 
 struct imds;
 struct imds_request;
@@ -58,3 +59,8 @@ void imds_request_cancel(struct imds_request *q);
 
 /* True once the token PUT was refused and IMDSv1 is in use. */
 bool imds_using_v1(const struct imds *m);
+
+/* Requests since the process started, by operation (the path after
+ * /latest/; the token PUT is "api/token") and outcome (success, not_found,
+ * http_error, transport_error); retries counts the attempts after the first. */
+const struct opstats *imds_stats(void);

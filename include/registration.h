@@ -36,6 +36,7 @@ struct registration_result {
         const char *cluster;       /* DONE: the cluster name */
         const char *mode;          /* "register" or "companion" */
         bool reused;               /* DONE: confirmed from the saved state */
+        const char *status;        /* DONE: its status as ECS said (ACTIVE, DRAINING...) or NULL */
         const struct state *state; /* DONE: the saved state (owned attributes) */
 };
 

@@ -10,18 +10,53 @@
 #include "config.h"
 #include "hook.h"
 #include "macro.h"
+#include "notice.h"
 
 struct watcher;
+
+enum watcher_drain_result {
+        WATCHER_DRAIN_CONFIRMED, /* ECS said DRAINING */
+        WATCHER_DRAIN_FAILED,    /* the deadline passed without that answer */
+        WATCHER_DRAIN_UNDONE,    /* the notice was withdrawn; ECS said ACTIVE again */
+        WATCHER_DRAIN_DRY_RUN,   /* ECS_HOSTD_DRY_RUN: would have drained */
+        _WATCHER_DRAIN_RESULT_MAX,
+};
+
+/* "confirmed", "failed", "undone", "dry_run". */
+const char *watcher_drain_result_name(enum watcher_drain_result r);
+
+/* What the watchers did, for the daemon's metrics.  The daemon owns it and
+ * hands it to each watcher it makes, so the counts only grow across
+ * reloads; the watcher writes it and never calls into metrics. */
+struct watcher_stats {
+        uint64_t polls;                     /* ticks that started a poll round */
+        uint64_t polls_skipped;             /* ticks that found the previous round still running */
+        uint64_t imds_errors;               /* signal reads that failed (not 404) or were garbled */
+        uint64_t notices[_NOTICE_KIND_MAX]; /* distinct notices seen */
+        uint64_t drains[_NOTICE_KIND_MAX][_WATCHER_DRAIN_RESULT_MAX];
+        uint64_t drain_calls;      /* UpdateContainerInstancesState calls, drains and undos */
+        double last_drain_seconds; /* notice first seen to DRAINING confirmed; < 0: none yet */
+};
+
+/* What the watcher knows now. */
+struct watcher_state {
+        bool blind; /* the Spot signal has not been read for a few polls in a row */
+        unsigned pending[_NOTICE_KIND_MAX];    /* notices IMDS still shows */
+        time_t pending_time[_NOTICE_KIND_MAX]; /* the earliest announced time of those, or 0 */
+        const char *ecs_status; /* what ECS last confirmed to a drain or undo, or NULL */
+};
+void watcher_get_state(const struct watcher *w, struct watcher_state *ret);
 
 /* The watcher's status line changed (watcher_status()); the daemon, which
  * owns STATUS=, composes it. */
 typedef void (*watcher_status_t)(void *userdata);
 
-/* aws, cfg and hooks are borrowed and outlive the watcher.  Polling starts
+/* aws, cfg, hooks and stats are borrowed and outlive the watcher.  Polling starts
  * at once; drains wait until watcher_set_target() names the container
  * instance. */
 int watcher_new(struct watcher **ret, struct aws_clients *aws, const struct config *cfg,
-                struct hooks *hooks, watcher_status_t status_cb, void *userdata);
+                struct hooks *hooks, struct watcher_stats *stats, watcher_status_t status_cb,
+                void *userdata);
 struct watcher *watcher_free(struct watcher *w);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct watcher *, watcher_free)
 

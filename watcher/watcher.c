@@ -36,16 +36,6 @@
  * the watcher says it is blind. */
 #define BLIND_AFTER_POLLS 3
 
-/* Counters since watcher_new(); watcher_free() logs them in one line. */
-struct watcher_stats {
-        uint64_t polls;         /* ticks that started a poll round */
-        uint64_t polls_skipped; /* ticks that found the previous round still running */
-        uint64_t imds_errors;   /* signal reads that failed (not 404) or were garbled */
-        uint64_t notices;       /* distinct notices seen */
-        uint64_t drains_confirmed;
-        uint64_t drain_attempts; /* ECS calls, drains and undos */
-};
-
 /* One notice being handled: what the ledger keeps, and what is in flight. */
 struct event {
         struct ledger_entry rec;
@@ -112,8 +102,10 @@ struct watcher {
         unsigned spot_failures;         /* instance-action reads failed in a row */
         bool read_ok[_NOTICE_KIND_MAX]; /* per kind: a definite answer this round */
 
-        struct event *events; /* newest first, as the ledger keeps them */
-        struct watcher_stats stats;
+        struct event *events;        /* newest first, as the ledger keeps them */
+        struct watcher_stats *stats; /* the daemon's */
+        struct watcher_stats start;  /* *stats when we started, for the log at the end */
+        const char *ecs_status;      /* "DRAINING" or "ACTIVE" once ECS confirmed one */
         char status[300];
 };
 
@@ -357,6 +349,7 @@ static void give_up(struct event *e, const char *why) {
 
         e->gave_up = true;
         snprintf(e->rec.result, sizeof e->rec.result, "failed");
+        e->w->stats->drains[e->rec.kind][WATCHER_DRAIN_FAILED]++;
         log_crit("%s %s at %s: the deadline passed without a confirmed drain of %s (%s)",
                  notice_kind_name(e->rec.kind), what_action(e), fmt_time(e->rec.time, t, sizeof t),
                  e->w->arn, why);
@@ -374,6 +367,8 @@ static void confirmed(struct event *e) {
                 e->rec.undone = true;
                 e->rec.drained = false;
                 snprintf(e->rec.result, sizeof e->rec.result, "undone");
+                w->stats->drains[e->rec.kind][WATCHER_DRAIN_UNDONE]++;
+                w->ecs_status = "ACTIVE";
                 log_notice("%s %s withdrawn: container instance %s is ACTIVE again",
                            notice_kind_name(e->rec.kind), what_action(e), w->arn);
                 set_status(w, "%s notice withdrawn; ACTIVE again", notice_kind_name(e->rec.kind));
@@ -383,13 +378,15 @@ static void confirmed(struct event *e) {
         long left = (long)(e->rec.time - time(NULL));
         e->rec.drained = true;
         e->rec.by_us = true;
-        w->stats.drains_confirmed++;
+        w->stats->drains[e->rec.kind][WATCHER_DRAIN_CONFIRMED]++;
+        w->stats->last_drain_seconds = (double)(event_now_usec(w->aws->event) - e->seen_usec) / 1e6;
+        w->ecs_status = "DRAINING";
         snprintf(e->rec.result, sizeof e->rec.result, "confirmed");
         log_struct(LOG_WARNING, ((const char *const[]){"ECS_HOSTD_EVENT=drained", NULL}),
                    "%s %s at %s (in %ld s): container instance %s DRAINING after %.2f s",
                    notice_kind_name(e->rec.kind), what_action(e),
                    fmt_time(e->rec.time, t, sizeof t), left > 0 ? left : 0, w->arn,
-                   (double)(event_now_usec(w->aws->event) - e->seen_usec) / 1e6);
+                   w->stats->last_drain_seconds);
         event_status(e, "DRAINING confirmed");
         save(w);
         run_hook(e);
@@ -458,7 +455,7 @@ static void send_update(struct event *e, bool undrain) {
 
         e->undrain = undrain;
         e->attempts++;
-        w->stats.drain_attempts++;
+        w->stats->drain_calls++;
         req = cJSON_CreateObject();
         cJSON_AddStringToObject(req, "cluster", w->cluster);
         cJSON_AddItemToObject(req, "containerInstances", cJSON_CreateStringArray(&arn, 1));
@@ -515,6 +512,7 @@ static void update_state(struct event *e) {
                          e->rec.id);
                 e->rec.drained = true;
                 snprintf(e->rec.result, sizeof e->rec.result, "dry-run");
+                w->stats->drains[e->rec.kind][WATCHER_DRAIN_DRY_RUN]++;
                 save(w);
                 run_hook(e);
                 return;
@@ -571,7 +569,7 @@ static struct event *event_new(struct watcher *w, const struct notice *n) {
         e->next = w->events;
         w->events = e;
         prune(w);
-        w->stats.notices++;
+        w->stats->notices[n->kind]++;
         if (n->warning)
                 log_warn("%s", n->warning);
         log_struct(LOG_WARNING, ((const char *const[]){"ECS_HOSTD_EVENT=notice", NULL}),
@@ -666,7 +664,7 @@ static void read_body(struct watcher *w, const struct signal_read *s, const stru
         bool counted = false;
 
         if (s->parse(r->body, r->body_len, &v, &n, &err) < 0) {
-                w->stats.imds_errors++;
+                w->stats->imds_errors++;
                 log_warn("Ignoring a garbled answer: %s", err ? err : s->path);
                 return;
         }
@@ -696,7 +694,7 @@ static void on_signal(const struct imds_result *r, void *userdata) {
                 if (!s->fallback)
                         w->read_ok[s->kind] = true;
         } else if (r->error) {
-                w->stats.imds_errors++;
+                w->stats->imds_errors++;
                 log_debug("%s", r->error_text);
         } else
                 read_body(w, s, r);
@@ -741,7 +739,7 @@ static void round_start(struct watcher *w) {
         w->round_running = true;
         w->spot_answered = false;
         memset(w->read_ok, 0, sizeof w->read_ok);
-        w->stats.polls++;
+        w->stats->polls++;
         round_read(w, 0);
 }
 
@@ -758,7 +756,7 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         sd_event_source_set_time(s, w->next_tick);
         sd_event_source_set_enabled(s, SD_EVENT_ON);
         if (w->round_running) {
-                w->stats.polls_skipped++;
+                w->stats->polls_skipped++;
                 return 0;
         }
         round_start(w);
@@ -832,15 +830,18 @@ static int start_polling(struct watcher *w) {
 }
 
 int watcher_new(struct watcher **ret, struct aws_clients *aws, const struct config *cfg,
-                struct hooks *hooks, watcher_status_t status_cb, void *userdata) {
+                struct hooks *hooks, struct watcher_stats *stats, watcher_status_t status_cb,
+                void *userdata) {
         _cleanup_(watcher_freep) struct watcher *w = NULL;
         int r;
 
-        if (!ret || !aws || !aws->ecs || !cfg || !hooks)
+        if (!ret || !aws || !aws->ecs || !cfg || !hooks || !stats)
                 return -EINVAL;
         w = calloc(1, sizeof *w);
         if (!w)
                 return -ENOMEM;
+        w->stats = stats;
+        w->start = *stats;
         w->aws = aws;
         w->cfg = cfg;
         w->hooks = hooks;
@@ -865,16 +866,37 @@ int watcher_new(struct watcher **ret, struct aws_clients *aws, const struct conf
         return 0;
 }
 
-struct watcher *watcher_free(struct watcher *w) {
-        if (!w)
-                return NULL;
+static uint64_t sum(const uint64_t *v, size_t n, size_t stride) {
+        uint64_t t = 0;
+        for (size_t i = 0; i < n; i++)
+                t += v[i * stride];
+        return t;
+}
+
+/* What this watcher did (the daemon's counts now, minus when it started). */
+static void log_stopped(const struct watcher *w) {
+        const struct watcher_stats *a = &w->start, *b = w->stats;
+        uint64_t drains_a = sum(&a->drains[0][WATCHER_DRAIN_CONFIRMED], _NOTICE_KIND_MAX,
+                                _WATCHER_DRAIN_RESULT_MAX),
+                 drains_b = sum(&b->drains[0][WATCHER_DRAIN_CONFIRMED], _NOTICE_KIND_MAX,
+                                _WATCHER_DRAIN_RESULT_MAX);
+
         log_info("Interruption watcher stopped after %llu polls (%llu skipped while the previous "
                  "one ran): %llu failed or garbled IMDS reads, %llu notices, %llu drains "
                  "confirmed, %llu ECS calls",
-                 (unsigned long long)w->stats.polls, (unsigned long long)w->stats.polls_skipped,
-                 (unsigned long long)w->stats.imds_errors, (unsigned long long)w->stats.notices,
-                 (unsigned long long)w->stats.drains_confirmed,
-                 (unsigned long long)w->stats.drain_attempts);
+                 (unsigned long long)(b->polls - a->polls),
+                 (unsigned long long)(b->polls_skipped - a->polls_skipped),
+                 (unsigned long long)(b->imds_errors - a->imds_errors),
+                 (unsigned long long)(sum(b->notices, _NOTICE_KIND_MAX, 1) -
+                                      sum(a->notices, _NOTICE_KIND_MAX, 1)),
+                 (unsigned long long)(drains_b - drains_a),
+                 (unsigned long long)(b->drain_calls - a->drain_calls));
+}
+
+struct watcher *watcher_free(struct watcher *w) {
+        if (!w)
+                return NULL;
+        log_stopped(w);
         sd_event_source_disable_unref(w->tick);
         imds_request_cancel(w->req);
         while (w->events) {
@@ -905,6 +927,29 @@ int watcher_set_target(struct watcher *w, const char *cluster, const char *arn) 
         for (struct event *e = w->events; e; e = e->next)
                 update_state(e);
         return 0;
+}
+
+const char *watcher_drain_result_name(enum watcher_drain_result r) {
+        static const char *const names[_WATCHER_DRAIN_RESULT_MAX] = {
+                [WATCHER_DRAIN_CONFIRMED] = "confirmed",
+                [WATCHER_DRAIN_FAILED] = "failed",
+                [WATCHER_DRAIN_UNDONE] = "undone",
+                [WATCHER_DRAIN_DRY_RUN] = "dry_run",
+        };
+        return (unsigned)r < _WATCHER_DRAIN_RESULT_MAX ? names[r] : NULL;
+}
+
+void watcher_get_state(const struct watcher *w, struct watcher_state *ret) {
+        *ret = (struct watcher_state){.blind = w->spot_failures >= BLIND_AFTER_POLLS,
+                                      .ecs_status = w->ecs_status};
+        for (const struct event *e = w->events; e; e = e->next) {
+                enum notice_kind k = e->rec.kind;
+                if (!e->present || e->rec.undone)
+                        continue;
+                ret->pending[k]++;
+                if (e->rec.time && (!ret->pending_time[k] || e->rec.time < ret->pending_time[k]))
+                        ret->pending_time[k] = e->rec.time;
+        }
 }
 
 const char *watcher_status(const struct watcher *w) {

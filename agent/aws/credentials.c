@@ -172,6 +172,23 @@ static void answer_waiting(struct credentials *c, int error) {
 
 static void start_fetch(struct credentials *c);
 
+static struct credentials_stats stats;
+
+const struct credentials_stats *credentials_stats(void) {
+        return &stats;
+}
+
+/* A fetch of the role's credentials ended: refreshed, or failed (error). */
+static void fetched(struct credentials *c, int error) {
+        if (error)
+                stats.failures++;
+        else {
+                stats.refreshes++;
+                stats.expiration = c->cur.expiration;
+        }
+        answer_waiting(c, error);
+}
+
 static void on_role_json(const struct imds_result *r, void *userdata) {
         struct credentials *c = userdata;
         struct aws_credentials n = {};
@@ -183,26 +200,26 @@ static void on_role_json(const struct imds_result *r, void *userdata) {
                 /* The role changed (instance profile swapped): list again. */
                 snprintf(c->err, sizeof c->err, "instance role %s: %s", c->role, r->error_text);
                 c->role = mfree(c->role);
-                answer_waiting(c, -ENOENT);
+                fetched(c, -ENOENT);
                 return;
         }
         if (r->error) {
                 snprintf(c->err, sizeof c->err, "%s", r->error_text);
-                answer_waiting(c, r->error);
+                fetched(c, r->error);
                 return;
         }
         e = credentials_parse_imds(r->body, r->body_len, &n, &why);
         if (e < 0) {
                 snprintf(c->err, sizeof c->err, "instance role %s: %s", c->role,
                          why ? why : "cannot parse the credentials");
-                answer_waiting(c, e);
+                fetched(c, e);
                 return;
         }
         aws_credentials_done(&c->cur);
         c->cur = n;
         c->have = true;
         c->invalid = false;
-        answer_waiting(c, 0);
+        fetched(c, 0);
 }
 
 static bool role_name_ok(const char *s, size_t n) {
@@ -245,21 +262,21 @@ static void on_role_list(const struct imds_result *r, void *userdata) {
                                  "AWS_SECRET_ACCESS_KEY)");
                 else
                         snprintf(c->err, sizeof c->err, "%s", r->error_text);
-                answer_waiting(c, r->error);
+                fetched(c, r->error);
                 return;
         }
         n = strcspn(r->body, "\r\n");
         if (!role_name_ok(r->body, n)) {
                 snprintf(c->err, sizeof c->err,
                          "IMDS listed no usable role name under iam/security-credentials/");
-                answer_waiting(c, -EPROTO);
+                fetched(c, -EPROTO);
                 return;
         }
         free(c->role);
         c->role = strndup(r->body, n);
         if (!c->role) {
                 snprintf(c->err, sizeof c->err, "out of memory");
-                answer_waiting(c, -ENOMEM);
+                fetched(c, -ENOMEM);
                 return;
         }
         fetch_role_json(c);

@@ -14,6 +14,7 @@
 #include "ecs.h"
 #include "event-util.h"
 #include "macro.h"
+#include "opstats.h"
 #include "sigv4.h"
 
 #define MESSAGE_MAX 600
@@ -319,6 +320,17 @@ static void call_free(struct ecs_call *c) {
         free(c);
 }
 
+/* Outcome names, in enum ecs_error_kind's order. */
+static struct opstats stats = {
+        .outcomes = (const char *const[]){"success", "throttled", "server_error", "transport_error",
+                                          "auth_error", "access_denied", "client_error",
+                                          "no_credentials", "protocol_error", NULL},
+};
+
+const struct opstats *ecs_stats(void) {
+        return &stats;
+}
+
 static void finish(struct ecs_call *c, enum ecs_error_kind kind, long status, const char *code,
                    const cJSON *response, const char *fmt, ...) _printf_(6, 7);
 static void finish(struct ecs_call *c, enum ecs_error_kind kind, long status, const char *code,
@@ -344,6 +356,7 @@ static void finish(struct ecs_call *c, enum ecs_error_kind kind, long status, co
                 va_end(ap);
                 r.message = message;
         }
+        opstats_count(&stats, c->op, kind);
         call_unlink(c);
         c->in_callback = true;
         c->cb(&r, c->userdata);
@@ -377,8 +390,10 @@ static void retry_or_finish(struct ecs_call *c, enum ecs_error_kind kind, long s
                 r = sd_event_add_time_relative(c->ecs->event, &c->timer, CLOCK_MONOTONIC,
                                                backoff_usec(c->ecs, c->attempts),
                                                TIMER_ACCURACY_USEC, on_timer, c);
-                if (r >= 0)
+                if (r >= 0) {
+                        stats.retries++;
                         return;
+                }
         }
         finish(c, kind, status, code, NULL, "%s (after %u attempts)", what, c->attempts);
 }
@@ -426,6 +441,7 @@ static void on_http(const struct http_response *resp, void *userdata) {
                  * keys cannot change, so retrying would only repeat the error. */
                 if (!c->auth_retried && !credentials_is_static(c->ecs->creds)) {
                         c->auth_retried = true;
+                        stats.retries++;
                         credentials_invalidate(c->ecs->creds);
                         start(c);
                         return;

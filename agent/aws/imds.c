@@ -11,6 +11,7 @@
 #include "event-util.h"
 #include "imds.h"
 #include "macro.h"
+#include "opstats.h"
 
 #define TOKEN_PATH "/latest/api/token"
 #define TOKEN_MARGIN_MAX_USEC (60ULL * 1000000) /* refresh at most 60 s before expiry */
@@ -18,6 +19,33 @@
 #define TOKEN_MAX_LEN 1024
 
 enum state { WAIT_TOKEN, IN_FLIGHT, BACKOFF };
+
+enum outcome { OUTCOME_SUCCESS, OUTCOME_NOT_FOUND, OUTCOME_HTTP_ERROR, OUTCOME_TRANSPORT_ERROR };
+
+static struct opstats stats = {
+        .outcomes = (const char *const[]){"success", "not_found", "http_error", "transport_error",
+                                          NULL},
+};
+
+const struct opstats *imds_stats(void) {
+        return &stats;
+}
+
+/* The operation a path is counted under: the path after /latest/, with the
+ * role name (from IMDS) of a credentials path left out. */
+static void count(const char *path, int error, long status) {
+        static const char latest[] = "/latest/", creds[] = "meta-data/iam/security-credentials/";
+        const char *op =
+                strncmp(path, latest, sizeof latest - 1) == 0 ? path + sizeof latest - 1 : path;
+
+        if (strncmp(op, creds, sizeof creds - 1) == 0 && op[sizeof creds - 1])
+                op = "meta-data/iam/security-credentials/{role}";
+        opstats_count(&stats, op,
+                      !error          ? OUTCOME_SUCCESS
+                      : status == 404 ? OUTCOME_NOT_FOUND
+                      : status > 0    ? OUTCOME_HTTP_ERROR
+                                      : OUTCOME_TRANSPORT_ERROR);
+}
 
 struct imds_request {
         struct imds *m;
@@ -82,6 +110,7 @@ static void finish(struct imds_request *q, int error, long status, const char *b
                 .attempts = q->attempts,
         };
 
+        count(q->path, error, status);
         request_unlink(q);
         q->call = NULL; /* finished or failed; nothing to cancel */
         q->in_callback = true;
@@ -152,6 +181,7 @@ static void retry_or_fail(struct imds_request *q, int error, long status, const 
                 return;
         }
         q->state = BACKOFF;
+        stats.retries++;
         r = sd_event_add_time_relative(q->m->event, &q->timer, CLOCK_MONOTONIC,
                                        backoff_usec(q->m, q->attempts), TIMER_ACCURACY_USEC,
                                        on_request_timer, q);
@@ -290,6 +320,7 @@ static void token_retry_or_fail(struct imds *m, int error, long status) {
 
         m->token_attempts++;
         if (m->token_attempts <= m->retries) {
+                stats.retries++;
                 r = sd_event_add_time_relative(m->event, &m->token_timer, CLOCK_MONOTONIC,
                                                backoff_usec(m, m->token_attempts),
                                                TIMER_ACCURACY_USEC, on_token_timer, m);
@@ -316,6 +347,8 @@ static void on_token_done(const struct http_response *resp, void *userdata) {
         char *end;
 
         m->token_call = NULL;
+        count(TOKEN_PATH, resp->error || resp->status != 200 ? -EIO : 0,
+              resp->error ? 0 : resp->status);
         if (resp->error) {
                 snprintf(m->token_err, sizeof m->token_err, "IMDS token PUT: %s", resp->error_text);
                 if (retryable_error(resp->error))

@@ -48,6 +48,27 @@ static void check_value(const char *name, const char *text, enum config_key key,
         config_free(c);
 }
 
+/* The ports of the metrics endpoint, which register mode reserves. */
+static void test_listen_ports(void) {
+        static const char text[] = "ECS_HOSTD_METRICS_LISTEN=127.0.0.1:9100, [::1]:9100,:51680\n";
+        struct config *c = NULL;
+        _cleanup_free_ char *errs = parse(text, strlen(text), &c);
+        uint16_t p[CONFIG_LISTEN_MAX] = {};
+
+        CHECK("three addresses",
+              c && !errs[0] && config_listen_ports(c, KEY_ECS_HOSTD_METRICS_LISTEN, p) == 3 &&
+                      p[0] == 9100 && p[1] == 9100 && p[2] == 51680);
+        CHECK_INTEQ("a key that is not a listen list has none",
+                    c ? config_listen_ports(c, KEY_ECS_CLUSTER, p) : 1, 0);
+        config_free(c);
+        c = NULL;
+        free(errs);
+        errs = parse("ECS_HOSTD_METRICS_LISTEN=off\n", 29, &c);
+        CHECK_INTEQ("off: none", c ? config_listen_ports(c, KEY_ECS_HOSTD_METRICS_LISTEN, p) : 1,
+                    0);
+        config_free(c);
+}
+
 static void test_error_classes(void) {
         static const struct {
                 const char *name, *text, *want;
@@ -184,6 +205,9 @@ static void test_error_classes(void) {
                 {"one bad address in a list", "ECS_HOSTD_METRICS_LISTEN=127.0.0.1:1, [::1]:x\n",
                  "t.conf:1: ECS_HOSTD_METRICS_LISTEN: \"[::1]:x\" is not HOST:PORT (e.g. "
                  "127.0.0.1:9466) or off\n"},
+                {"nine addresses", "ECS_HOSTD_METRICS_LISTEN=:1,:2,:3,:4,:5,:6,:7,:8,:9\n",
+                 "t.conf:1: ECS_HOSTD_METRICS_LISTEN: \":1,:2,:3,:4,:5,:6,:7,:8,:9\": at most 8 "
+                 "addresses\n"},
                 {"a regular expression", "ECS_HOSTD_METRICS_NETDEV_DEVICE_EXCLUDE=^(veth\n",
                  "t.conf:1: ECS_HOSTD_METRICS_NETDEV_DEVICE_EXCLUDE: \"^(veth\" is not a regular "
                  "expression: missing closing parenthesis at offset 6\n"},
@@ -301,6 +325,7 @@ static void test_syntax(void) {
         check_value("listen on all addresses", "ECS_HOSTD_METRICS_LISTEN=:9466\n",
                     KEY_ECS_HOSTD_METRICS_LISTEN, ":9466");
         check_value("ports", "ECS_RESERVED_PORTS=[22, 80]\n", KEY_ECS_RESERVED_PORTS, "[22, 80]");
+        test_listen_ports();
         check_value("minimum accepted", "ECS_HOSTD_POLL_INTERVAL_MS=100\n",
                     KEY_ECS_HOSTD_POLL_INTERVAL_MS, "100");
 }

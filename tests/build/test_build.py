@@ -80,10 +80,11 @@ def test_links(tap):
     hostd, place = needed(os.path.join(harness.BUILD, "ecs-hostd")), needed(os.path.join(harness.BUILD, "ecs-place"))
     tap.ok({"libcurl.so.4", "libcjson.so.1", "libsystemd.so.0", "libcrypto.so.3"} <= hostd,
            "ecs-hostd links libcurl, cJSON, libsystemd and libcrypto", sorted(hostd))
-    tap.ok({"libpcre2-8.so.0"} <= hostd, "ecs-hostd links PCRE2 (the metrics filters)", sorted(hostd))
+    tap.ok({"libpcre2-8.so.0", "libmicrohttpd.so.12", "libz.so.1"} <= hostd,
+           "ecs-hostd links PCRE2, libmicrohttpd and zlib (the metrics endpoint)", sorted(hostd))
     tap.ok({"libcjson.so.1", "libpcre2-8.so.0"} <= place, "ecs-place links cJSON and PCRE2", sorted(place))
-    tap.ok(not any(n.startswith(("libcurl", "libsystemd", "libmicrohttpd", "libcrypto")) for n in place),
-           "ecs-place links no libcurl, libsystemd, libmicrohttpd or libcrypto", sorted(place))
+    tap.ok(not any(n.startswith(("libcurl", "libsystemd", "libmicrohttpd", "libcrypto", "libz.")) for n in place),
+           "ecs-place links no libcurl, libsystemd, libmicrohttpd, libcrypto or zlib", sorted(place))
 
 
 def test_check_fails(tap, d):

@@ -15,6 +15,7 @@ import datetime
 import fnmatch
 import functools
 import glob
+import gzip
 import hashlib
 import hmac
 import json
@@ -156,6 +157,12 @@ def wait_until(pred, timeout=10.0, interval=0.02, what="condition"):
         if time.monotonic() >= deadline:
             raise TimeoutError("timed out after %.1f s waiting for %s%s" % (timeout, what, " (last error: %s)" % last_exc if last_exc else ""))
         time.sleep(interval)
+
+
+def promtool_check(text):
+    """`promtool check metrics` on an exposition: (clean, what it said)."""
+    p = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+    return p.returncode == 0, p.stdout + p.stderr
 
 
 def aws_tool(env, *args, timeout=120):
@@ -919,6 +926,74 @@ class AgentIntrospection(_EmulatorProcess):
 # reading IMDS the way an instance does (for tests of the harness itself)
 
 
+class Prometheus:
+    """A real Prometheus server (Debian's) scraping `targets` (HOST:PORT)
+    every second, with its TSDB in a scratch directory; Prometheus 2.42
+    asks for OpenMetrics first, so a scrape that works is one its strict
+    OpenMetrics parser accepted.
+
+    with Prometheus(["127.0.0.1:51680"]) as p:
+        p.wait_scraped(); p.query('up{job="hostd"}')
+    """
+
+    def __init__(self, targets, job="hostd"):
+        self.targets, self.job = list(targets), job
+        self.proc = self.dir = None
+        self.port = free_port()
+
+    def start(self, timeout=30.0):
+        self.dir = tempfile.mkdtemp(prefix="hostd-prometheus-")
+        conf = os.path.join(self.dir, "prometheus.yml")
+        with open(conf, "w") as f:
+            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n"
+                    "  - job_name: %s\n    static_configs:\n      - targets: [%s]\n"
+                    % (self.job, ", ".join('"%s"' % t for t in self.targets)))
+        exe = resolve_tool("prometheus", "HOSTD_PROMETHEUS")
+        self.proc = Process([exe, "--config.file=" + conf, "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
+                             "--web.listen-address=127.0.0.1:%d" % self.port], name="prometheus").start()
+        wait_until(lambda: http_get(self.url + "/-/ready")[0] == 200, timeout, what="Prometheus ready")
+        return self
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def api(self, path, **params):
+        status, _, body = http_get(self.url + "/api/v1/" + path + ("?" + urllib.parse.urlencode(params) if params else ""),
+                                   timeout=10)
+        doc = json.loads(body) if status == 200 else {}
+        if doc.get("status") != "success":
+            raise RuntimeError("Prometheus %s: HTTP %s %r" % (path, status, body[:300]))
+        return doc["data"]
+
+    def targets_health(self):
+        """[(scrapeUrl, health, lastError)] of the active targets."""
+        return [(t["scrapeUrl"], t["health"], t["lastError"]) for t in self.api("targets")["activeTargets"]]
+
+    def wait_scraped(self, timeout=20.0):
+        """Wait until every target was scraped at least once; returns targets_health()."""
+        wait_until(lambda: all(h != "unknown" for _, h, _ in self.targets_health()) and self.targets_health(),
+                   timeout, what="Prometheus scraped its targets")
+        return self.targets_health()
+
+    def query(self, expr):
+        """An instant query: {labels-as-sorted-tuple: value}."""
+        return {tuple(sorted(r["metric"].items())): float(r["value"][1]) for r in self.api("query", query=expr)["result"]}
+
+    def stop(self):
+        if self.proc:
+            self.proc.stop()
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
 def imds_fetch(url, path, token_ttl=21600, use_token=True, timeout=2.0):
     """GET an IMDS path the IMDSv2 way (token PUT first); returns (status, text)."""
     headers = {}
@@ -1318,6 +1393,10 @@ class Daemon:
         self.conf = os.path.join(self.dir, "ecs-hostd.conf")
         self.hook_log = os.path.join(self.dir, "hook.log")
         self.keys = stack.daemon_config(self.datadir, self.attributes_dir)
+        # Its own metrics port: daemons run side by side (and next to the suite's
+        # other runs), so none takes the default 51680.
+        self.metrics_port = free_port()
+        self.keys["ECS_HOSTD_METRICS_LISTEN"] = "127.0.0.1:%d" % self.metrics_port
         if hook is not None:
             path = os.path.join(self.dir, "hook.sh")
             with open(path, "w") as f:
@@ -1456,6 +1535,26 @@ class Daemon:
     def zombies(self):
         """PIDs of the run's children that are zombies (exited, not reaped)."""
         return [pid for pid, ppid, _ in _live_processes(zombies=True) if ppid == self.pid]
+
+    # --- the metrics endpoint -------------------------------------------------
+    @property
+    def metrics_url(self):
+        return "http://127.0.0.1:%d" % self.metrics_port
+
+    def http(self, path, headers=None, method="GET", timeout=5.0):
+        """A request to the metrics endpoint: (status, headers, body bytes);
+        status 0 when nothing answers."""
+        try:
+            return http_get(self.metrics_url + path, headers, timeout=timeout, method=method)
+        except (urllib.error.URLError, OSError):
+            return 0, {}, b""
+
+    def scrape(self, headers=None):
+        """GET /metrics: the text (gunzipped when it came compressed)."""
+        status, hdrs, body = self.http("/metrics", headers)
+        if hdrs.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        return status, hdrs, body.decode()
 
     # --- the log --------------------------------------------------------------
     def output(self):
@@ -1832,7 +1931,8 @@ class Case:
             "agent_url": s.introspection_url, "closed_url": "http://127.0.0.1:%d/v1/metadata" % s.closed_port,
             "access_key_id": s.creds.access_key_id, "secret_access_key": s.creds.secret_access_key,
             "session_token": s.creds.session_token, "config": d.conf, "dir": d.dir, "datadir": d.datadir,
-            "attributes_dir": d.attributes_dir,
+            "attributes_dir": d.attributes_dir, "metrics_port": str(d.metrics_port),
+            "metrics_url": d.metrics_url,
         })
         if s.agent_arn:
             self.captures["agent_arn"] = s.agent_arn
@@ -1867,8 +1967,9 @@ class Case:
         self.stack.apply({"ecs": arg})
 
     def do_start(self, arg, step):
-        self.daemon.start(arg if isinstance(arg, dict) else None)
+        # The mark first: what the run says from its first instant is after it.
         self.marks["mark"] = self.take_mark()
+        self.daemon.start(arg if isinstance(arg, dict) else None)
 
     def do_config(self, arg, step):
         self.daemon.configure(arg)

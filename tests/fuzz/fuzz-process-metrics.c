@@ -1,0 +1,15 @@
+/* fuzz-process-metrics.c: the /proc/PID/stat and /proc/PID/limits parsers
+ * on any bytes. */
+#include <stdint.h>
+
+#include "process-metrics.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        struct process_stat st;
+        uint64_t n;
+
+        (void)process_parse_stat((const char *)data, size, &st);
+        (void)process_parse_max_fds((const char *)data, size, &n);
+        return 0;
+}

@@ -1,6 +1,7 @@
 /* process-metrics.h: the daemon's own process_* series, named as every
  * Prometheus client library names them (process_cpu_seconds_total,
- * process_resident_memory_bytes, ...), from /proc/self. */
+ * process_resident_memory_bytes, ...), from getrusage(), getrlimit() and
+ * /proc/self. */
 #pragma once
 
 #include <stddef.h>
@@ -20,9 +21,9 @@ struct process_stat {
  * -EINVAL when it is not such a line. */
 int process_parse_stat(const char *text, size_t len, struct process_stat *ret);
 
-/* Pure: "Max open files" (the soft limit) of /proc/PID/limits; -EINVAL
- * when there is no such line, *ret = UINT64_MAX for unlimited. */
-int process_parse_max_fds(const char *text, size_t len, uint64_t *ret);
+/* Pure: the first two fields of /proc/PID/statm (sizes in pages: the
+ * whole virtual size, the resident set); -EINVAL when it is not such a line. */
+int process_parse_statm(const char *text, size_t len, uint64_t *ret_size, uint64_t *ret_resident);
 
 /* Write the process_* families for this process (what cannot be read is
  * left out). */

@@ -131,12 +131,15 @@ static void requests(struct expo *e, const char *name, const char *what, const s
         snprintf(family, sizeof family, "ecs_hostd_%s_requests_total", name);
         snprintf(help, sizeof help, "%s requests by operation and outcome (after retries).", what);
         expo_family(e, family, EXPO_COUNTER, help);
+        /* Success always; the other outcomes once they happened (most never
+         * do, and nine zeros per operation would be most of the scrape). */
         for (size_t i = 0; i < s->n_ops; i++)
                 for (size_t k = 0; k < OPSTATS_OUTCOMES_MAX && s->outcomes[k]; k++)
-                        expo_sample(e,
-                                    (const char *const[]){"operation", s->ops[i].name, "outcome",
-                                                          s->outcomes[k], NULL},
-                                    (double)s->ops[i].n[k]);
+                        if (k == 0 || s->ops[i].n[k])
+                                expo_sample(e,
+                                            (const char *const[]){"operation", s->ops[i].name,
+                                                                  "outcome", s->outcomes[k], NULL},
+                                            (double)s->ops[i].n[k]);
         snprintf(family, sizeof family, "ecs_hostd_%s_retries_total", name);
         snprintf(help, sizeof help, "%s attempts after the first of a request.", what);
         one(e, family, EXPO_COUNTER, help, (double)s->retries);

@@ -22,8 +22,8 @@
 #include "metrics-server.h"
 
 #define MAX_LISTENERS 8
-#define CONNECTIONS_MAX 64            /* in all, per address */
-#define CONNECTIONS_PER_CLIENT 8      /* from one IP address */
+#define CONNECTIONS_MAX 128           /* in all, per address */
+#define CONNECTIONS_PER_CLIENT 64     /* from one IP address: another one still gets in */
 #define IDLE_TIMEOUT_S 10             /* an idle (or slow) connection is closed */
 #define CONNECTION_MEMORY (32 * 1024) /* bytes per connection: bounds the request headers */
 
@@ -175,7 +175,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   size_t *upload_data_size, void **con_cls) {
         struct metrics_server *s = cls;
 
-        (void)version, (void)upload_data, (void)con_cls;
+        (void)version, (void)upload_data;
+        /* The first call has the headers only: answering then makes
+         * libmicrohttpd close the connection (it cannot know the request is
+         * over), so a keep-alive client would reconnect for every scrape. */
+        if (!*con_cls) {
+                *con_cls = s;
+                return MHD_YES;
+        }
         if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
                 return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
         if (*upload_data_size > 0)

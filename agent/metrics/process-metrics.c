@@ -5,14 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "fileio.h"
 #include "macro.h"
 #include "process-metrics.h"
 
-#define STAT_MAX 4096   /* bytes of /proc/self/stat: one line */
-#define LIMITS_MAX 8192 /* bytes of /proc/self/limits: a short table */
+#define STAT_MAX 4096 /* bytes of /proc/self/stat: one line */
 
 /* The n-th (1-based) space-separated field of p as an unsigned number. */
 static int field_u64(const char *p, unsigned n, uint64_t *ret) {
@@ -57,31 +57,19 @@ int process_parse_stat(const char *text, size_t len, struct process_stat *ret) {
         return 0;
 }
 
-int process_parse_max_fds(const char *text, size_t len, uint64_t *ret) {
-        static const char key[] = "Max open files";
-        const char *end = text + len;
+int process_parse_statm(const char *text, size_t len, uint64_t *ret_size, uint64_t *ret_resident) {
+        char line[STAT_MAX + 1];
+        uint64_t size, resident;
 
-        for (const char *p = text; p < end;) {
-                const char *nl = memchr(p, '\n', (size_t)(end - p));
-                size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-                if (n > sizeof key && memcmp(p, key, sizeof key - 1) == 0) {
-                        char buf[128], *q, *e;
-                        snprintf(buf, sizeof buf, "%.*s", (int)(n - (sizeof key - 1)),
-                                 p + sizeof key - 1);
-                        q = buf + strspn(buf, " ");
-                        if (strncmp(q, "unlimited", 9) == 0) {
-                                *ret = UINT64_MAX;
-                                return 0;
-                        }
-                        if (!(*q >= '0' && *q <= '9'))
-                                return -EINVAL;
-                        errno = 0;
-                        *ret = strtoull(q, &e, 10);
-                        return errno || *e != ' ' ? -EINVAL : 0;
-                }
-                p += n + 1;
-        }
-        return -EINVAL;
+        if (len > STAT_MAX || memchr(text, 0, len))
+                return -EINVAL;
+        memcpy(line, text, len);
+        line[len] = 0;
+        if (strchr(line, '-') || field_u64(line, 1, &size) < 0 || field_u64(line, 2, &resident) < 0)
+                return -EINVAL;
+        *ret_size = size;
+        *ret_resident = resident;
+        return 0;
 }
 
 static int count_fds(uint64_t *ret) {
@@ -99,59 +87,63 @@ static int count_fds(uint64_t *ret) {
         return 0;
 }
 
-/* Boot time (btime of /proc/stat), for the start time; read once. */
-static int boot_time(uint64_t *ret) {
-        static uint64_t btime;
-        _cleanup_free_ char *text = NULL;
+/* The start time, from boot time (btime of /proc/stat) and starttime of
+ * /proc/self/stat: it never changes, so it is read once. */
+static int start_time(double *ret) {
+        static double start;
+        _cleanup_free_ char *text = NULL, *stat = NULL;
+        long ticks = sysconf(_SC_CLK_TCK);
+        struct process_stat s;
         size_t len = 0;
         const char *p;
-        int r;
 
-        if (!btime) {
-                r = fileio_read("/proc/stat", 4 << 20, 0, &text, &len);
-                if (r < 0)
-                        return r;
-                p = strstr(text, "\nbtime ");
-                if (!p)
+        if (!start) {
+                if (ticks <= 0 || fileio_read("/proc/stat", 4 << 20, 0, &text, &len) < 0 ||
+                    !(p = strstr(text, "\nbtime ")) ||
+                    fileio_read("/proc/self/stat", STAT_MAX, 0, &stat, &len) < 0 ||
+                    process_parse_stat(stat, len, &s) < 0)
                         return -EINVAL;
-                btime = strtoull(p + 7, NULL, 10);
+                start = (double)strtoull(p + 7, NULL, 10) + (double)s.starttime / (double)ticks;
         }
-        *ret = btime;
-        return btime ? 0 : -EINVAL;
+        *ret = start;
+        return 0;
 }
 
-void process_metrics_write(struct expo *e) {
-        _cleanup_free_ char *stat = NULL, *limits = NULL;
-        long ticks = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
-        struct process_stat s;
-        uint64_t n = 0, btime;
-        size_t len = 0;
+static void one(struct expo *e, const char *name, enum expo_type t, const char *help, double v) {
+        expo_family(e, name, t, help);
+        expo_sample(e, NULL, v);
+}
 
-        if (fileio_read("/proc/self/stat", STAT_MAX, 0, &stat, &len) >= 0 &&
-            process_parse_stat(stat, len, &s) >= 0 && ticks > 0) {
-                expo_family(e, "process_cpu_seconds_total", EXPO_COUNTER,
-                            "Total user and system CPU time spent in seconds.");
-                expo_sample(e, NULL, (double)(s.utime + s.stime) / (double)ticks);
-                if (boot_time(&btime) >= 0) {
-                        expo_family(e, "process_start_time_seconds", EXPO_GAUGE,
-                                    "Start time of the process since unix epoch in seconds.");
-                        expo_sample(e, NULL, (double)btime + (double)s.starttime / (double)ticks);
-                }
-                expo_family(e, "process_virtual_memory_bytes", EXPO_GAUGE,
-                            "Virtual memory size in bytes.");
-                expo_sample(e, NULL, (double)s.vsize);
-                expo_family(e, "process_resident_memory_bytes", EXPO_GAUGE,
-                            "Resident memory size in bytes.");
-                expo_sample(e, NULL, (double)s.rss * (double)page);
+/* Two reads a scrape (statm, the fd directory); CPU and the descriptor
+ * limit are system calls, the start time is known. */
+void process_metrics_write(struct expo *e) {
+        _cleanup_free_ char *statm = NULL;
+        long page = sysconf(_SC_PAGESIZE);
+        uint64_t n = 0, size, resident;
+        struct rusage ru;
+        struct rlimit rl;
+        size_t len = 0;
+        double start;
+
+        if (getrusage(RUSAGE_SELF, &ru) == 0)
+                one(e, "process_cpu_seconds_total", EXPO_COUNTER,
+                    "Total user and system CPU time spent in seconds.",
+                    (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+        if (count_fds(&n) >= 0)
+                one(e, "process_open_fds", EXPO_GAUGE, "Number of open file descriptors.",
+                    (double)n);
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+                one(e, "process_max_fds", EXPO_GAUGE, "Maximum number of open file descriptors.",
+                    rl.rlim_cur == RLIM_INFINITY ? (double)INFINITY : (double)rl.rlim_cur);
+        if (fileio_read("/proc/self/statm", STAT_MAX, 0, &statm, &len) >= 0 &&
+            process_parse_statm(statm, len, &size, &resident) >= 0) {
+                one(e, "process_virtual_memory_bytes", EXPO_GAUGE, "Virtual memory size in bytes.",
+                    (double)size * (double)page);
+                one(e, "process_resident_memory_bytes", EXPO_GAUGE,
+                    "Resident memory size in bytes.", (double)resident * (double)page);
         }
-        if (count_fds(&n) >= 0) {
-                expo_family(e, "process_open_fds", EXPO_GAUGE, "Number of open file descriptors.");
-                expo_sample(e, NULL, (double)n);
-        }
-        if (fileio_read("/proc/self/limits", LIMITS_MAX, 0, &limits, &len) >= 0 &&
-            process_parse_max_fds(limits, len, &n) >= 0) {
-                expo_family(e, "process_max_fds", EXPO_GAUGE,
-                            "Maximum number of open file descriptors.");
-                expo_sample(e, NULL, n == UINT64_MAX ? (double)INFINITY : (double)n);
-        }
+        if (start_time(&start) >= 0)
+                one(e, "process_start_time_seconds", EXPO_GAUGE,
+                    "Start time of the process since unix epoch in seconds.", start);
 }

@@ -1,4 +1,4 @@
-/* fuzz-process-metrics.c: the /proc/PID/stat and /proc/PID/limits parsers
+/* fuzz-process-metrics.c: the /proc/PID/stat and /proc/PID/statm parsers
  * on any bytes. */
 #include <stdint.h>
 
@@ -7,9 +7,9 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         struct process_stat st;
-        uint64_t n;
+        uint64_t vsize, resident;
 
         (void)process_parse_stat((const char *)data, size, &st);
-        (void)process_parse_max_fds((const char *)data, size, &n);
+        (void)process_parse_statm((const char *)data, size, &vsize, &resident);
         return 0;
 }

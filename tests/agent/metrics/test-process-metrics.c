@@ -1,4 +1,4 @@
-/* test-process-metrics.c: /proc/self/stat and /proc/self/limits parsed as
+/* test-process-metrics.c: /proc/self/stat and /proc/self/statm parsed as
  * kernels write them (a command name with spaces and parentheses too), and
  * refused when they are not; then the families written for this process. */
 #include <errno.h>
@@ -36,33 +36,20 @@ static void test_stat(void) {
         CHECK_INTEQ("a NUL byte", process_parse_stat("1 (x)\0 R", 8, &st), -EINVAL);
 }
 
-static int limits_of(const char *s, uint64_t *n) {
-        return process_parse_max_fds(s, strlen(s), n);
+static int statm_of(const char *s, uint64_t *size, uint64_t *resident) {
+        return process_parse_statm(s, strlen(s), size, resident);
 }
 
-static void test_limits(void) {
-        static const char head[] =
-                "Limit                     Soft Limit           Hard Limit           "
-                "Units     \n"
-                "Max cpu time              unlimited            unlimited            "
-                "seconds   \n";
-        char buf[1024];
-        uint64_t n = 0;
+static void test_statm(void) {
+        uint64_t size = 0, resident = 0;
 
-        snprintf(buf, sizeof buf,
-                 "%sMax open files            1024                 524288               files     "
-                 "\n",
-                 head);
-        CHECK_INTEQ("the soft limit", limits_of(buf, &n), 0);
-        CHECK_INTEQ("is 1024", n, 1024);
-        snprintf(buf, sizeof buf,
-                 "%sMax open files            unlimited            unlimited            files     "
-                 "\n",
-                 head);
-        CHECK("unlimited", limits_of(buf, &n) == 0 && n == UINT64_MAX);
-        CHECK_INTEQ("no such line", limits_of(head, &n), -EINVAL);
-        CHECK_INTEQ("garbage in place of the number",
-                    limits_of("Max open files            lots   1 files\n", &n), -EINVAL);
+        CHECK_INTEQ("a kernel's line", statm_of("3133 359 291 7 0 105 0\n", &size, &resident), 0);
+        CHECK("the size and the resident set, in pages", size == 3133 && resident == 359);
+        CHECK_INTEQ("empty", statm_of("", &size, &resident), -EINVAL);
+        CHECK_INTEQ("one field", statm_of("3133\n", &size, &resident), -EINVAL);
+        CHECK_INTEQ("a negative size", statm_of("-1 359 0\n", &size, &resident), -EINVAL);
+        CHECK_INTEQ("garbage", statm_of("3133 lots 0\n", &size, &resident), -EINVAL);
+        CHECK_INTEQ("a NUL byte", process_parse_statm("3133\0 359", 9, &size, &resident), -EINVAL);
 }
 
 static void test_write(void) {
@@ -79,12 +66,13 @@ static void test_write(void) {
         CHECK("the open descriptors and their limit",
               text && strstr(text, "\nprocess_open_fds ") && strstr(text, "\nprocess_max_fds "));
         CHECK("the start time", text && strstr(text, "\nprocess_start_time_seconds 1"));
+        CHECK("the virtual size", text && strstr(text, "\nprocess_virtual_memory_bytes "));
         free(text);
 }
 
 int main(void) {
         test_stat();
-        test_limits();
+        test_statm();
         test_write();
         return test_done();
 }

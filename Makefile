@@ -60,7 +60,7 @@ FUZZERS    := $(patsubst %.c,$(B)/fuzz/%,$(notdir $(FUZZ_SRCS)))
 vpath %.c $(sort $(dir $(TEST_SRCS) $(TOOL_SRCS) $(FUZZ_SRCS)))
 
 .PHONY: all deps pkgcheck tests fuzz fuzz-run check check-plain check-asan demo bench clean \
-        format format-check lint run-demo run-bench run-fuzz
+        format format-check lint run-demo run-bench run-fuzz man
 all: $(B)/ecs-hostd $(B)/ecs-place
 
 # Without the -dev packages the flags above are empty: say so once, clearly,
@@ -112,6 +112,13 @@ deps:
 
 # The static gates: the checked-in .clang-format, 100 columns, and the
 # layout rules (tests/lint: what the AWS clients may include, function length).
+# ecs-hostd(8)'s CONFIGURATION entries are the key table's (test_check_config.py checks it).
+man: $(B)/ecs-hostd
+	@GEN="$$($(B)/ecs-hostd --list-keys=man)" \
+	  awk '/^\.\\" BEGIN KEYS/ { print; print ENVIRON["GEN"]; skip = 1; next } /^\.\\" END KEYS/ { skip = 0 } !skip' \
+	  packaging/ecs-hostd.8 > packaging/ecs-hostd.8.new && mv packaging/ecs-hostd.8.new packaging/ecs-hostd.8
+	@echo "packaging/ecs-hostd.8: $$(grep -c '^\.TP' packaging/ecs-hostd.8) entries"
+
 format:
 	clang-format -i $(C_FILES)
 format-check:

@@ -1316,7 +1316,54 @@ static void print_cell(FILE *f, const char *s) {
                 fputs(*s == '|' ? "\\|" : (char[]){*s, 0}, f);
 }
 
-void config_list_keys(FILE *f) {
+/* Text in a man page: backslashes escaped, a line never starting with a
+ * control character, `code` in bold. */
+static void print_roff(FILE *f, const char *s, bool *bold) {
+        for (const char *p = s; *p; p++) {
+                if (*p == '`') {
+                        fputs(*bold ? "\\fR" : "\\fB", f);
+                        *bold = !*bold;
+                } else if (*p == '\\')
+                        fputs("\\e", f);
+                else if ((*p == '.' || *p == '\'') && (p == s || p[-1] == '\n'))
+                        fprintf(f, "\\&%c", *p);
+                else
+                        fputc(*p, f);
+        }
+}
+
+static void list_keys_man(FILE *f) {
+        for (size_t i = 0; i < N_KEYS; i++) {
+                const struct config_key_info *k = &config_keys[i];
+                _cleanup_free_ char *type = NULL;
+                size_t n = 0;
+                bool bold = false;
+                FILE *m = open_memstream(&type, &n);
+
+                if (m) {
+                        print_type(m, k);
+                        fclose(m);
+                }
+                fprintf(f, ".TP\n.B %s\n", k->name);
+                print_roff(f, type ? type : "", &bold);
+                fputs("; default ", f);
+                if (k->def && *k->def) {
+                        fputs("\\fB", f);
+                        print_roff(f, k->def, &bold);
+                        fputs("\\fR", f);
+                } else
+                        fputs(k->def ? "empty" : "unset", f);
+                fputs(".\n.br\n", f);
+                print_roff(f, k->description, &bold);
+                fputs(bold ? "\\fR\n" : "\n", f);
+        }
+}
+
+void config_list_keys(FILE *f, enum config_list_format format) {
+        if (format == CONFIG_LIST_MAN) {
+                list_keys_man(f);
+                return;
+        }
         fprintf(f, "| Key | Default | Type | Description |\n|---|---|---|---|\n");
         for (size_t i = 0; i < N_KEYS; i++) {
                 const struct config_key_info *k = &config_keys[i];

@@ -24,6 +24,7 @@ struct args {
         size_t n_config_files;
         bool check_config;
         bool list_keys;
+        enum config_list_format list_format;
 };
 
 static void help(void) {
@@ -35,7 +36,9 @@ static void help(void) {
                "                      (repeatable; later files override earlier ones)\n"
                "      --check-config  print the effective configuration and exit 0, or its\n"
                "                      errors and exit 1\n"
-               "      --list-keys     print every configuration key as a markdown table\n"
+               "      --list-keys[=FORMAT]\n"
+               "                      print every configuration key: as a markdown table\n"
+               "                      (FORMAT markdown, the default) or as man page entries (man)\n"
                "      --version       print the version and exit\n"
                "  -h, --help          print this help and exit\n"
                "\n"
@@ -50,7 +53,7 @@ static int parse_argv(int argc, char *argv[], struct args *a) {
         static const struct option options[] = {
                 {"config", required_argument, NULL, 'c'},
                 {"check-config", no_argument, NULL, ARG_CHECK_CONFIG},
-                {"list-keys", no_argument, NULL, ARG_LIST_KEYS},
+                {"list-keys", optional_argument, NULL, ARG_LIST_KEYS},
                 {"help", no_argument, NULL, 'h'},
                 {"version", no_argument, NULL, ARG_VERSION},
                 {},
@@ -73,6 +76,13 @@ static int parse_argv(int argc, char *argv[], struct args *a) {
                         break;
                 case ARG_LIST_KEYS:
                         a->list_keys = true;
+                        if (optarg && strcmp(optarg, "man") == 0)
+                                a->list_format = CONFIG_LIST_MAN;
+                        else if (optarg && strcmp(optarg, "markdown") != 0) {
+                                fprintf(stderr, "ecs-hostd: --list-keys=%s: markdown or man\n",
+                                        optarg);
+                                return -EINVAL;
+                        }
                         break;
                 case 'h':
                         help();
@@ -161,7 +171,7 @@ int main(int argc, char *argv[]) {
         dumpable = prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ? -errno : 0;
         r = parse_argv(argc, argv, &a);
         if (r > 0 && a.list_keys) {
-                config_list_keys(stdout);
+                config_list_keys(stdout, a.list_format);
                 r = 0;
         } else if (r > 0) {
                 log_open();

@@ -167,4 +167,8 @@ const char *config_origin(const struct config *c, enum config_key k, unsigned *r
 void config_print(const struct config *c, FILE *f);
 /* The key table as a markdown table (key, default, description) for the
  * README; `ecs-hostd --list-keys` prints it. */
-void config_list_keys(FILE *f);
+enum config_list_format {
+        CONFIG_LIST_MARKDOWN, /* README.md's table */
+        CONFIG_LIST_MAN,      /* ecs-hostd(8)'s CONFIGURATION entries, roff */
+};
+void config_list_keys(FILE *f, enum config_list_format format);

@@ -10,7 +10,7 @@ pkgs=(
         build-essential pkg-config clang libclang-rt-dev valgrind git
         libcurl4-openssl-dev libcjson-dev libsystemd-dev libssl-dev
         libmicrohttpd-dev libpcre2-dev zlib1g-dev
-        python3 python3-pip curl wrk
+        python3 python3-pip curl wrk groff-base
         prometheus-node-exporter prometheus
 )
 

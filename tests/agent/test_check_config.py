@@ -151,6 +151,21 @@ def main():
         missing = [r for r in rows if r not in doc]
         check("README.md has every key's row as --list-keys prints it",
               doc and not missing, f"missing or stale: {missing}")
+        # And so does the man page (make man), which renders cleanly.
+        rc, man_keys, _ = run(["--list-keys=man"])
+        with open(os.path.join(TOP, "packaging", "ecs-hostd.8")) as f:
+            page = f.read()
+        block = re.search(r'^\.\\" BEGIN KEYS[^\n]*\n(.*?)^\.\\" END KEYS', page, re.S | re.M)
+        check("ecs-hostd(8) has the keys as --list-keys=man prints them (make man)",
+              rc == 0 and block and block.group(1) == man_keys,
+              "stale: run make man" if block else "no BEGIN KEYS / END KEYS block")
+        check("--list-keys=man: one entry per key", man_keys.count(".TP\n.B ") == len(rows), len(rows))
+        r = subprocess.run(["groff", "-man", "-Tascii", "-ww", "-P-cbou", os.path.join(TOP, "packaging", "ecs-hostd.8")],
+                           capture_output=True, text=True)
+        check("ecs-hostd(8) renders without a warning", r.returncode == 0 and not r.stderr.strip()
+              and "ECS_HOSTD_METRICS_LISTEN" in r.stdout, r.stderr[:500])
+        rc, _, err = run(["--list-keys=yaml"])
+        check("--list-keys=FORMAT: another format is a usage error", rc != 0 and "markdown or man" in err, err)
 
         # Errors: every one, exact, exit 1, nothing on stdout, no secret.
         rc, out, err = run(["--check-config", "-c", a, "-c", bad, "-c", os.path.join(tmp, "nope")],

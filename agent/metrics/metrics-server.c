@@ -226,9 +226,16 @@ static void schedule(struct listener *l) {
         (void)sd_event_source_set_enabled(l->timer, SD_EVENT_ONESHOT);
 }
 
+/* libmicrohttpd's own messages (a client over a limit, a bad request):
+ * debug, without the newline it ends them with. */
+static void on_mhd_error(void *cls, const char *fmt, va_list ap) _printf_(2, 0);
 static void on_mhd_error(void *cls, const char *fmt, va_list ap) {
+        char text[256];
+
         (void)cls;
-        log_internalv(LOG_DEBUG, 0, __FILE__, __LINE__, __func__, fmt, ap);
+        vsnprintf(text, sizeof text, fmt, ap);
+        text[strcspn(text, "\n")] = 0;
+        log_debug("libmicrohttpd: %s", text);
 }
 
 static bool is_loopback(const struct sockaddr *sa) {

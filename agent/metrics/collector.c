@@ -10,10 +10,12 @@
 #include "config.h"
 #include "filter.h"
 #include "macro.h"
+#include "node-filesystem.h"
 #include "node-loadavg.h"
 
 const struct collector *const collectors[] = {
         &node_loadavg_collector,
+        &node_filesystem_collector,
 };
 const size_t n_collectors = ELEMENTSOF(collectors);
 

@@ -566,40 +566,6 @@ static int check_json_object(const char *v, char **ret_msg) {
         return r;
 }
 
-static bool utf8_valid(const char *s) {
-        const unsigned char *p = (const unsigned char *)s;
-
-        while (*p) {
-                size_t n;
-                uint32_t cp;
-                if (*p < 0x80) {
-                        p++;
-                        continue;
-                } else if ((*p & 0xe0) == 0xc0) {
-                        n = 1;
-                        cp = *p & 0x1f;
-                } else if ((*p & 0xf0) == 0xe0) {
-                        n = 2;
-                        cp = *p & 0x0f;
-                } else if ((*p & 0xf8) == 0xf0) {
-                        n = 3;
-                        cp = *p & 0x07;
-                } else
-                        return false;
-                for (size_t i = 1; i <= n; i++) {
-                        if ((p[i] & 0xc0) != 0x80)
-                                return false;
-                        cp = (cp << 6) | (p[i] & 0x3f);
-                }
-                /* overlong forms, surrogates, beyond Unicode */
-                if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-                    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-                        return false;
-                p += n + 1;
-        }
-        return true;
-}
-
 static char *join_choices(const struct choice *choices) {
         size_t n = 1;
         char *s, *p;

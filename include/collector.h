@@ -11,6 +11,7 @@
 #include "macro.h"
 
 struct filter;
+struct collector_kept;
 
 /* What the collectors read: where the host's files are ("/proc", "/sys",
  * "/" on a host; fixture trees in tests: ECS_HOSTD_PROCFS, ECS_HOSTD_SYSFS,
@@ -20,6 +21,10 @@ struct metrics_source {
         struct filter *netdev_device_exclude; /* owned */
         struct filter *mount_points_exclude;
         struct filter *fs_types_exclude;
+        /* What collectors keep between scrapes (collector_keep()): a slot
+         * per collectors[] entry (owned; NULL in a source that
+         * collector_source_new() did not make). */
+        struct collector_kept *kept;
 };
 
 struct collector {
@@ -35,6 +40,17 @@ extern const size_t n_collectors;
 
 /* The collector called name, or NULL. */
 const struct collector *collector_find(const char *name);
+
+/* A collector that keeps something between scrapes (the filesystem
+ * collector: its statfs worker, with its threads) makes it on its first
+ * scrape and keeps it in src: collector_kept() is what c kept, or NULL;
+ * collector_keep() keeps state for c until collector_source_free(), which
+ * calls done(state) (it must not block: it runs on the loop).  -EINVAL
+ * when src has no slots, or c's is taken.  (Kept out of struct collector,
+ * so the collectors' tables stay two fields long.) */
+void *collector_kept(const struct metrics_source *src, const struct collector *c);
+_must_check_ int collector_keep(const struct metrics_source *src, const struct collector *c,
+                                void *state, void (*done)(void *state));
 
 /* Run the collectors whose bit is set in enabled (bit i: collectors[i]),
  * then node_scrape_collector_duration_seconds and

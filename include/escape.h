@@ -5,6 +5,7 @@
  * line, a journal field or an sd_notify field, and at most `max` bytes of it. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Buffer size escape_quote() needs for at most max bytes (each may become
@@ -24,3 +25,8 @@ char *escape_quote_dup(const char *s, size_t max);
  * start a log line nor add a notify field.  Cut to fit size (which must be
  * at least 1); returns buf. */
 char *escape_controls(char *buf, size_t size, const char *s);
+
+/* Whether s is well-formed UTF-8 (no overlong form, surrogate or code point
+ * beyond U+10FFFF): what Go's utf8.ValidString accepts, so also what the
+ * Prometheus client takes as a label value. */
+bool utf8_valid(const char *s);

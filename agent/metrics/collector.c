@@ -10,12 +10,19 @@
 #include "config.h"
 #include "filter.h"
 #include "macro.h"
+#include "node-filesystem.h"
 #include "node-loadavg.h"
 
 const struct collector *const collectors[] = {
         &node_loadavg_collector,
+        &node_filesystem_collector,
 };
 const size_t n_collectors = ELEMENTSOF(collectors);
+
+struct collector_kept {
+        void *state;
+        void (*done)(void *state);
+};
 
 const struct collector *collector_find(const char *name) {
         for (size_t i = 0; i < n_collectors; i++)
@@ -27,6 +34,10 @@ const struct collector *collector_find(const char *name) {
 struct metrics_source *collector_source_free(struct metrics_source *src) {
         if (!src)
                 return NULL;
+        for (size_t i = 0; src->kept && i < n_collectors; i++)
+                if (src->kept[i].done)
+                        src->kept[i].done(src->kept[i].state);
+        free(src->kept);
         filter_free(src->netdev_device_exclude);
         filter_free(src->mount_points_exclude);
         filter_free(src->fs_types_exclude);
@@ -51,7 +62,7 @@ int collector_source_new(struct metrics_source **ret, const struct config *cfg) 
         _cleanup_(collector_source_freep) struct metrics_source *src = calloc(1, sizeof *src);
         int r;
 
-        if (!src)
+        if (!src || !(src->kept = calloc(n_collectors, sizeof *src->kept)))
                 return -ENOMEM;
         src->procfs = config_string(cfg, KEY_ECS_HOSTD_PROCFS);
         src->sysfs = config_string(cfg, KEY_ECS_HOSTD_SYSFS);
@@ -80,6 +91,29 @@ char *collector_path(const char *root, const char *sub) {
         char *p;
 
         return asprintf(&p, "%s/%s", root, sub) < 0 ? NULL : p;
+}
+
+static struct collector_kept *slot(const struct metrics_source *src, const struct collector *c) {
+        for (size_t i = 0; src->kept && i < n_collectors; i++)
+                if (collectors[i] == c)
+                        return &src->kept[i];
+        return NULL;
+}
+
+void *collector_kept(const struct metrics_source *src, const struct collector *c) {
+        struct collector_kept *k = slot(src, c);
+
+        return k ? k->state : NULL;
+}
+
+int collector_keep(const struct metrics_source *src, const struct collector *c, void *state,
+                   void (*done)(void *state)) {
+        struct collector_kept *k = slot(src, c);
+
+        if (!k || k->state)
+                return -EINVAL;
+        *k = (struct collector_kept){state, done};
+        return 0;
 }
 
 static double now_seconds(void) {

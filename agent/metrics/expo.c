@@ -143,6 +143,7 @@ int expo_finish(struct expo *e, char **ret, size_t *ret_len) {
                 puts_(e, "# EOF\n");
         if (!reserve(e, 0))
                 return e->error ? e->error : -ENOMEM;
+        e->buf[e->len] = 0; /* put() ends what it writes so; nothing may have been */
         *ret = e->buf;
         *ret_len = e->len;
         *e = (struct expo){.format = e->format};

@@ -62,9 +62,20 @@ static void test_log_line(void) {
                     "ecs-hostd[info]: agent ARN arn:x\\x0aecs-hostd[crit]: forged\n");
 }
 
+static void test_utf8(void) {
+        CHECK("ASCII and well-formed UTF-8 are valid",
+              utf8_valid("") && utf8_valid("/mnt/caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xa7"));
+        CHECK("a Latin-1 byte is not", !utf8_valid("/mnt/caf\xe9"));
+        CHECK("a cut character is not", !utf8_valid("\xe2\x82"));
+        CHECK("an overlong form is not", !utf8_valid("\xc0\xaf") && !utf8_valid("\xe0\x80\xaf"));
+        CHECK("a surrogate is not", !utf8_valid("\xed\xa0\x80"));
+        CHECK("beyond U+10FFFF is not", !utf8_valid("\xf4\x90\x80\x80"));
+}
+
 int main(void) {
         test_quote();
         test_controls();
         test_log_line();
+        test_utf8();
         return test_done();
 }

@@ -2,7 +2,9 @@
  * /metrics serves, without the server.  Configured from the environment as
  * the daemon is (ECS_HOSTD_PROCFS, ECS_HOSTD_SYSFS, ECS_HOSTD_ROOTFS, the
  * exclude patterns, ECS_HOSTD_METRICS_COLLECTORS), so the node_exporter
- * comparison runs it on fixture trees.
+ * comparison runs it on fixture trees.  Having no loop to keep, it lets the
+ * filesystem collector wait for every statfs answer (up to the stuck time),
+ * so a loaded machine cannot make a mount miss the one scrape it prints.
  *   metrics-tool [--openmetrics] [COLLECTOR...]   (default: the configured ones) */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +14,24 @@
 #include "config.h"
 #include "expo.h"
 #include "macro.h"
+#include "node-filesystem.h"
+#include "statfs-worker.h"
 
 extern char **environ;
+
+static void worker_free(void *w) {
+        statfs_worker_free(w);
+}
+
+static int patient_statfs(const struct metrics_source *src) {
+        struct statfs_worker_options opts = {.wait_usec = STATFS_WORKER_STUCK_USEC};
+        struct statfs_worker *w;
+        int r = statfs_worker_new(&w, &opts);
+
+        if (r >= 0 && (r = collector_keep(src, &node_filesystem_collector, w, worker_free)) < 0)
+                statfs_worker_free(w);
+        return r;
+}
 
 int main(int argc, char *argv[]) {
         _cleanup_(collector_source_freep) struct metrics_source *src = NULL;
@@ -30,7 +48,7 @@ int main(int argc, char *argv[]) {
                 errors_done(&errs);
                 return 2;
         }
-        if (collector_source_new(&src, cfg) < 0)
+        if (collector_source_new(&src, cfg) < 0 || patient_statfs(src) < 0)
                 return 1;
         for (int i = 1; i < argc; i++) {
                 size_t k;

@@ -112,9 +112,22 @@ static void test_negotiate(void) {
               expo_negotiate("application/openmetrics-text") == EXPO_OPENMETRICS);
 }
 
+/* A scrape may write nothing (a collector with nothing to say). */
+static void test_empty(void) {
+        _cleanup_free_ char *out = NULL;
+        struct expo e;
+        size_t len = 1;
+
+        expo_init(&e, EXPO_TEXT);
+        CHECK("nothing written is an empty string",
+              expo_finish(&e, &out, &len) == 0 && len == 0 && out && out[0] == 0);
+        expo_done(&e);
+}
+
 int main(void) {
         test_values();
         test_text();
+        test_empty();
         test_negotiate();
         return test_done();
 }

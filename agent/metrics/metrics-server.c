@@ -219,6 +219,7 @@ static void schedule(struct listener *l) {
         (void)sd_event_source_set_enabled(l->timer, SD_EVENT_ONESHOT);
 }
 
+static void on_mhd_error(void *cls, const char *fmt, va_list ap) _printf_(2, 0);
 static void on_mhd_error(void *cls, const char *fmt, va_list ap) {
         (void)cls;
         log_internalv(LOG_DEBUG, 0, __FILE__, __LINE__, __func__, fmt, ap);

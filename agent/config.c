@@ -205,6 +205,9 @@ static const struct config_key_info config_keys[_KEY_MAX] = {
         KEY(ECS_HOSTD_METRICS_LISTEN, TYPE_LISTEN, "127.0.0.1:51680", 0, 0, NULL, 0,
             "Addresses of the metrics and introspection endpoint (comma-separated), or `off`; "
             "51680 is the port the official agent reserves for metrics."),
+        KEY(ECS_HOSTD_METRICS_WEB_CONFIG, TYPE_PATH, NULL, 0, 0, NULL, 0,
+            "TLS and basic auth of the metrics endpoint: an exporter-toolkit web configuration "
+            "file (node_exporter's `--web.config.file`); unset: plain http, no auth."),
         KEY(ECS_HOSTD_METRICS_COLLECTORS, TYPE_LIST,
             "cpu,meminfo,loadavg,filesystem,netdev,diskstats,stat,time,uname,vmstat,filefd,"
             "pressure",

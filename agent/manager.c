@@ -24,6 +24,7 @@
 #include "process-metrics.h"
 #include "registration.h"
 #include "watcher.h"
+#include "webconfig.h"
 
 #define RETRY_FIRST_USEC (1ULL * 1000000) /* first retry of a failed startup step */
 #define RETRY_MAX_USEC (60ULL * 1000000)  /* backoff cap while waiting for IMDS or ECS */
@@ -365,6 +366,16 @@ static int check_datadir(const struct config *c, struct errors *errs) {
                           why ? why : "cannot check it");
 }
 
+/* The metrics endpoint's TLS and basic auth: a broken file refuses the
+ * whole configuration, so a reload keeps serving what it served; the
+ * endpoint reads it again when it is (re)built. */
+static int check_web_config(const struct config *c, struct errors *errs) {
+        _cleanup_(webconfig_freep) struct webconfig *w = NULL;
+        const char *path = config_string(c, KEY_ECS_HOSTD_METRICS_WEB_CONFIG);
+
+        return path ? webconfig_load(&w, path, errs) : 0;
+}
+
 int manager_load_config(const char *const *files, size_t n_files, struct config **ret,
                         struct errors *errs) {
         _cleanup_(config_freep) struct config *c = NULL;
@@ -375,6 +386,8 @@ int manager_load_config(const char *const *files, size_t n_files, struct config 
                 r = attrsync_check_config(c, errs);
         if (r >= 0)
                 r = check_datadir(c, errs);
+        if (r >= 0)
+                r = check_web_config(c, errs);
         if (r < 0)
                 return r;
         *ret = TAKE_PTR(c);

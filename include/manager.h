@@ -20,8 +20,9 @@ struct manager *manager_free(struct manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free)
 
 /* Load the configuration as the daemon reads it, at start and on SIGHUP:
- * the files (n_files == 0: the defaults), the environment, and ECS's rules
- * on the attributes it names (attrsync_check_config).  Every problem is
+ * the files (n_files == 0: the defaults), the environment, ECS's rules
+ * on the attributes it names (attrsync_check_config), and the metrics
+ * endpoint's web configuration file with the files it names.  Every problem is
  * appended to errs; 0 with *ret, or -EINVAL. */
 int manager_load_config(const char *const *files, size_t n_files, struct config **ret,
                         struct errors *errs);

@@ -82,9 +82,14 @@ def test_links(tap):
            "ecs-hostd links libcurl, cJSON, libsystemd and libcrypto", sorted(hostd))
     tap.ok({"libpcre2-8.so.0", "libmicrohttpd.so.12", "libz.so.1"} <= hostd,
            "ecs-hostd links PCRE2, libmicrohttpd and zlib (the metrics endpoint)", sorted(hostd))
+    tap.ok({"libyaml-0.so.2", "libgnutls.so.30", "libcrypt.so.1"} <= hostd,
+           "ecs-hostd links libyaml, GnuTLS and libxcrypt (the endpoint's web configuration, TLS, bcrypt)",
+           sorted(hostd))
     tap.ok({"libcjson.so.1", "libpcre2-8.so.0"} <= place, "ecs-place links cJSON and PCRE2", sorted(place))
-    tap.ok(not any(n.startswith(("libcurl", "libsystemd", "libmicrohttpd", "libcrypto", "libz.")) for n in place),
-           "ecs-place links no libcurl, libsystemd, libmicrohttpd, libcrypto or zlib", sorted(place))
+    tap.ok(not any(n.startswith(("libcurl", "libsystemd", "libmicrohttpd", "libcrypto", "libz.", "libyaml",
+                                 "libgnutls", "libcrypt.")) for n in place),
+           "ecs-place links no libcurl, libsystemd, libmicrohttpd, libcrypto, zlib, libyaml, GnuTLS or libxcrypt",
+           sorted(place))
 
 
 def test_check_fails(tap, d):

@@ -936,18 +936,27 @@ class Prometheus:
         p.wait_scraped(); p.query('up{job="hostd"}')
     """
 
-    def __init__(self, targets, job="hostd"):
+    def __init__(self, targets, job="hostd", scheme="http", tls_config=None, basic_auth=None):
+        """tls_config ({"ca_file": ..., "cert_file": ..., ...}) and basic_auth
+        ({"username": ..., "password": ...}) go into the scrape config as
+        Prometheus spells them; scheme "https" scrapes over TLS."""
         self.targets, self.job = list(targets), job
+        self.scheme, self.tls_config, self.basic_auth = scheme, tls_config, basic_auth
         self.proc = self.dir = None
         self.port = free_port()
+
+    def _scrape_config(self):
+        text = "  - job_name: %s\n    scheme: %s\n" % (self.job, self.scheme)
+        for name, section in (("tls_config", self.tls_config), ("basic_auth", self.basic_auth)):
+            if section:
+                text += "    %s:\n" % name + "".join("      %s: %s\n" % (k, json.dumps(v)) for k, v in section.items())
+        return text + "    static_configs:\n      - targets: [%s]\n" % ", ".join('"%s"' % t for t in self.targets)
 
     def start(self, timeout=30.0):
         self.dir = tempfile.mkdtemp(prefix="hostd-prometheus-")
         conf = os.path.join(self.dir, "prometheus.yml")
         with open(conf, "w") as f:
-            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n"
-                    "  - job_name: %s\n    static_configs:\n      - targets: [%s]\n"
-                    % (self.job, ", ".join('"%s"' % t for t in self.targets)))
+            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n" + self._scrape_config())
         exe = resolve_tool("prometheus", "HOSTD_PROMETHEUS")
         self.proc = Process([exe, "--config.file=" + conf, "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
                              "--web.listen-address=127.0.0.1:%d" % self.port], name="prometheus").start()

@@ -981,9 +981,10 @@ class Prometheus:
 
     def wait_scraped(self, timeout=20.0):
         """Wait until every target was scraped at least once; returns targets_health()."""
-        wait_until(lambda: all(h != "unknown" for _, h, _ in self.targets_health()) and self.targets_health(),
-                   timeout, what="Prometheus scraped its targets")
-        return self.targets_health()
+        def scraped():
+            health = self.targets_health()  # one snapshot: an empty list is not "all scraped"
+            return health if health and all(h != "unknown" for _, h, _ in health) else None
+        return wait_until(scraped, timeout, what="Prometheus scraped its targets")
 
     def query(self, expr):
         """An instant query: {labels-as-sorted-tuple: value}."""

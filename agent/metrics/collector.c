@@ -11,9 +11,11 @@
 #include "filter.h"
 #include "macro.h"
 #include "node-loadavg.h"
+#include "node-netdev.h"
 
 const struct collector *const collectors[] = {
         &node_loadavg_collector,
+        &node_netdev_collector,
 };
 const size_t n_collectors = ELEMENTSOF(collectors);
 

@@ -213,6 +213,10 @@ static const struct config_key_info config_keys[_KEY_MAX] = {
         KEY(ECS_HOSTD_METRICS_NETDEV_DEVICE_EXCLUDE, TYPE_REGEX, "^veth", 0, 0, NULL, 0,
             "Network devices the netdev collector leaves out (PCRE2; empty: none; default: "
             "bridge-mode tasks' veth pairs)."),
+        KEY(ECS_HOSTD_METRICS_DISKSTATS_DEVICE_EXCLUDE, TYPE_REGEX,
+            "^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\\d+n\\d+p)\\d+$", 0, 0, NULL, 0,
+            "Block devices the diskstats collector leaves out (PCRE2; empty: none; default: "
+            "node_exporter's, partitions, RAM, loop and floppy devices)."),
         KEY(ECS_HOSTD_METRICS_FILESYSTEM_MOUNT_POINTS_EXCLUDE, TYPE_REGEX,
             "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+|"
             "var/lib/ecs/.+)($|/)",

@@ -30,11 +30,12 @@ for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
     if k in os.environ:
         ENV[k] = os.environ[k]
 # The collectors ecs-hostd has, as node_exporter names them.
-COLLECTORS = ["loadavg", "netdev"]
-# node_exporter read as ecs-hostd reads: it reads netdev from netlink (the
-# live host) by default, and Debian's build leaves out ^lo$; ecs-hostd's
-# default leaves out ^veth.
-NODE_EXPORTER_FLAGS = ["--no-collector.netdev.netlink", "--collector.netdev.device-exclude=^veth"]
+COLLECTORS = ["loadavg", "netdev", "diskstats"]
+# node_exporter read as ecs-hostd reads: its udev database is not under
+# --path.rootfs, it reads netdev from netlink (the live host) by default,
+# and Debian's build leaves out ^lo$; ecs-hostd's default leaves out ^veth.
+NODE_EXPORTER_FLAGS = ["--path.udev.data=" + os.path.join(FIXTURES, "root", "run", "udev", "data"),
+                       "--no-collector.netdev.netlink", "--collector.netdev.device-exclude=^veth"]
 # Families whose values are the live system's, not the fixture's.
 LIVE = {"node_time_seconds", "node_time_zone_offset_seconds", "node_uname_info"}
 SKIP = re.compile(r"^(go_|process_|promhttp_|node_exporter_build_info|node_scrape_collector_)")

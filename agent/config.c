@@ -214,21 +214,25 @@ static const struct config_key_info config_keys[_KEY_MAX] = {
             0, 0, metrics_collectors, 0,
             "Host collectors of `/metrics`, as node_exporter names them (empty: none)."),
         KEY(ECS_HOSTD_METRICS_NETDEV_DEVICE_EXCLUDE, TYPE_REGEX, "^veth", 0, 0, NULL, 0,
-            "Network devices the netdev collector leaves out (PCRE2; default: bridge-mode "
-            "tasks' veth pairs)."),
+            "Network devices the netdev collector leaves out (PCRE2; empty: none; default: "
+            "bridge-mode tasks' veth pairs)."),
+        KEY(ECS_HOSTD_METRICS_DISKSTATS_DEVICE_EXCLUDE, TYPE_REGEX,
+            "^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\\d+n\\d+p)\\d+$", 0, 0, NULL, 0,
+            "Block devices the diskstats collector leaves out (PCRE2; empty: none; default: "
+            "node_exporter's, partitions, RAM, loop and floppy devices)."),
         KEY(ECS_HOSTD_METRICS_FILESYSTEM_MOUNT_POINTS_EXCLUDE, TYPE_REGEX,
             "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+|"
             "var/lib/ecs/.+)($|/)",
             0, 0, NULL, 0,
-            "Mount points the filesystem collector leaves out (PCRE2; node_exporter's default "
-            "and the ECS agent's volumes)."),
+            "Mount points the filesystem collector leaves out (PCRE2; empty: none; default: "
+            "node_exporter's and the ECS agent's volumes)."),
         KEY(ECS_HOSTD_METRICS_FILESYSTEM_FS_TYPES_EXCLUDE, TYPE_REGEX,
             "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|"
             "hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|"
             "selinuxfs|squashfs|sysfs|tracefs)$",
             0, 0, NULL, 0,
-            "Filesystem types the filesystem collector leaves out (PCRE2; node_exporter's "
-            "default)."),
+            "Filesystem types the filesystem collector leaves out (PCRE2; empty: none; default: "
+            "node_exporter's)."),
         KEY(ECS_HOSTD_PROCFS, TYPE_PATH, "/proc", 0, 0, NULL, 0,
             "Where the host collectors read procfs (node_exporter's `--path.procfs`)."),
         KEY(ECS_HOSTD_SYSFS, TYPE_PATH, "/sys", 0, 0, NULL, 0,
@@ -834,7 +838,14 @@ static const check_fn checks[_TYPE_MAX] = {
         [TYPE_REGEX] = check_regex,
 };
 
-/* Validate a value of key k ("" only for lists: the empty list).  Returns 0
+/* Whether an empty value is a value of key k (lists: the empty list;
+ * patterns: none, which leaves nothing out, as node_exporter's empty
+ * exclude flags) rather than "not configured". */
+static bool empty_is_value(const struct config_key_info *k) {
+        return k->type == TYPE_LIST || k->type == TYPE_REGEX;
+}
+
+/* Validate a value of key k ("" only when empty_is_value()).  Returns 0
  * and the stored form in *ret, or -EINVAL and the rule broken in *ret_msg
  * (without the key), or -ENOMEM. */
 static int value_check(const struct config_key_info *k, const char *v, struct value *ret,
@@ -858,10 +869,10 @@ static int value_check(const struct config_key_info *k, const char *v, struct va
                         snprintf(q, sizeof q, "(secret)");
         } else
                 quote(q, v);
-        if (*v || k->type != TYPE_LIST)
+        if (*v || !empty_is_value(k))
                 r = checks[k->type](k, v, q, &out, ret_msg);
         else
-                r = 0; /* the empty list */
+                r = 0; /* the empty list, no pattern */
         if (r < 0) {
                 erase_and_free(out.text);
                 return r;
@@ -937,7 +948,7 @@ static int unknown_key(struct config *c, const char *key, const char *file, unsi
 
 /* Store KEY=VALUE from file:line (line 0: the environment).  An empty value
  * means "not configured" (the default applies), as the official agent reads
- * an empty variable; for lists it is the empty list.  hint is appended to a
+ * an empty variable; for lists it is the empty list, for patterns none.  hint is appended to a
  * rule's message when the value broke one. */
 static int config_set(struct config *c, const char *key, const char *value, const char *file,
                       unsigned line, const char *hint, struct errors *errs) {
@@ -950,7 +961,7 @@ static int config_set(struct config *c, const char *key, const char *value, cons
         if (i < 0)
                 return unknown_key(c, key, file, line, errs);
         k = &config_keys[i];
-        if (!*value && k->type != TYPE_LIST) {
+        if (!*value && !empty_is_value(k)) {
                 entry_clear(&c->entries[i]);
                 return 0;
         }

@@ -19,6 +19,7 @@ struct collector_kept;
 struct metrics_source {
         const char *procfs, *sysfs, *rootfs;
         struct filter *netdev_device_exclude; /* owned */
+        struct filter *diskstats_device_exclude;
         struct filter *mount_points_exclude;
         struct filter *fs_types_exclude;
         /* What collectors keep between scrapes (collector_keep()): a slot

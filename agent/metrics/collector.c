@@ -10,12 +10,16 @@
 #include "config.h"
 #include "filter.h"
 #include "macro.h"
+#include "node-diskstats.h"
 #include "node-filesystem.h"
 #include "node-loadavg.h"
+#include "node-netdev.h"
 
 const struct collector *const collectors[] = {
         &node_loadavg_collector,
         &node_filesystem_collector,
+        &node_netdev_collector,
+        &node_diskstats_collector,
 };
 const size_t n_collectors = ELEMENTSOF(collectors);
 
@@ -39,6 +43,7 @@ struct metrics_source *collector_source_free(struct metrics_source *src) {
                         src->kept[i].done(src->kept[i].state);
         free(src->kept);
         filter_free(src->netdev_device_exclude);
+        filter_free(src->diskstats_device_exclude);
         filter_free(src->mount_points_exclude);
         filter_free(src->fs_types_exclude);
         free(src);
@@ -69,6 +74,8 @@ int collector_source_new(struct metrics_source **ret, const struct config *cfg) 
         src->rootfs = config_string(cfg, KEY_ECS_HOSTD_ROOTFS);
         if ((r = compile(cfg, KEY_ECS_HOSTD_METRICS_NETDEV_DEVICE_EXCLUDE,
                          &src->netdev_device_exclude)) < 0 ||
+            (r = compile(cfg, KEY_ECS_HOSTD_METRICS_DISKSTATS_DEVICE_EXCLUDE,
+                         &src->diskstats_device_exclude)) < 0 ||
             (r = compile(cfg, KEY_ECS_HOSTD_METRICS_FILESYSTEM_MOUNT_POINTS_EXCLUDE,
                          &src->mount_points_exclude)) < 0 ||
             (r = compile(cfg, KEY_ECS_HOSTD_METRICS_FILESYSTEM_FS_TYPES_EXCLUDE,

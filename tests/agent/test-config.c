@@ -305,6 +305,8 @@ static void test_syntax(void) {
                     KEY_ECS_CLUSTER, "default");
         check_value("empty list is the empty list", "ECS_HOSTD_DRAIN_ON=\n", KEY_ECS_HOSTD_DRAIN_ON,
                     "");
+        check_value("empty pattern is no pattern", "ECS_HOSTD_METRICS_NETDEV_DEVICE_EXCLUDE=\n",
+                    KEY_ECS_HOSTD_METRICS_NETDEV_DEVICE_EXCLUDE, "");
         check_value("bool normalised", "ECS_HOSTD_DRY_RUN=TRUE\n", KEY_ECS_HOSTD_DRY_RUN, "true");
         check_value("bool 0", "ECS_HOSTD_UNDRAIN=0\n", KEY_ECS_HOSTD_UNDRAIN, "false");
         check_value("bool as Go's ParseBool", "ECS_ENABLE_SPOT_INSTANCE_DRAINING=F\n",

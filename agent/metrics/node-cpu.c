@@ -242,19 +242,21 @@ static int by_package_core(const void *a, const void *b) {
 static void write_throttle_counts(struct expo *e, struct throttles *t) {
         char package[24], core[24];
 
-        qsort(t->packages, t->n_packages, sizeof *t->packages, by_package_core);
-        qsort(t->cores, t->n_cores, sizeof *t->cores, by_package_core);
-        if (t->n_packages)
+        if (t->n_packages) {
+                qsort(t->packages, t->n_packages, sizeof *t->packages, by_package_core);
                 expo_family(e, "node_cpu_package_throttles_total", EXPO_COUNTER,
                             "Number of times this CPU package has been throttled.");
+        }
         for (size_t i = 0; i < t->n_packages; i++) {
                 snprintf(package, sizeof package, "%" PRIu64, t->packages[i].package);
                 expo_sample(e, (const char *const[]){"package", package, NULL},
                             (double)t->packages[i].count);
         }
-        if (t->n_cores)
+        if (t->n_cores) {
+                qsort(t->cores, t->n_cores, sizeof *t->cores, by_package_core);
                 expo_family(e, "node_cpu_core_throttles_total", EXPO_COUNTER,
                             "Number of times this CPU core has been throttled.");
+        }
         for (size_t i = 0; i < t->n_cores; i++) {
                 snprintf(package, sizeof package, "%" PRIu64, t->cores[i].package);
                 snprintf(core, sizeof core, "%" PRIu64, t->cores[i].core);

@@ -6,8 +6,14 @@
 
 #include "node-text.h"
 
+/* The bytes Go's strings.Fields splits at (of ASCII: unicode.IsSpace),
+ * looked up rather than compared in the parsers' innermost loop. */
+static const bool blanks[256] = {
+        [' '] = true, ['\t'] = true, ['\n'] = true, ['\r'] = true, ['\v'] = true, ['\f'] = true,
+};
+
 static bool is_blank(char c) {
-        return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+        return blanks[(unsigned char)c];
 }
 
 bool node_text_line(const char **p, const char *end, struct node_text_field *ret) {
@@ -64,9 +70,8 @@ int node_text_u64(struct node_text_field f, uint64_t *ret) {
                 unsigned d = (unsigned)(f.s[i] - '0');
                 if (d > 9)
                         return -EINVAL;
-                if (v > (UINT64_MAX - d) / 10)
+                if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, d, &v))
                         return -ERANGE;
-                v = v * 10 + d;
         }
         *ret = v;
         return 0;

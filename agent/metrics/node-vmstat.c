@@ -8,7 +8,7 @@
 #include "node-read.h"
 #include "node-vmstat.h"
 
-#define NODE_VMSTAT_MAX (256 * 1024) /* bytes: /proc/vmstat is about 5 KiB */
+#define NODE_VMSTAT_MAX (64 * 1024) /* bytes: /proc/vmstat is about 4 KiB */
 
 static bool starts_with(struct node_text_field f, const char *s) {
         size_t n = strlen(s);

@@ -239,24 +239,28 @@ static int by_package_core(const void *a, const void *b) {
         return x->core < y->core ? -1 : x->core > y->core;
 }
 
+/* Sorted, and its family started when it has a sample: node_exporter
+ * writes no family without one. */
+static void start(struct expo *e, struct throttle *t, size_t n, const char *name,
+                  const char *help) {
+        if (!n)
+                return;
+        qsort(t, n, sizeof *t, by_package_core);
+        expo_family(e, name, EXPO_COUNTER, help);
+}
+
 static void write_throttle_counts(struct expo *e, struct throttles *t) {
         char package[24], core[24];
 
-        if (t->n_packages) {
-                qsort(t->packages, t->n_packages, sizeof *t->packages, by_package_core);
-                expo_family(e, "node_cpu_package_throttles_total", EXPO_COUNTER,
-                            "Number of times this CPU package has been throttled.");
-        }
+        start(e, t->packages, t->n_packages, "node_cpu_package_throttles_total",
+              "Number of times this CPU package has been throttled.");
         for (size_t i = 0; i < t->n_packages; i++) {
                 snprintf(package, sizeof package, "%" PRIu64, t->packages[i].package);
                 expo_sample(e, (const char *const[]){"package", package, NULL},
                             (double)t->packages[i].count);
         }
-        if (t->n_cores) {
-                qsort(t->cores, t->n_cores, sizeof *t->cores, by_package_core);
-                expo_family(e, "node_cpu_core_throttles_total", EXPO_COUNTER,
-                            "Number of times this CPU core has been throttled.");
-        }
+        start(e, t->cores, t->n_cores, "node_cpu_core_throttles_total",
+              "Number of times this CPU core has been throttled.");
         for (size_t i = 0; i < t->n_cores; i++) {
                 snprintf(package, sizeof package, "%" PRIu64, t->cores[i].package);
                 snprintf(core, sizeof core, "%" PRIu64, t->cores[i].core);

@@ -182,35 +182,32 @@ static void test_isolated(const char *root) {
         test_tree_unlink(root, "sys/devices/system/cpu/isolated");
 }
 
-#define SYS_CPU "sys/devices/system/cpu/"
-
-static void topology(const char *root, const char *cpu, const char *package, const char *core) {
-        test_tree_writef(root, package, SYS_CPU "%s/topology/physical_package_id", cpu);
-        test_tree_writef(root, core, SYS_CPU "%s/topology/core_id", cpu);
-}
-
-static void throttle(const char *root, const char *cpu, const char *what, const char *count) {
-        test_tree_writef(root, count, SYS_CPU "%s/thermal_throttle/%s", cpu, what);
-}
-
 /* A metal host: cpu0 and cpu2 are one core's threads, cpu1 the other core;
  * cpu3 has no topology; cpu10 is package 1's only CPU; cpufreq is no CPU. */
 static void test_throttles(const char *root) {
+        static const char *const files[][2] = {
+                {"cpu0/topology/physical_package_id", "0\n"},
+                {"cpu0/topology/core_id", "0\n"},
+                {"cpu0/thermal_throttle/core_throttle_count", "3\n"},
+                {"cpu0/thermal_throttle/package_throttle_count", "12\n"},
+                {"cpu1/topology/physical_package_id", "0\n"},
+                {"cpu1/topology/core_id", "1\n"},
+                {"cpu1/thermal_throttle/core_throttle_count", "4\n"},
+                {"cpu1/thermal_throttle/package_throttle_count", "99\n"}, /* package 0 read */
+                {"cpu2/topology/physical_package_id", "0\n"},
+                {"cpu2/topology/core_id", "0\n"},
+                {"cpu2/thermal_throttle/core_throttle_count", "77\n"}, /* core 0 read already */
+                {"cpu3/thermal_throttle/core_throttle_count", "5\n"},  /* no topology: skipped */
+                {"cpu10/topology/physical_package_id", "1\n"},
+                {"cpu10/topology/core_id", "0\n"},
+                {"cpu10/thermal_throttle/package_throttle_count", "x\n"}, /* unreadable: none */
+                {"cpu10/thermal_throttle/core_throttle_count", "8\n"},
+                {"cpufreq/thermal_throttle/core_throttle_count", "6\n"},
+        };
         char *out = NULL;
 
-        topology(root, "cpu0", "0\n", "0\n");
-        topology(root, "cpu1", "0\n", "1\n");
-        topology(root, "cpu2", "0\n", "0\n");
-        topology(root, "cpu10", "1\n", "0\n");
-        throttle(root, "cpu0", "core_throttle_count", "3\n");
-        throttle(root, "cpu0", "package_throttle_count", "12\n");
-        throttle(root, "cpu1", "core_throttle_count", "4\n");
-        throttle(root, "cpu1", "package_throttle_count", "99\n"); /* package 0 read already */
-        throttle(root, "cpu2", "core_throttle_count", "77\n");    /* core 0 read already */
-        throttle(root, "cpu3", "core_throttle_count", "5\n");     /* no topology: skipped */
-        throttle(root, "cpu10", "package_throttle_count", "x\n"); /* unreadable: none */
-        throttle(root, "cpu10", "core_throttle_count", "8\n");
-        throttle(root, "cpufreq", "core_throttle_count", "6\n");
+        for (size_t i = 0; i < ELEMENTSOF(files); i++)
+                test_tree_writef(root, files[i][1], "sys/devices/system/cpu/%s", files[i][0]);
         CHECK_INTEQ("thermal throttle counts", test_tree_collect(&node_cpu_collector, root, &out),
                     0);
         CHECK_STREQ("one per package, one per core", strstr(out, "# HELP node_cpu_package"),

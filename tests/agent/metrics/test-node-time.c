@@ -55,22 +55,25 @@ static void test_clock(const char *root) {
         free(out);
 }
 
-static void clocksource(const char *root, const char *name, const char *available,
-                        const char *current) {
-        test_tree_writef(root, available, "sys/devices/system/clocksource/%s/available_clocksource",
-                         name);
-        test_tree_writef(root, current, "sys/devices/system/clocksource/%s/current_clocksource",
-                         name);
-}
-
 static void test_clocksources(const char *root) {
+        static const char *const clocksources[][3] = {
+                /* name, available_clocksource, current_clocksource */
+                {"clocksource0", "tsc kvm-clock \n", "tsc\n"},
+                {"clocksource1", "\n", "a b\n"},
+                {"clocksource10", "hpet\n", "hpet\n"},
+                {"clocksource2", "acpi_pm\n", "acpi_pm\n"},
+                {"clocksourcex", "no\n", "no\n"},
+        };
         char *out = NULL;
 
-        clocksource(root, "clocksource0", "tsc kvm-clock \n", "tsc\n");
-        clocksource(root, "clocksource1", "\n", "a b\n");
-        clocksource(root, "clocksource10", "hpet\n", "hpet\n");
-        clocksource(root, "clocksource2", "acpi_pm\n", "acpi_pm\n");
-        clocksource(root, "clocksourcex", "no\n", "no\n");
+        for (size_t i = 0; i < ELEMENTSOF(clocksources); i++) {
+                test_tree_writef(root, clocksources[i][1],
+                                 "sys/devices/system/clocksource/%s/available_clocksource",
+                                 clocksources[i][0]);
+                test_tree_writef(root, clocksources[i][2],
+                                 "sys/devices/system/clocksource/%s/current_clocksource",
+                                 clocksources[i][0]);
+        }
         CHECK_INTEQ("clocksources", test_tree_collect(&node_time_collector, root, &out), 0);
         CHECK_STREQ(
                 "numbered in name order (0 1 10 2), as node_exporter does",

@@ -1,5 +1,6 @@
-/* resources.c: the host's registered resources and CPU architecture.  The
- * meminfo parser is pure (and fuzzed); resources_read() is the only I/O. */
+/* resources.c: the host's registered resources and CPU architecture.
+ * MemTotal comes from the meminfo collector's parser (one reader of
+ * /proc/meminfo, pure and fuzzed); resources_read() is the only I/O. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 
 #include "fileio.h"
 #include "macro.h"
+#include "node-meminfo.h"
 #include "resources.h"
 
 #define CPU_UNITS_PER_CORE 1024
@@ -24,34 +26,17 @@ void resources_done(struct resources *r) {
 }
 
 int resources_parse_meminfo(const char *text, size_t len, uint64_t *ret_kib) {
-        const char *p = text, *end = text + len;
+        struct node_meminfo m;
+        const struct node_text_value *total;
 
-        if (!text || !ret_kib)
+        if (!text || !ret_kib || node_meminfo_parse(text, len, &m) < 0)
                 return -EINVAL;
-        while (p < end) {
-                const char *eol = memchr(p, '\n', (size_t)(end - p));
-                size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
-
-                if (n > 9 && memcmp(p, "MemTotal:", 9) == 0) {
-                        uint64_t v = 0;
-                        size_t i = 9, digits = 0;
-                        while (i < n && (p[i] == ' ' || p[i] == '\t'))
-                                i++;
-                        for (; i < n && p[i] >= '0' && p[i] <= '9'; i++, digits++) {
-                                if (v > (UINT64_MAX - 9) / 10)
-                                        return -EINVAL;
-                                v = v * 10 + (uint64_t)(p[i] - '0');
-                        }
-                        while (i < n && p[i] == ' ')
-                                i++;
-                        if (!digits || n - i != 2 || memcmp(p + i, "kB", 2) != 0)
-                                return -EINVAL;
-                        *ret_kib = v;
-                        return 0;
-                }
-                p += n + 1;
-        }
-        return -EINVAL;
+        /* kB x 1024 as a double, exact below 8 PiB: back to KiB. */
+        total = node_text_get(m.fields, m.n, "MemTotal_bytes");
+        if (!total || !(total->value >= 0) || total->value >= 0x1p64)
+                return -EINVAL;
+        *ret_kib = (uint64_t)(total->value / 1024);
+        return 0;
 }
 
 static int copy_ports(uint16_t **ret, const uint16_t *v, size_t n) {

@@ -19,7 +19,8 @@ struct resources {
 void resources_done(struct resources *r);
 
 /* Pure: MemTotal from /proc/meminfo's text, in KiB.  -EINVAL when absent
- * or malformed. */
+ * or malformed (the text is read as the meminfo collector reads it, so a
+ * malformed line anywhere makes it malformed). */
 int resources_parse_meminfo(const char *text, size_t len, uint64_t *ret_kib);
 
 /* Read the host (sysconf, /proc/meminfo at meminfo_path).  reserved_mib and

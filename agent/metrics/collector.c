@@ -10,16 +10,33 @@
 #include "config.h"
 #include "filter.h"
 #include "macro.h"
+#include "node-cpu.h"
 #include "node-diskstats.h"
+#include "node-filefd.h"
 #include "node-filesystem.h"
 #include "node-loadavg.h"
+#include "node-meminfo.h"
 #include "node-netdev.h"
+#include "node-pressure.h"
+#include "node-stat.h"
+#include "node-time.h"
+#include "node-uname.h"
+#include "node-vmstat.h"
 
+/* In ECS_HOSTD_METRICS_COLLECTORS' default order. */
 const struct collector *const collectors[] = {
-        &node_loadavg_collector,
-        &node_filesystem_collector,
-        &node_netdev_collector,
-        &node_diskstats_collector,
+        &node_cpu_collector,        /* /proc/stat, /sys/devices/system/cpu */
+        &node_meminfo_collector,    /* /proc/meminfo */
+        &node_loadavg_collector,    /* /proc/loadavg */
+        &node_filesystem_collector, /* mounts, statfs off the loop */
+        &node_netdev_collector,     /* /proc/net/dev */
+        &node_diskstats_collector,  /* /proc/diskstats, the udev database */
+        &node_stat_collector,       /* /proc/stat */
+        &node_time_collector,       /* the clock, /sys/devices/system/clocksource */
+        &node_uname_collector,      /* uname(2) */
+        &node_vmstat_collector,     /* /proc/vmstat */
+        &node_filefd_collector,     /* /proc/sys/fs/file-nr */
+        &node_pressure_collector,   /* /proc/pressure */
 };
 const size_t n_collectors = ELEMENTSOF(collectors);
 

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "collector.h"
 #include "config.h"
@@ -16,10 +17,12 @@
 
 /* FIXTURES/sub, malloc'd. */
 static inline char *collector_test_fixture(const char *sub) {
-        const char *top = getenv("HOSTD_TOP") ? getenv("HOSTD_TOP") : ".";
+        _cleanup_free_ char *cwd = getenv("HOSTD_TOP") ? NULL : getcwd(NULL, 0);
+        const char *top =
+                getenv("HOSTD_TOP") ? getenv("HOSTD_TOP") : cwd; /* the roots are absolute */
         char *p;
 
-        return asprintf(&p, "%s/tests/agent/metrics/fixtures/%s", top, sub) < 0 ? NULL : p;
+        return top && asprintf(&p, "%s/tests/agent/metrics/fixtures/%s", top, sub) >= 0 ? p : NULL;
 }
 
 /* The text format collector c writes on the fixture tree, configured by the

@@ -72,18 +72,10 @@ struct basic_auth {
 
 /* ---- pure helpers ---- */
 
-static int b64_value(char c) {
-        static const char alphabet[] =
-                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        const char *p = c ? strchr(alphabet, c) : NULL;
-
-        return p ? (int)(p - alphabet) : -1;
-}
-
 int basic_auth_decode(const char *h, char buf[static BASIC_AUTH_DECODED_MAX]) {
-        size_t n = 0, len, data;
-        uint32_t acc = 0;
-        int bits = 0;
+        unsigned char out[BASIC_AUTH_DECODED_MAX + 3];
+        size_t len, pad;
+        int n;
 
         if (!h || strncasecmp(h, "Basic", 5) != 0 || (h[5] != ' ' && h[5] != '\t'))
                 return -EINVAL;
@@ -91,24 +83,20 @@ int basic_auth_decode(const char *h, char buf[static BASIC_AUTH_DECODED_MAX]) {
         while (*h == ' ' || *h == '\t')
                 h++;
         len = strcspn(h, " \t");
-        if (len == 0 || len % 4 != 0 || h[len + strspn(h + len, " \t")] != 0)
+        if (len == 0 || len % 4 != 0 || h[len + strspn(h + len, " \t")] != 0 ||
+            len / 4 * 3 > sizeof out)
                 return -EINVAL;
-        for (data = len; data > len - 2 && h[data - 1] == '='; data--)
-                ;
-        for (size_t i = 0; i < data; i++) {
-                int v = b64_value(h[i]);
-                if (v < 0)
-                        return -EINVAL;
-                acc = acc << 6 | (uint32_t)v;
-                bits += 6;
-                if (bits >= 8) {
-                        bits -= 8;
-                        if (n == BASIC_AUTH_DECODED_MAX)
-                                return -EINVAL;
-                        buf[n++] = (char)(acc >> bits & 0xff);
-                }
+        pad = (h[len - 1] == '=') + (h[len - 2] == '=');
+        /* OpenSSL's decoder: whole groups of four, '=' decoded as zero bits. */
+        n = EVP_DecodeBlock(out, (const unsigned char *)h, (int)len);
+        if (n < 0 || (size_t)n < pad || (size_t)n - pad > BASIC_AUTH_DECODED_MAX ||
+            memchr(h, '=', len - pad)) {
+                OPENSSL_cleanse(out, sizeof out);
+                return -EINVAL;
         }
-        return (int)n;
+        memcpy(buf, out, (size_t)n - pad);
+        OPENSSL_cleanse(out, sizeof out);
+        return n - (int)pad;
 }
 
 /* SHA-256 of the key, then each part: what the cache and the user lookup

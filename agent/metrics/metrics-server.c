@@ -12,6 +12,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <limits.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -30,6 +31,7 @@
 
 #define MAX_LISTENERS 8
 #define CONNECTIONS_MAX 128           /* in all, per address */
+#define BURST_CONNECTIONS 4           /* more at once, then at most one: the heap is trimmed */
 #define CONNECTIONS_PER_CLIENT 64     /* from one IP address: another one still gets in */
 #define IDLE_TIMEOUT_S 10             /* an idle (or slow) connection is closed */
 #define CONNECTION_MEMORY (32 * 1024) /* bytes per connection: bounds the request headers */
@@ -41,6 +43,7 @@ struct listener {
         struct MHD_Daemon *mhd;
         sd_event_source *io, *timer;
         unsigned short port;
+        unsigned peak; /* most connections at once since the heap was last trimmed */
 };
 
 /* A request suspended while its credentials are checked, until it
@@ -77,15 +80,20 @@ static const char ROUTES[] = "ecs-hostd\n"
 
 /* A response holding a copy of body (which may be NULL for none), with the
  * web configuration's headers. */
-static enum MHD_Result reply(const struct metrics_server *s, struct MHD_Connection *c,
-                             unsigned status, const char *type, const void *body, size_t len,
-                             const char *encoding) {
-        struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body,
-                                                                 MHD_RESPMEM_MUST_COPY);
+/* A response holding body: a copy of it, or body itself (malloc'd) when
+ * mode is MHD_RESPMEM_MUST_FREE, which then is ours to free in any case. */
+static enum MHD_Result reply_mode(const struct metrics_server *s, struct MHD_Connection *c,
+                                  unsigned status, const char *type, const void *body, size_t len,
+                                  const char *encoding, enum MHD_ResponseMemoryMode mode) {
+        struct MHD_Response *r =
+                MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, mode);
         enum MHD_Result ret;
 
-        if (!r)
+        if (!r) {
+                if (mode == MHD_RESPMEM_MUST_FREE)
+                        free((void *)(uintptr_t)body);
                 return MHD_NO;
+        }
         if (type)
                 MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
         if (encoding)
@@ -102,6 +110,12 @@ static enum MHD_Result reply(const struct metrics_server *s, struct MHD_Connecti
         ret = MHD_queue_response(c, status, r);
         MHD_destroy_response(r);
         return ret;
+}
+
+static enum MHD_Result reply(const struct metrics_server *s, struct MHD_Connection *c,
+                             unsigned status, const char *type, const void *body, size_t len,
+                             const char *encoding) {
+        return reply_mode(s, c, status, type, body, len, encoding, MHD_RESPMEM_MUST_COPY);
 }
 
 static enum MHD_Result reply_text(const struct metrics_server *s, struct MHD_Connection *c,
@@ -165,9 +179,12 @@ static enum MHD_Result serve_metrics(struct metrics_server *s, struct MHD_Connec
                 s->ops->daemon_metrics(&e, s->userdata);
         if (expo_finish(&e, &text, &len) < 0)
                 return reply_text(s, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+        /* The scrape (or its gzip) is handed over, not copied. */
         if (accepts_gzip(c) && (zipped = gzip(text, len, &zlen)))
-                return reply(s, c, MHD_HTTP_OK, expo_content_type(f), zipped, zlen, "gzip");
-        return reply(s, c, MHD_HTTP_OK, expo_content_type(f), text, len, NULL);
+                return reply_mode(s, c, MHD_HTTP_OK, expo_content_type(f), TAKE_PTR(zipped), zlen,
+                                  "gzip", MHD_RESPMEM_MUST_FREE);
+        return reply_mode(s, c, MHD_HTTP_OK, expo_content_type(f), TAKE_PTR(text), len, NULL,
+                          MHD_RESPMEM_MUST_FREE);
 }
 
 /* The official agent's /v1/metadata: {"Cluster", "ContainerInstanceArn", "Version"}. */
@@ -391,11 +408,29 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return reply_text(s, c, MHD_HTTP_NOT_FOUND, "not found; see /\n");
 }
 
+/* After a burst of clients (many connections at once, each with its scrape
+ * in flight) the heap keeps its high-water mark, broken up: once they are
+ * gone, give the pages back, so the daemon's memory is what one scraper
+ * needs again. */
+static void trim_after_burst(struct listener *l) {
+        const union MHD_DaemonInfo *info =
+                MHD_get_daemon_info(l->mhd, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        unsigned n = info ? info->num_connections : 0;
+
+        if (n > l->peak)
+                l->peak = n;
+        if (n <= 1 && l->peak > BURST_CONNECTIONS) {
+                l->peak = n;
+                (void)malloc_trim(0);
+        }
+}
+
 static int on_io(sd_event_source *src, int fd, uint32_t revents, void *userdata) {
         struct listener *l = userdata;
 
         (void)src, (void)fd, (void)revents;
         (void)MHD_run(l->mhd);
+        trim_after_burst(l);
         schedule(l);
         return 0;
 }

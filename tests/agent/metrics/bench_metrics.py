@@ -93,15 +93,15 @@ def fmt_bytes(n):
     return "%.1f MiB" % (n / 1048576.0)
 
 
-def report(results, idle, mem, collectors, skipped):
+def report(results, idle, peak, mem, collectors, skipped):
     print("collectors: %s; wrk %d s per run, %d rounds, medians" % (",".join(collectors), SECONDS, ROUNDS))
     print("%-14s %6s %12s %10s %14s %11s %13s" % ("", "conns", "requests/s", "p99 ms", "CPU/request",
                                                   "RSS", "private anon"))
     for name in ("ecs-hostd", "node_exporter", "floor"):
         for c in LOADS:
             rps, p99, cpu = (statistics.median(r[i] for r in results[name][c]) for i in range(3))
-            print("%-14s %6d %12.0f %10.2f %11.0f us %11s %13s" % (name, c, rps, p99, cpu, fmt_bytes(mem[name][0]),
-                                                                fmt_bytes(mem[name][1])))
+            print("%-14s %6d %12.0f %10.2f %11.0f us %11s %13s" % (name, c, rps, p99, cpu, fmt_bytes(peak[name][0]),
+                                                                fmt_bytes(peak[name][1])))
     print()
     for c in LOADS:
         med = {n: statistics.median(r[0] for r in results[n][c]) for n in results}
@@ -113,7 +113,7 @@ def report(results, idle, mem, collectors, skipped):
         print("      CPU per request: node_exporter spends %.1fx ecs-hostd's, ecs-hostd %.2fx the floor's "
               "(the same ratios measured in work, not in time: robust on a busy machine)"
               % (cpu["node_exporter"] / max(cpu["ecs-hostd"], 1e-9), cpu["ecs-hostd"] / max(cpu["floor"], 1e-9)))
-    for when, m in (("idle", idle), ("after the load", mem)):
+    for when, m in (("idle", idle), ("as the load ends", peak), ("1 s after the load", mem)):
         rss_ratio = m["ecs-hostd"][0] / m["node_exporter"][0]
         print("RSS %s: ecs-hostd %s is %.2fx node_exporter's %s (goal <= 0.5x: %s); private anonymous %s "
               "(goal < 2 MiB: %s)" % (when, fmt_bytes(m["ecs-hostd"][0]), rss_ratio, fmt_bytes(m["node_exporter"][0]),
@@ -135,11 +135,13 @@ def main():
                    "floor": (fl.pid, fl_url)}
         results = {n: {c: [] for c in LOADS} for n in targets}
         idle = {n: memory(pid) for n, (pid, _) in targets.items()}
-        mem = {}
+        mem, peak = {}, {}
         for _ in range(ROUNDS):
             for name, (pid, url) in targets.items():
                 for c in LOADS:
                     results[name][c].append(wrk(name, url, c, pid))
+                peak[name] = max(peak.get(name, (0, 0)), memory(pid))
+                time.sleep(1)  # the clients gone: what the server keeps
                 mem[name] = max(mem.get(name, (0, 0)), memory(pid))
         time.sleep(1.5)  # the watcher's counters after the last load
         text = d.scrape()[2]
@@ -147,7 +149,7 @@ def main():
         ne.stop()
         fl.stop()
         d.stop()
-        report(results, idle, mem, collectors, int(skipped))
+        report(results, idle, peak, mem, collectors, int(skipped))
 
 
 if __name__ == "__main__":

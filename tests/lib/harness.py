@@ -637,6 +637,13 @@ class MotoServer:
         key = anon.query("iam", "CreateAccessKey", {"UserName": ADMIN_USER})
         self.admin = Credentials(key.findtext(".//AccessKeyId"), key.findtext(".//SecretAccessKey"))
         self.admin_arn = "arn:aws:iam::%s:user/%s" % (ACCOUNT_ID, ADMIN_USER)
+        # moto moves a task's lastStatus one step towards STOPPED each time it
+        # is described; ECS does not: a task stays RUNNING until it is stopped.
+        body = json.dumps({"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1 << 30}})
+        status, _, answer = http_get(self.endpoint + "/moto-api/state-manager/set-transition", method="POST",
+                                     data=body.encode(), headers={"Content-Type": "application/json"})
+        if status != 201 and status != 200:
+            raise RuntimeError("moto state manager: HTTP %s %r" % (status, answer[:200]))
 
     def stop(self):
         if self.proc:

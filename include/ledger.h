@@ -29,6 +29,8 @@ struct ledger_entry {
         bool hook_done;
         bool undone;                    /* set ACTIVE again after the notice went away */
         char result[LEDGER_RESULT_MAX]; /* "confirmed", "failed", "dry-run", "undone" or "" */
+        time_t drained_at;              /* when ECS confirmed DRAINING (0: not, or before 0.2) */
+        char follow[LEDGER_RESULT_MAX]; /* the follow's end: "empty", "deadline", or "" */
 };
 void ledger_entry_done(struct ledger_entry *e);
 void ledger_entries_free(struct ledger_entry *v, size_t n);

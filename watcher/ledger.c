@@ -50,8 +50,9 @@ static const char *string(const cJSON *item, const char *name) {
 /* One entry; -EINVAL when it cannot be ours. */
 static int parse_entry(const cJSON *item, struct ledger_entry *ret) {
         const char *id = string(item, "id"), *action = string(item, "action"),
-                   *result = string(item, "result");
-        const cJSON *t = cJSON_GetObjectItemCaseSensitive(item, "time");
+                   *result = string(item, "result"), *follow = string(item, "follow");
+        const cJSON *t = cJSON_GetObjectItemCaseSensitive(item, "time"),
+                    *at = cJSON_GetObjectItemCaseSensitive(item, "drainedAt");
         struct ledger_entry e = {};
 
         /* A time outside 1970..9999 (or not a number) would not convert to
@@ -70,6 +71,11 @@ static int parse_entry(const cJSON *item, struct ledger_entry *ret) {
         e.hook_done = flag(item, "hookDone");
         e.undone = flag(item, "undone");
         snprintf(e.result, sizeof e.result, "%s", result ? result : "");
+        /* Optional (written since the follow): a bad one is as if absent. */
+        if (cJSON_IsNumber(at) && at->valuedouble > 0 && at->valuedouble < TIME_LIMIT)
+                e.drained_at = (time_t)at->valuedouble;
+        if (streq_ptr(follow, "empty") || streq_ptr(follow, "deadline"))
+                snprintf(e.follow, sizeof e.follow, "%s", follow);
         *ret = e;
         return 0;
 }
@@ -128,6 +134,10 @@ char *ledger_format(const struct ledger_entry *const *entries, size_t n) {
                 cJSON_AddBoolToObject(j, "hookDone", e->hook_done);
                 cJSON_AddBoolToObject(j, "undone", e->undone);
                 cJSON_AddStringToObject(j, "result", e->result);
+                if (e->drained_at)
+                        cJSON_AddNumberToObject(j, "drainedAt", (double)e->drained_at);
+                if (e->follow[0])
+                        cJSON_AddStringToObject(j, "follow", e->follow);
                 cJSON_AddItemToArray(a, j);
         }
         text = cJSON_Print(o);

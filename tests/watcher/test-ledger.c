@@ -51,22 +51,23 @@ static bool same(const struct ledger_entry *a, const struct ledger_entry *b) {
         return streq_ptr(a->id, b->id) && a->kind == b->kind && streq_ptr(a->action, b->action) &&
                a->time == b->time && a->drained == b->drained && a->by_us == b->by_us &&
                a->hook_done == b->hook_done && a->undone == b->undone &&
-               strcmp(a->result, b->result) == 0;
+               strcmp(a->result, b->result) == 0 && a->drained_at == b->drained_at &&
+               strcmp(a->follow, b->follow) == 0;
 }
 
 /* Every field of every entry, as a restart reads it back from disk. */
 static void test_round_trip(void) {
         static const struct ledger_entry in[] = {
                 {(char *)"spot/terminate/2026-11-22T12:02:00Z", NOTICE_SPOT, (char *)"terminate",
-                 1795348920, true, true, true, false, "confirmed"},
+                 1795348920, true, true, true, false, "confirmed", 1795348810, "empty"},
                 {(char *)"asg/Terminated", NOTICE_ASG, (char *)"Terminated", 1795348000, true, true,
-                 true, true, "undone"},
+                 true, true, "undone", 1795348001, ""},
                 {(char *)"maintenance/instance-event-0d59937288b749b32", NOTICE_MAINTENANCE,
-                 (char *)"instance-stop", 1795400000, false, false, true, false, "failed"},
+                 (char *)"instance-stop", 1795400000, false, false, true, false, "failed", 0, ""},
                 {(char *)"rebalance/2020-10-27T08:22:00Z", NOTICE_REBALANCE, (char *)"rebalance",
-                 1603786920, false, false, false, false, ""},
+                 1603786920, false, false, false, false, "", 0, ""},
                 {(char *)"spot/hibernate/x", NOTICE_SPOT, (char *)"hibernate", 0, true, false, true,
-                 false, "dry-run"},
+                 false, "dry-run", 1795348900, "deadline"},
         };
         const struct ledger_entry *ptrs[ELEMENTSOF(in)];
         char dir[] = "/tmp/test-ledger-XXXXXX";
@@ -87,6 +88,30 @@ static void test_round_trip(void) {
         ledger_entries_free(out, n);
         unlink(path);
         rmdir(dir);
+}
+
+/* The follow's fields are optional: an older ledger has none, and a bad
+ * one is as if absent (never a reason to drop the entry). */
+static void test_follow_fields(void) {
+        static const char text[] =
+                "{\"notices\": ["
+                "{\"id\": \"a\", \"kind\": \"spot\", \"action\": \"terminate\", \"time\": 5},"
+                "{\"id\": \"b\", \"kind\": \"spot\", \"action\": \"terminate\", \"time\": 5,"
+                " \"drainedAt\": -3, \"follow\": \"sideways\"},"
+                "{\"id\": \"c\", \"kind\": \"asg\", \"action\": \"Terminated\", \"time\": 5,"
+                " \"drainedAt\": 7, \"follow\": \"deadline\"}]}";
+        struct ledger_entry *v = NULL;
+        size_t n = 0;
+
+        CHECK_INTEQ("parsed", ledger_parse(text, strlen(text), &v, &n), 0);
+        CHECK("three entries kept", n == 3);
+        CHECK("without the fields: not drained, no follow",
+              n == 3 && v[0].drained_at == 0 && v[0].follow[0] == 0);
+        CHECK("a bad drainedAt and follow: as if absent",
+              n == 3 && v[1].drained_at == 0 && v[1].follow[0] == 0);
+        CHECK("good ones read",
+              n == 3 && v[2].drained_at == 7 && strcmp(v[2].follow, "deadline") == 0);
+        ledger_entries_free(v, n);
 }
 
 /* A ledger that is not one is set aside for a human, as state.json is, and
@@ -145,6 +170,7 @@ static void test_cap(void) {
 int main(void) {
         test_dropped();
         test_round_trip();
+        test_follow_fields();
         test_corrupt();
         test_cap();
         return test_done();

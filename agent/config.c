@@ -199,7 +199,10 @@ static const struct config_key_info config_keys[_KEY_MAX] = {
         KEY(ECS_HOSTD_DRAIN_HOOK, TYPE_PATH, NULL, 0, 0, NULL, 0,
             "Executable run once per drain event, with the event in its environment."),
         KEY(ECS_HOSTD_DRAIN_HOOK_TIMEOUT, TYPE_DURATION, "60s", MS_PER_S, MS_PER_H, NULL, 0,
-            "Time limit of one drain hook run; it is killed after that."),
+            "Time limit of one drain or empty hook run; it is killed after that."),
+        KEY(ECS_HOSTD_EMPTY_HOOK, TYPE_PATH, NULL, 0, 0, NULL, 0,
+            "Executable run once when a drained host is empty or the deadline passed, with the "
+            "outcome and the tasks left in its environment."),
         KEY(ECS_HOSTD_DRY_RUN, TYPE_BOOL, "false", 0, 0, NULL, 0,
             "Log what would be done and change nothing in ECS."),
         KEY(ECS_HOSTD_METRICS_LISTEN, TYPE_LISTEN, "127.0.0.1:51680", 0, 0, NULL, 0,

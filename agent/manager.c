@@ -475,6 +475,8 @@ int manager_new(struct manager **ret, struct config *cfg, const char *const *con
                 return -ENOMEM;
         }
         m->cfg = cfg;
+        m->watcher_stats.last_drain_seconds = -1; /* none yet */
+        m->watcher_stats.last_time_to_empty_seconds = -1;
         m->files = config_files;
         m->n_files = n_config_files;
         r = setup_loop(m);

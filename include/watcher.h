@@ -36,6 +36,11 @@ struct watcher_stats {
         uint64_t drains[_NOTICE_KIND_MAX][_WATCHER_DRAIN_RESULT_MAX];
         uint64_t drain_calls;      /* UpdateContainerInstancesState calls, drains and undos */
         double last_drain_seconds; /* notice first seen to DRAINING confirmed; < 0: none yet */
+        /* Following drains to empty: how they ended, and the last one's time
+         * from DRAINING confirmed to empty (< 0: none yet). */
+        uint64_t follows_empty, follows_deadline;
+        uint64_t follow_calls; /* ECS calls made following drains */
+        double last_time_to_empty_seconds;
 };
 
 /* What the watcher knows now. */
@@ -44,6 +49,10 @@ struct watcher_state {
         unsigned pending[_NOTICE_KIND_MAX];    /* notices IMDS still shows */
         time_t pending_time[_NOTICE_KIND_MAX]; /* the earliest announced time of those, or 0 */
         const char *ecs_status; /* what ECS last confirmed to a drain or undo, or NULL */
+        bool following;         /* a drain is followed until the host is empty */
+        bool tasks_known;       /* tasks_left holds ECS's count */
+        unsigned tasks_left;    /* running and pending on the draining host */
+        time_t follow_deadline; /* when the followed drain runs out of time */
 };
 void watcher_get_state(const struct watcher *w, struct watcher_state *ret);
 

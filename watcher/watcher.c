@@ -19,6 +19,7 @@
 #include "log.h"
 #include "macro.h"
 #include "notice.h"
+#include "watcher-internal.h"
 #include "watcher.h"
 
 #define DRAIN_RETRY_FIRST_USEC 200000ULL  /* retryable failures: 0.2 s ... */
@@ -35,26 +36,6 @@
 /* Failed Spot reads in a row (each already retried by the IMDS client) before
  * the watcher says it is blind. */
 #define BLIND_AFTER_POLLS 3
-
-/* One notice being handled: what the ledger keeps, and what is in flight. */
-struct event {
-        struct ledger_entry rec;
-        time_t deadline; /* stop trying to drain after this */
-        time_t drain_at; /* maintenance lead: when the drain starts */
-        bool drains;     /* selected by ECS_HOSTD_DRAIN_ON */
-        bool gave_up;
-        bool present;   /* seen in the latest definite read of its signal */
-        uint64_t round; /* the round that last saw it */
-
-        uint64_t seen_usec; /* CLOCK_MONOTONIC when first seen */
-        struct ecs_call *call;
-        sd_event_source *retry;
-        unsigned attempts;
-        bool loud;    /* a non-retryable failure was logged */
-        bool undrain; /* the call in flight sets ACTIVE */
-        struct watcher *w;
-        struct event *next;
-};
 
 struct watcher;
 
@@ -75,41 +56,7 @@ struct signal_read {
         bool only_if_drains; /* not read at all unless its kind drains */
 };
 
-struct watcher {
-        struct aws_clients *aws;  /* borrowed */
-        const struct config *cfg; /* borrowed */
-        struct hooks *hooks;      /* borrowed: the daemon's runner, which outlives us */
-        watcher_status_t status_cb;
-        void *userdata;
-        struct ecs *ecs; /* ours: one attempt per call, the watcher retries */
-        char *cluster, *arn;
-        char *datadir;
-
-        uint64_t interval_usec;
-        bool drains[_NOTICE_KIND_MAX]; /* which kinds drain */
-        bool undrain, dry_run;
-        int64_t lead_sec; /* -1: no lead configured */
-        const char *hook_path;
-        uint64_t hook_timeout_usec;
-
-        sd_event_source *tick;
-        uint64_t next_tick;
-        bool round_running;
-        size_t step; /* index into signal_reads[] */
-        struct imds_request *req;
-        uint64_t round;
-        bool spot_answered;             /* instance-action gave a notice this round */
-        unsigned spot_failures;         /* instance-action reads failed in a row */
-        bool read_ok[_NOTICE_KIND_MAX]; /* per kind: a definite answer this round */
-
-        struct event *events;        /* newest first, as the ledger keeps them */
-        struct watcher_stats *stats; /* the daemon's */
-        struct watcher_stats start;  /* *stats when we started, for the log at the end */
-        const char *ecs_status;      /* "DRAINING" or "ACTIVE" once ECS confirmed one */
-        char status[300];
-};
-
-static const char *fmt_time(time_t t, char *buf, size_t n) {
+const char *watcher_fmt_time(time_t t, char *buf, size_t n) {
         struct tm tm;
         if (!gmtime_r(&t, &tm) || !strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm))
                 snprintf(buf, n, "%lld", (long long)t);
@@ -118,7 +65,7 @@ static const char *fmt_time(time_t t, char *buf, size_t n) {
 
 /* How a notice reads in the log: "spot terminate", "asg Terminated",
  * "maintenance instance-stop", "rebalance recommendation". */
-static const char *what_action(const struct event *e) {
+const char *event_what(const struct event *e) {
         return e->rec.kind == NOTICE_REBALANCE ? "recommendation" : e->rec.action;
 }
 
@@ -197,7 +144,7 @@ static const struct signal_read signal_reads[] = {
 
 /* ---- the ledger ----------------------------------------------------------- */
 
-static void save(struct watcher *w) {
+void watcher_save(struct watcher *w) {
         const struct ledger_entry *v[LEDGER_MAX];
         size_t n = 0;
         int r;
@@ -253,8 +200,7 @@ static void load(struct watcher *w) {
 
 /* ---- status and the hook -------------------------------------------------- */
 
-static void set_status(struct watcher *w, const char *fmt, ...) _printf_(2, 3);
-static void set_status(struct watcher *w, const char *fmt, ...) {
+void watcher_set_status(struct watcher *w, const char *fmt, ...) {
         va_list ap;
 
         va_start(ap, fmt);
@@ -264,22 +210,23 @@ static void set_status(struct watcher *w, const char *fmt, ...) {
                 w->status_cb(w->userdata);
 }
 
-static void event_status(struct event *e, const char *what) {
+void event_status(struct event *e, const char *what) {
         char t[32];
         long left = (long)(e->rec.time - time(NULL));
 
-        set_status(e->w, "%s %s at %s (in %ld s): %s", notice_kind_name(e->rec.kind),
-                   what_action(e), fmt_time(e->rec.time, t, sizeof t), left > 0 ? left : 0, what);
+        watcher_set_status(e->w, "%s %s at %s (in %ld s): %s", notice_kind_name(e->rec.kind),
+                           event_what(e), watcher_fmt_time(e->rec.time, t, sizeof t),
+                           left > 0 ? left : 0, what);
 }
 
 /* The hook's environment: the event, as ECS_HOSTD_* variables. */
-static int hook_env(const struct event *e, char *env[static 9]) {
+int event_hook_env(const struct event *e, char *env[static EVENT_HOOK_ENV]) {
         const struct watcher *w = e->w;
         char t[32], d[32];
 
-        fmt_time(e->rec.time, t, sizeof t);
-        fmt_time(e->deadline, d, sizeof d);
-        memset(env, 0, 9 * sizeof *env);
+        watcher_fmt_time(e->rec.time, t, sizeof t);
+        watcher_fmt_time(e->deadline, d, sizeof d);
+        memset(env, 0, EVENT_HOOK_ENV * sizeof *env);
         if (asprintf(&env[0], "ECS_HOSTD_EVENT_KIND=%s", notice_kind_name(e->rec.kind)) < 0 ||
             asprintf(&env[1], "ECS_HOSTD_EVENT_ACTION=%s", e->rec.action) < 0 ||
             asprintf(&env[2], "ECS_HOSTD_EVENT_ID=%s", e->rec.id) < 0 ||
@@ -295,20 +242,20 @@ static int hook_env(const struct event *e, char *env[static 9]) {
 /* Once per notice, after the drain was confirmed (or its deadline passed). */
 static void run_hook(struct event *e) {
         struct watcher *w = e->w;
-        char *env[9];
+        char *env[EVENT_HOOK_ENV];
         int r;
 
         if (e->rec.hook_done)
                 return;
         e->rec.hook_done = true;
-        save(w);
+        watcher_save(w);
         if (!w->hook_path)
                 return;
         if (w->dry_run) {
                 log_info("Dry run: would run the drain hook %s for %s", w->hook_path, e->rec.id);
                 return;
         }
-        r = hook_env(e, env);
+        r = event_hook_env(e, env);
         if (r >= 0)
                 r = hooks_run(w->hooks, w->hook_path, e->rec.id, (const char *const *)env,
                               w->hook_timeout_usec);
@@ -351,10 +298,10 @@ static void give_up(struct event *e, const char *why) {
         snprintf(e->rec.result, sizeof e->rec.result, "failed");
         e->w->stats->drains[e->rec.kind][WATCHER_DRAIN_FAILED]++;
         log_crit("%s %s at %s: the deadline passed without a confirmed drain of %s (%s)",
-                 notice_kind_name(e->rec.kind), what_action(e), fmt_time(e->rec.time, t, sizeof t),
-                 e->w->arn, why);
+                 notice_kind_name(e->rec.kind), event_what(e),
+                 watcher_fmt_time(e->rec.time, t, sizeof t), e->w->arn, why);
         event_status(e, "drain NOT confirmed");
-        save(e->w);
+        watcher_save(e->w);
         run_hook(e);
 }
 
@@ -369,27 +316,34 @@ static void confirmed(struct event *e) {
                 snprintf(e->rec.result, sizeof e->rec.result, "undone");
                 w->stats->drains[e->rec.kind][WATCHER_DRAIN_UNDONE]++;
                 w->ecs_status = "ACTIVE";
+                if (w->follow) {
+                        log_info("No longer following the drain of %s: ACTIVE again", w->arn);
+                        drain_follow_stop(w);
+                }
                 log_notice("%s %s withdrawn: container instance %s is ACTIVE again",
-                           notice_kind_name(e->rec.kind), what_action(e), w->arn);
-                set_status(w, "%s notice withdrawn; ACTIVE again", notice_kind_name(e->rec.kind));
-                save(w);
+                           notice_kind_name(e->rec.kind), event_what(e), w->arn);
+                watcher_set_status(w, "%s notice withdrawn; ACTIVE again",
+                                   notice_kind_name(e->rec.kind));
+                watcher_save(w);
                 return;
         }
         long left = (long)(e->rec.time - time(NULL));
         e->rec.drained = true;
         e->rec.by_us = true;
+        e->rec.drained_at = time(NULL);
         w->stats->drains[e->rec.kind][WATCHER_DRAIN_CONFIRMED]++;
         w->stats->last_drain_seconds = (double)(event_now_usec(w->aws->event) - e->seen_usec) / 1e6;
         w->ecs_status = "DRAINING";
         snprintf(e->rec.result, sizeof e->rec.result, "confirmed");
         log_struct(LOG_WARNING, ((const char *const[]){"ECS_HOSTD_EVENT=drained", NULL}),
                    "%s %s at %s (in %ld s): container instance %s DRAINING after %.2f s",
-                   notice_kind_name(e->rec.kind), what_action(e),
-                   fmt_time(e->rec.time, t, sizeof t), left > 0 ? left : 0, w->arn,
+                   notice_kind_name(e->rec.kind), event_what(e),
+                   watcher_fmt_time(e->rec.time, t, sizeof t), left > 0 ? left : 0, w->arn,
                    w->stats->last_drain_seconds);
         event_status(e, "DRAINING confirmed");
-        save(w);
+        watcher_save(w);
         run_hook(e);
+        drain_follow_start(e);
 }
 
 /* The call failed (why): retry at the pace the failure asks for, until the
@@ -483,7 +437,7 @@ static void withdrawn(struct event *e) {
         if (w->dry_run) {
                 log_info("Dry run: would set %s ACTIVE again (%s withdrawn)", w->arn, e->rec.id);
                 e->rec.undone = true;
-                save(w);
+                watcher_save(w);
                 return;
         }
         send_update(e, true);
@@ -513,7 +467,7 @@ static void update_state(struct event *e) {
                 e->rec.drained = true;
                 snprintf(e->rec.result, sizeof e->rec.result, "dry-run");
                 w->stats->drains[e->rec.kind][WATCHER_DRAIN_DRY_RUN]++;
-                save(w);
+                watcher_save(w);
                 run_hook(e);
                 return;
         }
@@ -539,7 +493,7 @@ static void prune(struct watcher *w) {
 
         while (*p) {
                 struct event *e = *p;
-                if (++n > LEDGER_MAX && !e->call && !e->retry && !e->present) {
+                if (++n > LEDGER_MAX && !e->call && !e->retry && !e->present && e != w->followed) {
                         *p = e->next;
                         event_free(e);
                         forgotten++;
@@ -573,12 +527,12 @@ static struct event *event_new(struct watcher *w, const struct notice *n) {
         if (n->warning)
                 log_warn("%s", n->warning);
         log_struct(LOG_WARNING, ((const char *const[]){"ECS_HOSTD_EVENT=notice", NULL}),
-                   "%s %s at %s (in %ld s)%s", notice_kind_name(n->kind), what_action(e),
-                   n->time ? fmt_time(n->time, t, sizeof t) : "now",
+                   "%s %s at %s (in %ld s)%s", notice_kind_name(n->kind), event_what(e),
+                   n->time ? watcher_fmt_time(n->time, t, sizeof t) : "now",
                    n->time > now ? (long)(n->time - now) : 0L,
                    w->drains[n->kind] ? (w->arn ? ": draining" : ": will drain once joined")
                                       : ": reported only (not in ECS_HOSTD_DRAIN_ON)");
-        save(w);
+        watcher_save(w);
         return e;
 }
 
@@ -798,9 +752,19 @@ static int read_config(struct watcher *w, const struct config *cfg) {
                               ? config_duration_ms(cfg, KEY_ECS_HOSTD_MAINTENANCE_LEAD) / 1000
                               : -1;
         w->hook_path = config_string(cfg, KEY_ECS_HOSTD_DRAIN_HOOK);
+        w->empty_hook_path = config_string(cfg, KEY_ECS_HOSTD_EMPTY_HOOK);
         w->hook_timeout_usec =
                 (uint64_t)config_duration_ms(cfg, KEY_ECS_HOSTD_DRAIN_HOOK_TIMEOUT) * 1000;
         return 0;
+}
+
+/* A hook that will not run is said at start, not at the first notice. */
+static void check_hook(const char *key, const char *path) {
+        _cleanup_free_ char *why = NULL;
+
+        if (path && hook_check_file(path, &why) < 0)
+                log_warn("%s %s will not run as it is: %s", key, path,
+                         why ? why : "cannot check it");
 }
 
 static int start_polling(struct watcher *w) {
@@ -820,12 +784,8 @@ static int start_polling(struct watcher *w) {
                  w->drains[NOTICE_MAINTENANCE] ? ", maintenance (drains)" : "");
         if (w->dry_run)
                 log_warn("ECS_HOSTD_DRY_RUN=true: notices are logged, nothing is changed in ECS");
-        if (w->hook_path) {
-                _cleanup_free_ char *why = NULL;
-                if (hook_check_file(w->hook_path, &why) < 0)
-                        log_warn("ECS_HOSTD_DRAIN_HOOK %s will not run as it is: %s", w->hook_path,
-                                 why ? why : "cannot check it");
-        }
+        check_hook("ECS_HOSTD_DRAIN_HOOK", w->hook_path);
+        check_hook("ECS_HOSTD_EMPTY_HOOK", w->empty_hook_path);
         return 0;
 }
 
@@ -897,6 +857,7 @@ struct watcher *watcher_free(struct watcher *w) {
         if (!w)
                 return NULL;
         log_stopped(w);
+        drain_follow_stop(w);
         sd_event_source_disable_unref(w->tick);
         imds_request_cancel(w->req);
         while (w->events) {
@@ -926,6 +887,7 @@ int watcher_set_target(struct watcher *w, const char *cluster, const char *arn) 
         w->arn = a;
         for (struct event *e = w->events; e; e = e->next)
                 update_state(e);
+        drain_follow_resume(w);
         return 0;
 }
 
@@ -941,7 +903,11 @@ const char *watcher_drain_result_name(enum watcher_drain_result r) {
 
 void watcher_get_state(const struct watcher *w, struct watcher_state *ret) {
         *ret = (struct watcher_state){.blind = w->spot_failures >= BLIND_AFTER_POLLS,
-                                      .ecs_status = w->ecs_status};
+                                      .ecs_status = w->ecs_status,
+                                      .following = w->follow != NULL,
+                                      .tasks_known = w->follow && w->last_view.counts_known,
+                                      .tasks_left = w->last_view.running + w->last_view.pending,
+                                      .follow_deadline = w->follow ? w->last_view.deadline : 0};
         for (const struct event *e = w->events; e; e = e->next) {
                 enum notice_kind k = e->rec.kind;
                 if (!e->present || e->rec.undone)

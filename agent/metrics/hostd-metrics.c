@@ -4,6 +4,7 @@
  * one of the statuses ECS documents, so no answer can add series. */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "hostd-metrics.h"
 #include "macro.h"
@@ -56,6 +57,40 @@ static void by_kind(struct expo *e, const char *name, enum expo_type t, const ch
                             (double)n[k]);
 }
 
+/* Following drains to empty: the one in progress, and how the others ended. */
+static void follows(struct expo *e, const struct hostd_view *v) {
+        const struct watcher_stats *s = v->watcher_stats;
+        const struct watcher_state *w = v->watcher;
+
+        if (w && w->following) {
+                if (w->tasks_known)
+                        one(e, "ecs_hostd_drain_tasks_left", EXPO_GAUGE,
+                            "Tasks still running or pending on the draining host.", w->tasks_left);
+                one(e, "ecs_hostd_drain_deadline_timestamp_seconds", EXPO_GAUGE,
+                    "When the followed drain runs out of time (Spot: the interruption), as a "
+                    "Unix time.",
+                    (double)w->follow_deadline);
+                one(e, "ecs_hostd_drain_seconds_to_deadline", EXPO_GAUGE,
+                    "Seconds from this scrape to the followed drain's deadline (negative once "
+                    "past).",
+                    difftime(w->follow_deadline, time(NULL)));
+        }
+        expo_family(e, "ecs_hostd_drain_follows_total", EXPO_COUNTER,
+                    "Drains followed to their end: the host empty, or the deadline reached with "
+                    "tasks left.");
+        expo_sample(e, (const char *const[]){"result", "empty", NULL}, (double)s->follows_empty);
+        expo_sample(e, (const char *const[]){"result", "deadline", NULL},
+                    (double)s->follows_deadline);
+        one(e, "ecs_hostd_drain_follow_calls_total", EXPO_COUNTER,
+            "ECS calls made following drains (DescribeContainerInstances, ListTasks, "
+            "DescribeTasks).",
+            (double)s->follow_calls);
+        if (s->last_time_to_empty_seconds >= 0)
+                one(e, "ecs_hostd_last_drain_time_to_empty_seconds", EXPO_GAUGE,
+                    "From DRAINING confirmed to the host empty, for the last drain that emptied.",
+                    s->last_time_to_empty_seconds);
+}
+
 static void notices(struct expo *e, const struct hostd_view *v) {
         const struct watcher_stats *s = v->watcher_stats;
         const struct watcher_state *w = v->watcher;
@@ -99,6 +134,7 @@ static void notices(struct expo *e, const struct hostd_view *v) {
                 one(e, "ecs_hostd_last_drain_seconds", EXPO_GAUGE,
                     "From the last drained notice first seen to ECS confirming DRAINING.",
                     s->last_drain_seconds);
+        follows(e, v);
 }
 
 static void watcher(struct expo *e, const struct hostd_view *v) {

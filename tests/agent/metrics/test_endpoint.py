@@ -112,6 +112,11 @@ def routes(tap, d, arn, inst):
            "credential refreshes and the expiry of those in use")
     tap.ok((sample(text, "ecs_hostd_watcher_polls_total") or 0) > 0 and sample(text, "ecs_hostd_watcher_running") == 1
            and sample(text, "ecs_hostd_watcher_blind") == 0, "the watcher polls, and sees")
+    tap.ok(sample(text, "ecs_hostd_last_drain_seconds") is None
+           and sample(text, "ecs_hostd_last_drain_time_to_empty_seconds") is None
+           and sample(text, "ecs_hostd_drain_tasks_left") is None,
+           "before any drain: no last-drain figures (not a 0 that reads as a drain in no time)",
+           [x for x in text.splitlines() if x.startswith("ecs_hostd_last_drain") or "tasks_left" in x])
     rss, fds = sample(text, "process_resident_memory_bytes"), sample(text, "process_open_fds")
     tap.ok(rss and 1 << 20 < rss < 1 << 30 and fds and 3 <= fds < 100
            and abs(sample(text, "process_start_time_seconds") - time.time()) < 600,

@@ -1285,11 +1285,15 @@ class Stack:
 
         {"imds": {"config": {...}, "metadata": {...}, "spot": {...}|null,
                   "termination_time": T, "rebalance": T, "asg": "Terminated",
+                  "tags": {"enabled": true, "tags": {"aws:autoscaling:groupName": "web"}},
                   "maintenance": [{"code": ..., "not_before": ...}],
                   "maintenance_cancel": [id], "maintenance_complete": [id],
                   "faults": [{"kind": ..., "path": ..., ...}], "clear_faults": true,
                   "expire_tokens": true},
-         "ecs":  {"down": bool, "faults": [{"kind": ..., "operation": ..., ...}], "clear_faults": true}}
+         "ecs":  {"down": bool, "faults": [{"kind": ..., "operation": ..., ...}], "clear_faults": true,
+                  "lifecycle": [{"group": ..., "hook": ..., "instance": ...}]}}
+        ("ecs" is the AWS proxy, which also answers Auto Scaling's lifecycle
+        actions from the ones listed.)
         Times: seconds from now (number) or ISO 8601.  Returns the created
         maintenance events (their EventIds cancel them)."""
         unknown = set(scenario) - {"imds", "ecs", "expect", "description", "daemon"}
@@ -1604,8 +1608,8 @@ class Daemon:
 
 
 IMDS_SCENARIO_KEYS = {"config", "metadata", "identity", "spot", "termination_time", "rebalance", "asg", "maintenance",
-                      "maintenance_cancel", "maintenance_complete", "clear_faults", "faults", "expire_tokens"}
-ECS_SCENARIO_KEYS = {"down", "clear_faults", "faults"}
+                      "maintenance_cancel", "maintenance_complete", "clear_faults", "faults", "expire_tokens", "tags"}
+ECS_SCENARIO_KEYS = {"down", "clear_faults", "faults", "lifecycle"}
 
 
 def apply_imds(ctl, spec):
@@ -1640,6 +1644,8 @@ def apply_imds(ctl, spec):
             ctl.clear_asg_state()
         else:
             ctl.asg_state(spec["asg"])
+    if "tags" in spec:
+        ctl._call("POST", "/tags", spec["tags"])
     for ev in spec.get("maintenance", []):
         events.append(ctl._call("POST", "/maintenance", ev))
     for event_id in spec.get("maintenance_cancel", []):
@@ -1666,6 +1672,8 @@ def apply_ecs(ctl, spec):
         ctl.clear_faults()
     for f in spec.get("faults", []):
         ctl._call("POST", "/faults", f)
+    for a in spec.get("lifecycle", []):
+        ctl._call("POST", "/lifecycle", a)
     return []
 
 

@@ -6,6 +6,7 @@
  *
  *   aws-tool imds PATH...          GET each path in turn ("sleep:MS" waits on a timer)
  *   aws-tool creds                 fetch credentials (prints the key id only)
+ *   aws-tool asg-group             the Auto Scaling group from IMDS's instance tags
  *   aws-tool ecs OPERATION JSON    one ECS call
  */
 #include <errno.h>
@@ -98,6 +99,21 @@ static void on_creds(const struct aws_credentials *c, int error, const char *tex
         sd_event_exit(t->event, 0);
 }
 
+static void on_group(int error, const char *group, const char *text, void *userdata) {
+        struct tool *t = userdata;
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddNumberToObject(o, "error", error);
+        if (group)
+                cJSON_AddStringToObject(o, "group", group);
+        else {
+                cJSON_AddStringToObject(o, "error_text", text ? text : "");
+                t->failures++;
+        }
+        print_json(o);
+        sd_event_exit(t->event, 0);
+}
+
 static void on_ecs(const struct ecs_result *r, void *userdata) {
         struct tool *t = userdata;
         cJSON *o = cJSON_CreateObject();
@@ -151,7 +167,8 @@ int main(int argc, char *argv[]) {
         int r;
 
         if (argc < 2) {
-                fprintf(stderr, "usage: aws-tool imds PATH... | creds | ecs OPERATION JSON\n");
+                fprintf(stderr, "usage: aws-tool imds PATH... | creds | asg-group | ecs OPERATION "
+                                "JSON\n");
                 return 2;
         }
         log_force_stderr(1);
@@ -176,6 +193,8 @@ int main(int argc, char *argv[]) {
                 imds_next(&t);
         else if (strcmp(t.op, "creds") == 0)
                 r = credentials_get(t.aws->creds, on_creds, &t, NULL);
+        else if (strcmp(t.op, "asg-group") == 0)
+                r = imds_get_autoscaling_group(t.aws->imds, on_group, &t, NULL);
         else if (strcmp(t.op, "ecs") == 0 && t.n_args == 2)
                 r = aws_clients_start(t.aws, on_ready, &t);
         else {

@@ -116,8 +116,10 @@ const struct opstats *autoscaling_stats(void);
 /* ---- pure helpers, exposed for tests and the fuzzer ---- */
 
 /* The form body of a call: "Action=A&Version=2011-01-01" then each
- * "name=value" in order, every byte but RFC 3986's unreserved ones (A-Z a-z
- * 0-9 - . _ ~) written %XX, as SigV4 canonicalises a query.  0 and *ret
+ * "name=value" in order, as the AWS SDKs write it (botocore's urlencode):
+ * RFC 3986's unreserved bytes (A-Z a-z 0-9 - . _ ~) as they are, a space as
+ * '+', every other byte %XX.  (AWS reads %20 as well; moto, which checks a
+ * form's signature over the form it re-encodes, does not.)  0 and *ret
  * (malloc'd), -EINVAL (no action, a NULL name or value) or -ENOMEM. */
 int autoscaling_encode(const char *action, const struct autoscaling_param *params, size_t n_params,
                        char **ret);

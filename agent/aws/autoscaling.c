@@ -64,10 +64,13 @@ static bool unreserved(unsigned char c) {
                c == '-' || c == '.' || c == '_' || c == '~';
 }
 
+/* As the AWS SDKs write a form (botocore: urlencode): a space as '+'. */
 static void put_encoded(FILE *f, const char *s) {
         for (const unsigned char *p = (const unsigned char *)s; *p; p++)
                 if (unreserved(*p))
                         fputc(*p, f);
+                else if (*p == ' ')
+                        fputc('+', f);
                 else
                         fprintf(f, "%%%02X", *p);
 }

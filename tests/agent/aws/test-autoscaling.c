@@ -52,10 +52,10 @@ static void test_encode(void) {
                "Action=CompleteLifecycleAction&Version=2011-01-01&AutoScalingGroupName=web-asg&"
                "LifecycleHookName=ecs%2Fdrain&InstanceId=i-0123456789abcdef0&"
                "LifecycleActionResult=CONTINUE");
-        encode("everything but A-Z a-z 0-9 - . _ ~ as %XX (uppercase), a space as %20", "Describe",
-               odd, ELEMENTSOF(odd),
+        encode("as botocore writes a form: A-Z a-z 0-9 - . _ ~ kept, a space as +, the rest %XX",
+               "Describe", odd, ELEMENTSOF(odd),
                "Action=Describe&Version=2011-01-01&AutoScalingGroupName="
-               "a%20b%2Bc%3Dd%26e%2Ff~g.h_i-j%25k&X=caf%C3%A9%09%0A&Empty=");
+               "a+b%2Bc%3Dd%26e%2Ff~g.h_i-j%25k&X=caf%C3%A9%09%0A&Empty=");
         encode("a NULL value", "A", null_value, 1, NULL);
         encode("a NULL name", "A", null_name, 1, NULL);
         encode("no action", "", NULL, 0, NULL);

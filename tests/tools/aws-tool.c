@@ -8,11 +8,21 @@
  *   aws-tool creds                 fetch credentials (prints the key id only)
  *   aws-tool asg-group             the Auto Scaling group from IMDS's instance tags
  *   aws-tool ecs OPERATION JSON    one ECS call
+ *   aws-tool autoscaling ACTION [NAME=VALUE]...
+ *                                  one Auto Scaling call with those form fields
+ *   aws-tool asg-complete GROUP HOOK INSTANCE RESULT [TOKEN]
+ *   aws-tool asg-heartbeat GROUP HOOK INSTANCE [TOKEN]
+ *                                  the lifecycle wrappers ("-" for no INSTANCE)
+ * The Auto Scaling commands need ECS_HOSTD_ASG_LIFECYCLE_HOOK set, as the
+ * daemon makes that client only then; their result carries the client's
+ * opstats so far ("stats").
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <libxml/tree.h>
 
 #include "aws-clients.h"
 #include "event-util.h"
@@ -134,6 +144,78 @@ static void on_ecs(const struct ecs_result *r, void *userdata) {
         sd_event_exit(t->event, 0);
 }
 
+static cJSON *stats_json(const struct opstats *s) {
+        cJSON *o = cJSON_CreateObject();
+
+        for (size_t i = 0; i < s->n_ops; i++) {
+                cJSON *op = cJSON_AddObjectToObject(o, s->ops[i].name);
+                for (size_t k = 0; s->outcomes[k]; k++)
+                        if (s->ops[i].n[k])
+                                cJSON_AddNumberToObject(op, s->outcomes[k], (double)s->ops[i].n[k]);
+        }
+        cJSON_AddNumberToObject(o, "retries", (double)s->retries);
+        return o;
+}
+
+static void on_autoscaling(const struct autoscaling_result *r, void *userdata) {
+        struct tool *t = userdata;
+        cJSON *o = cJSON_CreateObject();
+        const xmlNode *root = r->document ? xmlDocGetRootElement(r->document) : NULL;
+
+        cJSON_AddNumberToObject(o, "error", r->error);
+        cJSON_AddNumberToObject(o, "kind", r->kind);
+        cJSON_AddNumberToObject(o, "status", (double)r->status);
+        cJSON_AddNumberToObject(o, "attempts", r->attempts);
+        if (r->code)
+                cJSON_AddStringToObject(o, "code", r->code);
+        if (r->service_message)
+                cJSON_AddStringToObject(o, "service_message", r->service_message);
+        if (r->message)
+                cJSON_AddStringToObject(o, "message", r->message);
+        if (r->request_id)
+                cJSON_AddStringToObject(o, "request_id", r->request_id);
+        if (root)
+                cJSON_AddStringToObject(o, "answer", (const char *)root->name);
+        cJSON_AddStringToObject(o, "endpoint", autoscaling_endpoint(t->aws->autoscaling));
+        cJSON_AddItemToObject(o, "stats", stats_json(autoscaling_stats()));
+        if (r->error)
+                t->failures++;
+        print_json(o);
+        sd_event_exit(t->event, 0);
+}
+
+/* "-" stands for an argument left out (NULL). */
+static const char *arg(const struct tool *t, int i) {
+        return i < t->n_args && strcmp(t->args[i], "-") != 0 ? t->args[i] : NULL;
+}
+
+static int autoscaling_start(struct tool *t) {
+        struct autoscaling *as = t->aws->autoscaling;
+        struct autoscaling_param p[32];
+        size_t n = 0;
+
+        if (!as) {
+                fprintf(stderr,
+                        "aws-tool: no Auto Scaling client: set ECS_HOSTD_ASG_LIFECYCLE_HOOK\n");
+                return -ENOENT;
+        }
+        if (strcmp(t->op, "asg-complete") == 0)
+                return autoscaling_complete_lifecycle_action(as, arg(t, 0), arg(t, 1), arg(t, 2),
+                                                             arg(t, 3), arg(t, 4), on_autoscaling,
+                                                             t, NULL);
+        if (strcmp(t->op, "asg-heartbeat") == 0)
+                return autoscaling_record_lifecycle_action_heartbeat(
+                        as, arg(t, 0), arg(t, 1), arg(t, 2), arg(t, 3), on_autoscaling, t, NULL);
+        for (int i = 1; i < t->n_args && n < ELEMENTSOF(p); i++) {
+                char *eq = strchr(t->args[i], '=');
+                if (!eq)
+                        return -EINVAL;
+                *eq = 0; /* argv is ours to cut */
+                p[n++] = (struct autoscaling_param){t->args[i], eq + 1};
+        }
+        return autoscaling_call(as, t->args[0], p, n, on_autoscaling, t, NULL);
+}
+
 static void on_ready(struct aws_clients *a, int error, const char *text, void *userdata) {
         struct tool *t = userdata;
         cJSON *req;
@@ -143,6 +225,15 @@ static void on_ready(struct aws_clients *a, int error, const char *text, void *u
                 fprintf(stderr, "aws-tool: %s\n", text);
                 t->failures++;
                 sd_event_exit(t->event, 0);
+                return;
+        }
+        if (strcmp(t->op, "ecs") != 0) {
+                r = autoscaling_start(t);
+                if (r < 0) {
+                        fprintf(stderr, "aws-tool: %s: %s\n", t->op, strerror(-r));
+                        t->failures++;
+                        sd_event_exit(t->event, 0);
+                }
                 return;
         }
         req = cJSON_Parse(t->args[1]);
@@ -167,8 +258,11 @@ int main(int argc, char *argv[]) {
         int r;
 
         if (argc < 2) {
-                fprintf(stderr, "usage: aws-tool imds PATH... | creds | asg-group | ecs OPERATION "
-                                "JSON\n");
+                fprintf(stderr,
+                        "usage: aws-tool imds PATH... | creds | asg-group | ecs OPERATION JSON | "
+                        "autoscaling ACTION [NAME=VALUE]... | asg-complete GROUP HOOK "
+                        "INSTANCE RESULT [TOKEN] | asg-heartbeat GROUP HOOK INSTANCE "
+                        "[TOKEN]\n");
                 return 2;
         }
         log_force_stderr(1);
@@ -195,7 +289,10 @@ int main(int argc, char *argv[]) {
                 r = credentials_get(t.aws->creds, on_creds, &t, NULL);
         else if (strcmp(t.op, "asg-group") == 0)
                 r = imds_get_autoscaling_group(t.aws->imds, on_group, &t, NULL);
-        else if (strcmp(t.op, "ecs") == 0 && t.n_args == 2)
+        else if ((strcmp(t.op, "ecs") == 0 && t.n_args == 2) ||
+                 (strcmp(t.op, "autoscaling") == 0 && t.n_args >= 1) ||
+                 (strcmp(t.op, "asg-complete") == 0 && t.n_args >= 4) ||
+                 (strcmp(t.op, "asg-heartbeat") == 0 && t.n_args >= 3))
                 r = aws_clients_start(t.aws, on_ready, &t);
         else {
                 fprintf(stderr, "aws-tool: unknown command %s\n", t.op);

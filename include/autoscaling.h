@@ -155,3 +155,9 @@ const char *autoscaling_xml_strerror(int error);
 /* Classify an HTTP status and error code. */
 enum autoscaling_error_kind autoscaling_classify(long status, const char *code);
 bool autoscaling_kind_retryable(enum autoscaling_error_kind kind);
+
+/* The lifecycle action a call named is not waiting: Auto Scaling's
+ * ValidationError "No active Lifecycle Action found with instance ID ..."
+ * (or "... with token ..."): already completed, timed out, or never held.
+ * Retrying cannot change it. */
+bool autoscaling_no_active_lifecycle_action(const struct autoscaling_result *r);

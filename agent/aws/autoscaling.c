@@ -369,6 +369,13 @@ bool autoscaling_kind_retryable(enum autoscaling_error_kind kind) {
                kind == AUTOSCALING_ERR_TRANSPORT || kind == AUTOSCALING_ERR_PROTOCOL;
 }
 
+bool autoscaling_no_active_lifecycle_action(const struct autoscaling_result *r) {
+        static const char prefix[] = "No active Lifecycle Action found";
+
+        return r && streq_ptr(r->code, "ValidationError") && r->service_message &&
+               strncmp(r->service_message, prefix, sizeof prefix - 1) == 0;
+}
+
 static int kind_errno(enum autoscaling_error_kind kind) {
         static const int errnos[] = {
                 [AUTOSCALING_OK] = 0,

@@ -397,6 +397,31 @@ static void test_wrappers(void) {
         sd_event_unref(event);
 }
 
+static void test_no_active_action(void) {
+        struct autoscaling_result gone = {.code = "ValidationError",
+                                          .service_message =
+                                                  "No active Lifecycle Action found "
+                                                  "with instance ID i-0123456789abcdef0"},
+                                  by_token = {.code = "ValidationError",
+                                              .service_message =
+                                                      "No active Lifecycle Action found with "
+                                                      "token 3e9f1d2c-0000-4000-8000-000000000001"},
+                                  other = {.code = "ValidationError",
+                                           .service_message = "1 validation error detected"},
+                                  denied = {.code = "AccessDenied",
+                                            .service_message = "No active Lifecycle Action found"},
+                                  bare = {.code = "ValidationError"};
+
+        CHECK("no active action, by instance", autoscaling_no_active_lifecycle_action(&gone));
+        CHECK("no active action, by token", autoscaling_no_active_lifecycle_action(&by_token));
+        CHECK("another ValidationError is not", !autoscaling_no_active_lifecycle_action(&other));
+        CHECK("the words under another code are not",
+              !autoscaling_no_active_lifecycle_action(&denied));
+        CHECK("a ValidationError without a message is not",
+              !autoscaling_no_active_lifecycle_action(&bare));
+        CHECK("NULL is not", !autoscaling_no_active_lifecycle_action(NULL));
+}
+
 int main(void) {
         test_encode();
         test_answers();
@@ -404,5 +429,6 @@ int main(void) {
         test_hostile();
         test_classify();
         test_wrappers();
+        test_no_active_action();
         return test_done();
 }

@@ -13,6 +13,10 @@
  *   aws-tool asg-complete GROUP HOOK INSTANCE RESULT [TOKEN]
  *   aws-tool asg-heartbeat GROUP HOOK INSTANCE [TOKEN]
  *                                  the lifecycle wrappers ("-" for no INSTANCE)
+ *   aws-tool asg-lifecycle complete|heartbeat [BUDGET_SECONDS [TOKEN]]
+ *                                  what the daemon does (asg-lifecycle.h): this
+ *                                  instance, the configured hook, the group
+ *                                  from ECS_HOSTD_ASG_NAME or IMDS, retries
  * The Auto Scaling commands need ECS_HOSTD_ASG_LIFECYCLE_HOOK set, as the
  * daemon makes that client only then; their result carries the client's
  * opstats so far ("stats").
@@ -24,6 +28,7 @@
 
 #include <libxml/tree.h>
 
+#include "asg-lifecycle.h"
 #include "aws-clients.h"
 #include "event-util.h"
 #include "log.h"
@@ -37,6 +42,8 @@ struct tool {
         int n_args, next;
         const char *op;
         int failures;
+        const struct config *cfg;
+        struct asg_lifecycle *lifecycle;
 };
 
 static void print_json(cJSON *o) {
@@ -216,6 +223,46 @@ static int autoscaling_start(struct tool *t) {
         return autoscaling_call(as, t->args[0], p, n, on_autoscaling, t, NULL);
 }
 
+static void on_lifecycle(const struct asg_lifecycle_result *r, void *userdata) {
+        struct tool *t = userdata;
+        cJSON *o = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(o, "action", asg_lifecycle_action_name(r->action));
+        cJSON_AddStringToObject(o, "outcome", asg_lifecycle_outcome_name(r->outcome));
+        cJSON_AddNumberToObject(o, "kind", r->kind);
+        cJSON_AddNumberToObject(o, "attempts", r->attempts);
+        if (r->code)
+                cJSON_AddStringToObject(o, "code", r->code);
+        if (r->message)
+                cJSON_AddStringToObject(o, "message", r->message);
+        if (r->group)
+                cJSON_AddStringToObject(o, "group", r->group);
+        cJSON_AddStringToObject(o, "hook", asg_lifecycle_hook(t->lifecycle));
+        if (r->outcome != ASG_LIFECYCLE_DONE)
+                t->failures++;
+        print_json(o);
+        sd_event_exit(t->event, 0);
+}
+
+static int lifecycle_start(struct tool *t) {
+        enum asg_lifecycle_action action;
+        double budget = t->n_args > 1 ? strtod(t->args[1], NULL) : 0;
+        int r;
+
+        if (strcmp(t->args[0], "complete") == 0)
+                action = ASG_LIFECYCLE_COMPLETE;
+        else if (strcmp(t->args[0], "heartbeat") == 0)
+                action = ASG_LIFECYCLE_HEARTBEAT;
+        else
+                return -EINVAL;
+        r = asg_lifecycle_new(&t->lifecycle, t->aws, t->cfg);
+        if (r < 0)
+                return r;
+        return asg_lifecycle_start(t->lifecycle, action, arg(t, 2),
+                                   budget > 0 ? (uint64_t)(budget * 1e6) : 0, on_lifecycle, t,
+                                   NULL);
+}
+
 static void on_ready(struct aws_clients *a, int error, const char *text, void *userdata) {
         struct tool *t = userdata;
         cJSON *req;
@@ -228,7 +275,7 @@ static void on_ready(struct aws_clients *a, int error, const char *text, void *u
                 return;
         }
         if (strcmp(t->op, "ecs") != 0) {
-                r = autoscaling_start(t);
+                r = strcmp(t->op, "asg-lifecycle") == 0 ? lifecycle_start(t) : autoscaling_start(t);
                 if (r < 0) {
                         fprintf(stderr, "aws-tool: %s: %s\n", t->op, strerror(-r));
                         t->failures++;
@@ -262,7 +309,7 @@ int main(int argc, char *argv[]) {
                         "usage: aws-tool imds PATH... | creds | asg-group | ecs OPERATION JSON | "
                         "autoscaling ACTION [NAME=VALUE]... | asg-complete GROUP HOOK "
                         "INSTANCE RESULT [TOKEN] | asg-heartbeat GROUP HOOK INSTANCE "
-                        "[TOKEN]\n");
+                        "[TOKEN] | asg-lifecycle complete|heartbeat [BUDGET_SECONDS [TOKEN]]\n");
                 return 2;
         }
         log_force_stderr(1);
@@ -280,6 +327,7 @@ int main(int argc, char *argv[]) {
                 return 2;
         }
         t.op = argv[1];
+        t.cfg = cfg;
         t.args = argv + 2;
         t.n_args = argc - 2;
 
@@ -292,7 +340,8 @@ int main(int argc, char *argv[]) {
         else if ((strcmp(t.op, "ecs") == 0 && t.n_args == 2) ||
                  (strcmp(t.op, "autoscaling") == 0 && t.n_args >= 1) ||
                  (strcmp(t.op, "asg-complete") == 0 && t.n_args >= 4) ||
-                 (strcmp(t.op, "asg-heartbeat") == 0 && t.n_args >= 3))
+                 (strcmp(t.op, "asg-heartbeat") == 0 && t.n_args >= 3) ||
+                 (strcmp(t.op, "asg-lifecycle") == 0 && t.n_args >= 1))
                 r = aws_clients_start(t.aws, on_ready, &t);
         else {
                 fprintf(stderr, "aws-tool: unknown command %s\n", t.op);
@@ -300,6 +349,7 @@ int main(int argc, char *argv[]) {
         }
         if (r >= 0)
                 sd_event_loop(t.event);
+        asg_lifecycle_free(t.lifecycle);
         aws_clients_free(t.aws);
         sd_event_unref(t.event);
         config_free(cfg);

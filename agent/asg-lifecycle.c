@@ -302,7 +302,7 @@ int asg_lifecycle_new(struct asg_lifecycle **ret, struct aws_clients *aws,
 
         if (!ret || !aws || !cfg)
                 return -EINVAL;
-        if (!aws->autoscaling)
+        if (!aws->autoscaling || !config_string(cfg, KEY_ECS_HOSTD_ASG_LIFECYCLE_HOOK))
                 return -ENOPKG;
         l = calloc(1, sizeof *l);
         if (!l)

@@ -25,7 +25,8 @@ DEPS        ?= packaging/install-deps.sh
 DEMO        ?= tests/demo
 
 # What each binary links, and nothing more (with --as-needed on top).
-HOSTD_PKGS  := libcurl libcjson libsystemd libcrypto libpcre2-8 libmicrohttpd zlib yaml-0.1 gnutls libcrypt
+HOSTD_PKGS  := libcurl libcjson libsystemd libcrypto libpcre2-8 libmicrohttpd zlib yaml-0.1 gnutls libcrypt \
+               libxml-2.0
 PLACE_PKGS  := libcjson libpcre2-8
 # Tests and tools link everything either binary does.
 ALL_PKGS    := $(sort $(HOSTD_PKGS) $(PLACE_PKGS))

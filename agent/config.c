@@ -46,6 +46,8 @@ enum value_type {
         TYPE_LISTEN,     /* HOST:PORT, comma-separated, or "off" */
         TYPE_REGEX,      /* a PCRE2 pattern (filter.h) */
         TYPE_REGION,
+        TYPE_ASG_NAME,      /* an Auto Scaling group name (config_asg_name_valid) */
+        TYPE_ASG_HOOK_NAME, /* a lifecycle hook name (config_asg_hook_name_valid) */
         _TYPE_MAX,
 };
 
@@ -113,6 +115,7 @@ static const struct choice maintenance_codes[] = {
 };
 
 #define MS_PER_S INT64_C(1000)
+#define MS_PER_MIN (60 * MS_PER_S)
 #define MS_PER_H (3600 * MS_PER_S)
 
 /* One row of the table, indexed by its enum value, so the name can only be
@@ -134,18 +137,23 @@ static const struct config_key_info config_keys[_KEY_MAX] = {
         KEY(ECS_BACKEND_HOST, TYPE_URL, NULL, 0, 0, NULL, FLAG_BARE_HOST,
             "ECS endpoint; a bare host means `https://HOST`; unset: "
             "`https://ecs.REGION.amazonaws.com`."),
+        KEY(AWS_ENDPOINT_URL_AUTO_SCALING, TYPE_URL, NULL, 0, 0, NULL, 0,
+            "Auto Scaling endpoint, the AWS SDKs' variable; unset: "
+            "`https://autoscaling.REGION.amazonaws.com`."),
         KEY(HTTPS_PROXY, TYPE_URL, NULL, 0, 0, NULL, FLAG_BARE_PROXY | FLAG_SECRET_PASSWORD,
-            "Proxy of the ECS calls to https endpoints, e.g. `10.0.0.131:3128` (`http://` "
+            "Proxy of the AWS API calls (ECS, Auto Scaling) to https endpoints, e.g. "
+            "`10.0.0.131:3128` (`http://` "
             "implied); unset: `HTTP_PROXY`. Never used for IMDS."),
         KEY(https_proxy, TYPE_URL, NULL, 0, 0, NULL, FLAG_BARE_PROXY | FLAG_SECRET_PASSWORD,
             "Lowercase spelling of `HTTPS_PROXY`, which wins when both are set."),
         KEY(HTTP_PROXY, TYPE_URL, NULL, 0, 0, NULL, FLAG_BARE_PROXY | FLAG_SECRET_PASSWORD,
-            "Proxy of the ECS calls, as the official agent reads it from `ecs.config`; for https "
+            "Proxy of the AWS API calls, as the official agent reads it from `ecs.config`; for "
+            "https "
             "endpoints too unless `HTTPS_PROXY` is set. Never used for IMDS."),
         KEY(http_proxy, TYPE_URL, NULL, 0, 0, NULL, FLAG_BARE_PROXY | FLAG_SECRET_PASSWORD,
             "Lowercase spelling of `HTTP_PROXY`, which wins when both are set."),
         KEY(NO_PROXY, TYPE_STRING, NULL, 0, 0, NULL, 0,
-            "Hosts the ECS calls reach without the proxy: comma-separated names (with their "
+            "Hosts the AWS API calls reach without the proxy: comma-separated names (with their "
             "subdomains), addresses, CIDR ranges, or `*` for all."),
         KEY(no_proxy, TYPE_STRING, NULL, 0, 0, NULL, 0,
             "Lowercase spelling of `NO_PROXY`, which wins when both are set."),
@@ -205,6 +213,19 @@ static const struct config_key_info config_keys[_KEY_MAX] = {
             "outcome and the tasks left in its environment."),
         KEY(ECS_HOSTD_DRY_RUN, TYPE_BOOL, "false", 0, 0, NULL, 0,
             "Log what would be done and change nothing in ECS."),
+        KEY(ECS_HOSTD_ASG_LIFECYCLE_HOOK, TYPE_ASG_HOOK_NAME, NULL, 0, 0, NULL, 0,
+            "Auto Scaling lifecycle hook (on instance termination) that ecs-hostd completes with "
+            "`CONTINUE` once the host is drained to empty; unset: off."),
+        KEY(ECS_HOSTD_ASG_NAME, TYPE_ASG_NAME, NULL, 0, 0, NULL, 0,
+            "The instance's Auto Scaling group; unset: its `aws:autoscaling:groupName` tag, read "
+            "from IMDS (instance metadata tags must be on)."),
+        /* The tasks usually leave within minutes (a service's replacements
+         * start elsewhere; an ALB deregisters in 5 min by default); a task
+         * that never stops by itself would otherwise hold the instance, paid
+         * for, until the hook's own 48 h limit. */
+        KEY(ECS_HOSTD_ASG_DRAIN_TIMEOUT, TYPE_DURATION, "15m", MS_PER_MIN, 48 * MS_PER_H, NULL, 0,
+            "Longest wait for the tasks to leave before `CompleteLifecycleAction` all the same "
+            "(heartbeats hold the hook meanwhile); 48h is the hook's own limit."),
         KEY(ECS_HOSTD_METRICS_LISTEN, TYPE_LISTEN, "127.0.0.1:51680", 0, 0, NULL, 0,
             "Addresses of the metrics and introspection endpoint (comma-separated), or `off`; "
             "51680 is the port the official agent reserves for metrics."),
@@ -531,6 +552,36 @@ bool config_region_valid(const char *v) {
         return true;
 }
 
+bool config_asg_name_valid(const char *s) {
+        const unsigned char *p = (const unsigned char *)s;
+        size_t units = 0;
+
+        if (!s || !utf8_valid(s))
+                return false;
+        for (; *p; p++) {
+                if (*p < 0x20 && *p != '\t' && *p != '\r' && *p != '\n')
+                        return false;
+                /* U+FFFE and U+FFFF are not XML characters */
+                if (p[0] == 0xef && p[1] == 0xbf && (p[2] == 0xbe || p[2] == 0xbf))
+                        return false;
+                /* UTF-16 units: one per character, two for one beyond U+FFFF */
+                if ((*p & 0xc0) != 0x80)
+                        units += *p >= 0xf0 ? 2 : 1;
+        }
+        return units >= 1 && units <= CONFIG_ASG_NAME_MAX;
+}
+
+bool config_asg_hook_name_valid(const char *s) {
+        size_t n = s ? strlen(s) : 0;
+
+        if (n < 1 || n > CONFIG_ASG_NAME_MAX)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '/')
+                        return false;
+        return true;
+}
+
 static bool is_url(const char *v) {
         CURLU *u = curl_url();
         char *scheme = NULL, *host = NULL;
@@ -823,6 +874,28 @@ static int check_region(const struct config_key_info *k, const char *v, const ch
                        : errmsg_set(ret_msg, "%s is not a region name (e.g. us-east-1)", q);
 }
 
+static int check_asg_name(const struct config_key_info *k, const char *v, const char *q,
+                          struct value *out, char **ret_msg) {
+        (void)k, (void)out;
+        return config_asg_name_valid(v)
+                       ? 0
+                       : errmsg_set(ret_msg,
+                                    "%s is not an Auto Scaling group name (1 to %d "
+                                    "characters, no control characters)",
+                                    q, CONFIG_ASG_NAME_MAX);
+}
+
+static int check_asg_hook_name(const struct config_key_info *k, const char *v, const char *q,
+                               struct value *out, char **ret_msg) {
+        (void)k, (void)out;
+        return config_asg_hook_name_valid(v)
+                       ? 0
+                       : errmsg_set(ret_msg,
+                                    "%s is not a lifecycle hook name (1 to %d letters, digits and "
+                                    "- _ /)",
+                                    q, CONFIG_ASG_NAME_MAX);
+}
+
 static const check_fn checks[_TYPE_MAX] = {
         [TYPE_STRING] = check_string,
         [TYPE_BOOL] = check_bool,
@@ -839,6 +912,8 @@ static const check_fn checks[_TYPE_MAX] = {
         [TYPE_LISTEN] = check_listen,
         [TYPE_REGION] = check_region,
         [TYPE_REGEX] = check_regex,
+        [TYPE_ASG_NAME] = check_asg_name,
+        [TYPE_ASG_HOOK_NAME] = check_asg_hook_name,
 };
 
 /* Whether an empty value is a value of key k (lists: the empty list;
@@ -1273,6 +1348,8 @@ static void print_type(FILE *f, const struct config_key_info *k) {
                 [TYPE_LISTEN] = "HOST:PORT list or off",
                 [TYPE_REGEX] = "regular expression",
                 [TYPE_REGION] = "region name",
+                [TYPE_ASG_NAME] = "Auto Scaling group name",
+                [TYPE_ASG_HOOK_NAME] = "lifecycle hook name",
         };
         char lo[32], hi[32];
 

@@ -27,6 +27,7 @@ enum config_key {
         KEY_AWS_REGION,
         KEY_AWS_DEFAULT_REGION,
         KEY_ECS_BACKEND_HOST,
+        KEY_AWS_ENDPOINT_URL_AUTO_SCALING,
         /* The proxy of ECS calls, as the official agent reads it from
          * ecs.config; each lowercase spelling too, as curl reads it. */
         KEY_HTTPS_PROXY,
@@ -60,6 +61,9 @@ enum config_key {
         KEY_ECS_HOSTD_DRAIN_HOOK_TIMEOUT,
         KEY_ECS_HOSTD_EMPTY_HOOK,
         KEY_ECS_HOSTD_DRY_RUN,
+        KEY_ECS_HOSTD_ASG_LIFECYCLE_HOOK,
+        KEY_ECS_HOSTD_ASG_NAME,
+        KEY_ECS_HOSTD_ASG_DRAIN_TIMEOUT,
         KEY_ECS_HOSTD_METRICS_LISTEN,
         KEY_ECS_HOSTD_METRICS_WEB_CONFIG,
         KEY_ECS_HOSTD_METRICS_COLLECTORS,
@@ -125,6 +129,17 @@ const char *config_key_name(enum config_key k);
 /* The rule of a region name (AWS_REGION): "us-east-1", lowercase letters,
  * digits and '-'.  For a region that comes from elsewhere (IMDS). */
 bool config_region_valid(const char *s);
+
+/* Auto Scaling's name rules, as its API documents them, for
+ * ECS_HOSTD_ASG_NAME and a group name read from IMDS: 1 to 255 characters
+ * (UTF-16 units, as AWS counts them) of XML text, so no control character
+ * but tab, CR and LF, and no U+FFFE or U+FFFF (CreateAutoScalingGroup's
+ * XmlStringMaxLen255); for ECS_HOSTD_ASG_LIFECYCLE_HOOK 1 to 255 of A-Z a-z
+ * 0-9 - _ / (PutLifecycleHook's AsciiStringMaxLen255).  s is NUL-terminated;
+ * bytes that are not UTF-8 are invalid. */
+#define CONFIG_ASG_NAME_MAX 255
+bool config_asg_name_valid(const char *s);
+bool config_asg_hook_name_valid(const char *s);
 
 /* Effective value (default applied), normalised when it was stored:
  * booleans read "true"/"false", enum and list items their canonical

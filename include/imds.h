@@ -64,3 +64,23 @@ bool imds_using_v1(const struct imds *m);
  * /latest/; the token PUT is "api/token") and outcome (success, not_found,
  * http_error, transport_error); retries counts the attempts after the first. */
 const struct opstats *imds_stats(void);
+
+/* The instance's Auto Scaling group: the tag Auto Scaling gives its
+ * instances, aws:autoscaling:groupName, read from IMDS
+ * (meta-data/tags/instance/aws:autoscaling:groupName), which serves tags
+ * only when instance metadata tags are on.  The callback runs exactly once
+ * unless cancelled, with the group (checked by Auto Scaling's rule;
+ * borrowed, valid during the callback) or an error and a line for the
+ * operator that says what to do:
+ *   -ENODATA  instance metadata tags are off (meta-data/tags/instance is 404)
+ *   -ENOENT   they are on, and the instance has no such tag
+ *   -EINVAL   the tag is not a group name
+ *   otherwise IMDS's error (imds_result's).
+ * *ret (optional) is written before the callback can run: clear it there. */
+#define IMDS_ASG_TAG "aws:autoscaling:groupName"
+struct imds_group_request;
+typedef void (*imds_group_callback_t)(int error, const char *group, const char *error_text,
+                                      void *userdata);
+int imds_get_autoscaling_group(struct imds *m, imds_group_callback_t cb, void *userdata,
+                               struct imds_group_request **ret);
+void imds_group_request_cancel(struct imds_group_request *g);

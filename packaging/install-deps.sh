@@ -10,6 +10,7 @@ pkgs=(
         build-essential pkg-config clang libclang-rt-dev valgrind git
         libcurl4-openssl-dev libcjson-dev libsystemd-dev libssl-dev
         libmicrohttpd-dev libpcre2-dev zlib1g-dev libyaml-dev libgnutls28-dev libcrypt-dev
+        libxml2-dev
         python3 python3-pip curl wrk groff-base
         prometheus-node-exporter prometheus
 )

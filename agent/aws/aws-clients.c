@@ -23,8 +23,8 @@ static const char *either(const struct config *cfg, enum config_key upper, enum 
         return v ? v : nonempty(config_string(cfg, lower));
 }
 
-/* The ECS calls' proxy, as the official agent reads it (Go's
- * httpproxy.FromEnvironment): HTTPS_PROXY for https endpoints, else
+/* The AWS API calls' proxy (ECS, Auto Scaling), as the official agent reads
+ * it (Go's httpproxy.FromEnvironment): HTTPS_PROXY for https endpoints, else
  * HTTP_PROXY; NO_PROXY; each uppercase name before its lowercase one.  IMDS
  * and the introspection endpoint never ask for the proxy. */
 static int set_proxy(struct http *h, const struct config *cfg) {
@@ -84,6 +84,12 @@ int aws_clients_new(struct aws_clients **ret, sd_event *event, const struct conf
         if (nonempty(config_string(cfg, KEY_ECS_BACKEND_HOST)) &&
             !(a->endpoint_override = strdup(config_string(cfg, KEY_ECS_BACKEND_HOST))))
                 goto oom;
+        a->autoscaling_wanted = nonempty(config_string(cfg, KEY_ECS_HOSTD_ASG_LIFECYCLE_HOOK));
+        if (a->autoscaling_wanted &&
+            nonempty(config_string(cfg, KEY_AWS_ENDPOINT_URL_AUTO_SCALING)) &&
+            !(a->autoscaling_endpoint =
+                      strdup(config_string(cfg, KEY_AWS_ENDPOINT_URL_AUTO_SCALING))))
+                goto oom;
         *ret = a;
         return 0;
 oom:
@@ -98,6 +104,7 @@ struct aws_clients *aws_clients_free(struct aws_clients *a) {
                 return NULL;
         imds_request_cancel(a->doc_req);
         /* Users before what they use. */
+        autoscaling_free(a->autoscaling);
         ecs_free(a->ecs);
         credentials_free(a->creds);
         imds_free(a->imds);
@@ -106,19 +113,33 @@ struct aws_clients *aws_clients_free(struct aws_clients *a) {
         free(a->identity_document);
         free(a->region);
         free(a->endpoint_override);
+        free(a->autoscaling_endpoint);
         sd_event_unref(a->event);
         free(a);
         return NULL;
 }
 
 static void ready(struct aws_clients *a, int error, const char *text) {
+        int r;
+
         if (error == 0 && !a->ecs) {
-                int r = ecs_new(&a->ecs, a->event, a->http, a->creds,
-                                &(struct ecs_config){.region = a->region,
-                                                     .endpoint = a->endpoint_override});
+                r = ecs_new(&a->ecs, a->event, a->http, a->creds,
+                            &(struct ecs_config){.region = a->region,
+                                                 .endpoint = a->endpoint_override});
                 if (r < 0) {
                         error = r;
                         text = "cannot create the ECS client (bad ECS_BACKEND_HOST?)";
+                }
+        }
+        if (error == 0 && a->autoscaling_wanted && !a->autoscaling) {
+                r = autoscaling_new(
+                        &a->autoscaling, a->event, a->http, a->creds,
+                        &(struct autoscaling_config){.region = a->region,
+                                                     .endpoint = a->autoscaling_endpoint});
+                if (r < 0) {
+                        error = r;
+                        text = "cannot create the Auto Scaling client (bad "
+                               "AWS_ENDPOINT_URL_AUTO_SCALING?)";
                 }
         }
         a->ready_cb(a, error, text, a->ready_userdata);

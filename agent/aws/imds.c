@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
+#include "escape.h"
 #include "event-util.h"
 #include "imds.h"
 #include "macro.h"
@@ -526,4 +528,115 @@ void imds_request_cancel(struct imds_request *q) {
 
 bool imds_using_v1(const struct imds *m) {
         return m && m->v1;
+}
+
+/* ---- the Auto Scaling group from the instance's tags ---- */
+
+#define TAGS_PATH "/latest/meta-data/tags/instance"
+#define GROUP_TAG_PATH TAGS_PATH "/" IMDS_ASG_TAG
+#define GROUP_QUOTE_MAX 64 /* bytes of a bad tag value quoted */
+
+/* The tag first; on a 404 the tag listing, to tell "tags off" from "no
+ * such tag".  Owns at most one IMDS request. */
+struct imds_group_request {
+        struct imds *m;
+        imds_group_callback_t cb;
+        void *userdata;
+        struct imds_request *q;
+        bool in_callback;
+};
+
+static void group_finish(struct imds_group_request *g, int error, const char *group,
+                         const char *text) {
+        g->q = NULL;
+        g->in_callback = true;
+        g->cb(error, group, text, g->userdata);
+        free(g);
+}
+
+static void on_tag_listing(const struct imds_result *r, void *userdata) {
+        struct imds_group_request *g = userdata;
+        char text[512];
+
+        if (r->error == -ENOENT)
+                group_finish(g, -ENODATA, NULL,
+                             "IMDS serves no instance tags (" TAGS_PATH
+                             " is 404), so the Auto Scaling group is unknown: turn instance "
+                             "metadata tags on (aws ec2 modify-instance-metadata-options "
+                             "--instance-metadata-tags enabled, or InstanceMetadataTags in the "
+                             "launch template) or set ECS_HOSTD_ASG_NAME");
+        else if (r->error) {
+                snprintf(text, sizeof text, "cannot read the instance's Auto Scaling group: %s",
+                         r->error_text);
+                group_finish(g, r->error, NULL, text);
+        } else
+                group_finish(g, -ENOENT, NULL,
+                             "the instance has no " IMDS_ASG_TAG " tag (IMDS lists its tags "
+                             "without it), so no Auto Scaling group launched it; set "
+                             "ECS_HOSTD_ASG_NAME if it belongs to one");
+}
+
+static void on_group_tag(const struct imds_result *r, void *userdata) {
+        struct imds_group_request *g = userdata;
+        _cleanup_free_ char *group = NULL;
+        char text[512], q[ESCAPE_QUOTE_SIZE(GROUP_QUOTE_MAX)];
+        int e;
+
+        g->q = NULL;
+        if (r->error == -ENOENT) {
+                e = imds_get(g->m, TAGS_PATH, on_tag_listing, g, &g->q);
+                if (e < 0)
+                        group_finish(g, e, NULL, "cannot ask IMDS for the instance's tags");
+                return;
+        }
+        if (r->error) {
+                snprintf(text, sizeof text, "cannot read the instance's Auto Scaling group: %s",
+                         r->error_text);
+                group_finish(g, r->error, NULL, text);
+                return;
+        }
+        group = strndup(r->body, r->body_len);
+        if (!group) {
+                group_finish(g, -ENOMEM, NULL, "out of memory");
+                return;
+        }
+        if (strlen(group) != r->body_len || !config_asg_name_valid(group)) {
+                snprintf(text, sizeof text,
+                         "the instance's " IMDS_ASG_TAG " tag %s is not an Auto Scaling group "
+                         "name; set ECS_HOSTD_ASG_NAME",
+                         escape_quote(q, r->body, r->body_len, GROUP_QUOTE_MAX, '"'));
+                group_finish(g, -EINVAL, NULL, text);
+                return;
+        }
+        group_finish(g, 0, group, NULL);
+}
+
+int imds_get_autoscaling_group(struct imds *m, imds_group_callback_t cb, void *userdata,
+                               struct imds_group_request **ret) {
+        struct imds_group_request *g;
+        int r;
+
+        if (!m || !cb)
+                return -EINVAL;
+        g = calloc(1, sizeof *g);
+        if (!g)
+                return -ENOMEM;
+        *g = (struct imds_group_request){.m = m, .cb = cb, .userdata = userdata};
+        if (ret)
+                *ret = g;
+        /* The callback may run (and free g) before imds_get returns. */
+        r = imds_get(m, GROUP_TAG_PATH, on_group_tag, g, &g->q);
+        if (r < 0) {
+                if (ret)
+                        *ret = NULL;
+                free(g);
+        }
+        return r;
+}
+
+void imds_group_request_cancel(struct imds_group_request *g) {
+        if (!g || g->in_callback)
+                return;
+        imds_request_cancel(g->q);
+        free(g);
 }

@@ -704,7 +704,76 @@ static void test_warnings(void) {
         config_free(c);
 }
 
+/* The Auto Scaling keys: names by Auto Scaling's rules, the drain timeout's
+ * default and range, the endpoint as a URL. */
+static void test_asg_keys(void) {
+        static const struct {
+                const char *name, *text, *want;
+        } errors[] = {
+                {"hook name with a space", "ECS_HOSTD_ASG_LIFECYCLE_HOOK=drain hook\n",
+                 "t.conf:1: ECS_HOSTD_ASG_LIFECYCLE_HOOK: \"drain hook\" is not a lifecycle hook "
+                 "name (1 to 255 letters, digits and - _ /)\n"},
+                {"hook name with a dot", "ECS_HOSTD_ASG_LIFECYCLE_HOOK=drain.v2\n",
+                 "t.conf:1: ECS_HOSTD_ASG_LIFECYCLE_HOOK: \"drain.v2\" is not a lifecycle hook "
+                 "name (1 to 255 letters, digits and - _ /)\n"},
+                {"group name with a control character",
+                 "ECS_HOSTD_ASG_NAME=web\x01"
+                 "asg\n",
+                 "t.conf:1: ECS_HOSTD_ASG_NAME: \"web\\x01asg\" is not an Auto Scaling group "
+                 "name (1 to 255 characters, no control characters)\n"},
+                {"drain timeout below a minute", "ECS_HOSTD_ASG_DRAIN_TIMEOUT=30s\n",
+                 "t.conf:1: ECS_HOSTD_ASG_DRAIN_TIMEOUT: 30s is below the minimum 1m\n"},
+                {"drain timeout beyond the hook's 48 h", "ECS_HOSTD_ASG_DRAIN_TIMEOUT=49h\n",
+                 "t.conf:1: ECS_HOSTD_ASG_DRAIN_TIMEOUT: 49h is above the maximum 48h\n"},
+                {"endpoint not a URL", "AWS_ENDPOINT_URL_AUTO_SCALING=autoscaling.example\n",
+                 "t.conf:1: AWS_ENDPOINT_URL_AUTO_SCALING: \"autoscaling.example\" is not an "
+                 "http:// or https:// URL\n"},
+        };
+        char name255[260], hook256[258];
+        struct config *c = NULL;
+        _cleanup_free_ char *errs = NULL;
+
+        for (size_t i = 0; i < ELEMENTSOF(errors); i++)
+                check_errors(errors[i].name, errors[i].text, errors[i].want);
+        check_value("a hook name of every allowed kind",
+                    "ECS_HOSTD_ASG_LIFECYCLE_HOOK=ecs/drain_2-x\n",
+                    KEY_ECS_HOSTD_ASG_LIFECYCLE_HOOK, "ecs/drain_2-x");
+        check_value("a group name with blanks and UTF-8",
+                    "ECS_HOSTD_ASG_NAME=\"web tier \xc3\xa9t\xc3\xa9\"\n", KEY_ECS_HOSTD_ASG_NAME,
+                    "web tier \xc3\xa9t\xc3\xa9");
+        check_value("the endpoint", "AWS_ENDPOINT_URL_AUTO_SCALING=http://127.0.0.1:4566\n",
+                    KEY_AWS_ENDPOINT_URL_AUTO_SCALING, "http://127.0.0.1:4566");
+
+        errs = parse("", 0, &c);
+        CHECK_INTEQ("drain timeout default: 15 min",
+                    config_duration_ms(c, KEY_ECS_HOSTD_ASG_DRAIN_TIMEOUT), 15 * 60 * 1000);
+        CHECK("no hook: the feature is off", !config_string(c, KEY_ECS_HOSTD_ASG_LIFECYCLE_HOOK));
+        CHECK("no group: read from IMDS", !config_string(c, KEY_ECS_HOSTD_ASG_NAME));
+        config_free(c);
+
+        memset(name255, 'g', 255);
+        name255[255] = 0;
+        CHECK("a group name of 255 characters", config_asg_name_valid(name255));
+        /* 254 characters and one beyond U+FFFF: 256 UTF-16 units, as AWS counts */
+        memset(name255, 'g', 254);
+        memcpy(name255 + 254, "\xf0\x9f\x9a\x80", 5);
+        CHECK("255 characters one of which takes two UTF-16 units",
+              !config_asg_name_valid(name255));
+        memset(hook256, 'h', 256);
+        hook256[256] = 0;
+        CHECK("a hook name of 256 characters", !config_asg_hook_name_valid(hook256));
+        hook256[255] = 0;
+        CHECK("a hook name of 255 characters", config_asg_hook_name_valid(hook256));
+        CHECK("an empty group name", !config_asg_name_valid(""));
+        CHECK("an empty hook name", !config_asg_hook_name_valid(""));
+        CHECK("tab, CR and LF are XML text", config_asg_name_valid("a\tb\r\nc"));
+        CHECK("U+FFFE is not", !config_asg_name_valid("a\xef\xbf\xbe"));
+        CHECK("bytes that are not UTF-8 are not", !config_asg_name_valid("a\xff"));
+        CHECK("NULL is no name", !config_asg_name_valid(NULL) && !config_asg_hook_name_valid(NULL));
+}
+
 int main(void) {
+        test_asg_keys();
         test_warnings();
         test_errors_add();
         test_error_classes();

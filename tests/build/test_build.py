@@ -85,11 +85,13 @@ def test_links(tap):
     tap.ok({"libyaml-0.so.2", "libgnutls.so.30", "libcrypt.so.1"} <= hostd,
            "ecs-hostd links libyaml, GnuTLS and libxcrypt (the endpoint's web configuration, TLS, bcrypt)",
            sorted(hostd))
+    tap.ok("libxml2.so.2" in hostd, "ecs-hostd links libxml2 (the Auto Scaling client's XML answers)",
+           sorted(hostd))
     tap.ok({"libcjson.so.1", "libpcre2-8.so.0"} <= place, "ecs-place links cJSON and PCRE2", sorted(place))
     tap.ok(not any(n.startswith(("libcurl", "libsystemd", "libmicrohttpd", "libcrypto", "libz.", "libyaml",
-                                 "libgnutls", "libcrypt.")) for n in place),
-           "ecs-place links no libcurl, libsystemd, libmicrohttpd, libcrypto, zlib, libyaml, GnuTLS or libxcrypt",
-           sorted(place))
+                                 "libgnutls", "libcrypt.", "libxml2")) for n in place),
+           "ecs-place links no libcurl, libsystemd, libmicrohttpd, libcrypto, zlib, libyaml, GnuTLS, libxcrypt "
+           "or libxml2", sorted(place))
 
 
 def test_check_fails(tap, d):

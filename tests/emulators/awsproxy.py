@@ -1,14 +1,28 @@
 #!/usr/bin/env python3
 """Recording, fault-injecting HTTP proxy in front of moto (or any AWS endpoint).
 
-The daemon talks to the proxy as its ECS endpoint; the proxy forwards each
-request unchanged (Host included, so SigV4 signatures still verify upstream),
-records what was sent (operation, headers, JSON body) and what came back, and
-can answer instead of upstream: AWS JSON errors (throttling, 5xx, AccessDenied),
-delays, dropped or reset connections, garbage, or "down" (every connection
-dropped).  moto ignores much of RegisterContainerInstance's request, so tests
-check what the daemon sent here.  Control: JSON under /_control/ (ECS uses
-POST / only).  Standard library only.
+The daemon talks to the proxy as its ECS (and Auto Scaling) endpoint; the
+proxy forwards each request unchanged (Host included, so SigV4 signatures
+still verify upstream), records what was sent (operation, headers, JSON body
+or form fields) and what came back, and can answer instead of upstream: AWS
+errors (throttling, 5xx, AccessDenied; JSON for JSON protocols, XML for the
+Query protocol), delays, dropped or reset connections, garbage, or "down"
+(every connection dropped).  moto ignores much of RegisterContainerInstance's
+request, so tests check what the daemon sent here.
+
+moto does not implement Auto Scaling's CompleteLifecycleAction and
+RecordLifecycleActionHeartbeat; the proxy answers them itself, but only
+after moto has verified the request: it is forwarded first, and moto checks
+the SigV4 signature and the caller's IAM policy before it finds it cannot do
+the action (HTTP 500, an HTML page), so that answer means "verified"; an
+auth error from moto (SignatureDoesNotMatch, InvalidClientTokenId,
+AccessDenied) goes back to the client as it is.  A verified request is then
+checked against botocore's Auto Scaling model (querymodel.py: a
+ValidationError as AWS sends it) and against the lifecycle actions a test
+registered (pending per group, hook and instance); the answer is AWS's XML.
+
+Control: JSON under /_control/ (the AWS APIs use POST / only).  Standard
+library only, plus botocore for the model check.
 
 Run: awsproxy.py --upstream http://127.0.0.1:PORT [--port-file F]
 """
@@ -17,18 +31,27 @@ import argparse
 import fnmatch
 import json
 import os
+import re
 import socket
 import struct
 import sys
 import threading
 import time
 import urllib.parse
+import uuid
+from xml.sax.saxutils import escape
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from serve import CONTROL, ControlClient, ControlError, Handler as BaseHandler, ThreadServer, control_log, forward, handle_control, serve  # noqa: E402
 
 FAULT_KINDS = ("error", "throttle", "status", "delay", "drop", "reset", "garbage")
 UPSTREAM_TIMEOUT = 30.0  # seconds
+FORM = "application/x-www-form-urlencoded"  # the Query protocol's requests
+# Actions moto does not implement, which the proxy answers once moto has
+# verified the signature and the policy: service -> its actions.
+ANSWERED = {"autoscaling": ("CompleteLifecycleAction", "RecordLifecycleActionHeartbeat")}
+XMLNS = {"autoscaling": "http://autoscaling.amazonaws.com/doc/2011-01-01/"}
+LIFECYCLE_RESULTS = ("CONTINUE", "ABANDON")
 
 
 def operation_of(headers, body):
@@ -44,6 +67,48 @@ def operation_of(headers, body):
         return ""
 
 
+def form_of(headers, body):
+    """The form fields of a Query-protocol request (name -> value; a name
+    sent twice keeps its last value), or None for anything else."""
+    if not (headers.get("Content-Type") or "").lower().startswith(FORM):
+        return None
+    try:
+        return dict(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True))
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+def service_of(headers):
+    """The service a SigV4 signature is for (its credential scope), or ""."""
+    m = re.search(r"Credential=[^/,]*/\d{8}/[^/,]*/([^/,]*)/aws4_request", headers.get("Authorization") or "")
+    return m.group(1) if m else ""
+
+
+def query_error(service, status, code, message, request_id):
+    """An error answer as the Query protocol writes it (Auto Scaling's form)."""
+    kind = "Sender" if status < 500 else "Receiver"
+    body = ('<ErrorResponse xmlns="%s">\n  <Error>\n    <Type>%s</Type>\n    <Code>%s</Code>\n'
+            "    <Message>%s</Message>\n  </Error>\n  <RequestId>%s</RequestId>\n</ErrorResponse>\n"
+            % (XMLNS.get(service, ""), kind, escape(code), escape(message), request_id))
+    return status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], body.encode()
+
+
+def query_answer(service, action, request_id):
+    """An action's answer with an empty result, as the Query protocol writes it."""
+    body = ('<%sResponse xmlns="%s">\n  <%sResult/>\n  <ResponseMetadata>\n    <RequestId>%s</RequestId>\n'
+            "  </ResponseMetadata>\n</%sResponse>\n" % (action, XMLNS.get(service, ""), action, request_id, action))
+    return 200, [("Content-Type", "text/xml"), ("x-amzn-RequestId", request_id)], body.encode()
+
+
+def upstream_verified(status, data):
+    """moto's answer to an action it lacks, after it checked the signature and
+    the policy: HTTP 500 with werkzeug's HTML "Internal Server Error" page
+    (its NotImplementedError goes to its log only).  A 2xx would mean moto
+    does the action now: verified too.  Anything else (an auth error) is
+    moto's answer to pass on."""
+    return 200 <= status < 300 or (status == 500 and b"<title>500 Internal Server Error</title>" in data)
+
+
 class State:
     def __init__(self, upstream):
         self.lock = threading.Lock()
@@ -53,6 +118,43 @@ class State:
         self.fault_seq = 0
         self.log = []
         self.log_seq = 0
+        self.lifecycle = []  # the lifecycle actions a test registered
+        self.lifecycle_seq = 0
+
+    def add_lifecycle(self, spec):
+        """A lifecycle action Auto Scaling holds for an instance: pending
+        until CompleteLifecycleAction; heartbeats are counted."""
+        missing = [k for k in ("group", "hook", "instance") if not spec.get(k)]
+        if missing:
+            raise ControlError("a lifecycle action needs %s" % ", ".join(missing))
+        self.lifecycle_seq += 1
+        a = {
+            "id": self.lifecycle_seq,
+            "group": spec["group"],
+            "hook": spec["hook"],
+            "instance": spec["instance"],
+            "token": spec.get("token") or str(uuid.uuid4()),
+            "state": "pending",
+            "heartbeats": 0,
+            "result": None,
+            "created": time.time(),
+            "completed": None,
+        }
+        self.lifecycle.append(a)
+        return dict(a)
+
+    def find_lifecycle(self, group, hook, instance, token):
+        """The pending action a request names: by token when it gives one
+        (and then its instance must match too, if given), else by instance."""
+        for a in self.lifecycle:
+            if a["state"] != "pending" or a["group"] != group or a["hook"] != hook:
+                continue
+            if token is not None:
+                if a["token"] == token and instance in (None, a["instance"]):
+                    return a
+            elif a["instance"] == instance:
+                return a
+        return None
 
     def add_fault(self, spec):
         kind = spec.get("kind", "error")
@@ -61,7 +163,8 @@ class State:
         count = spec.get("count", 1)
         if count is not None and (not isinstance(count, int) or count < 1):
             raise ControlError("count must be a positive integer or null (always)")
-        if kind == "throttle":
+        throttle = kind == "throttle"
+        if throttle:  # the code is the protocol's: Throttling for the Query protocol
             kind, status, code, msg = "error", 400, "ThrottlingException", "Rate exceeded"
         else:
             status = int(spec.get("status", 500 if kind in ("error", "status") else 200))
@@ -72,7 +175,8 @@ class State:
             "id": self.fault_seq,
             "kind": kind,
             "operation": spec.get("operation", "*"),
-            "match": spec.get("match"),  # top-level JSON body fields that must be equal
+            "match": spec.get("match"),  # top-level JSON body fields (or form fields) that must be equal
+            "throttle": throttle,
             "status": int(spec.get("status", status)),
             "code": spec.get("code", code),
             "message": spec.get("message", msg),
@@ -121,6 +225,8 @@ class Handler(BaseHandler):
             parsed = json.loads(text) if text.strip().startswith("{") else None
         except ValueError:
             parsed = None
+        form = form_of(self.headers, body)
+        service = service_of(self.headers)
         entry = {
             "time": t0,
             "method": self.command,
@@ -129,6 +235,12 @@ class Handler(BaseHandler):
             "headers": {k.lower(): v for k, v in self.headers.items()},
             "body": text,
             "json": parsed,
+            "params": form,  # the form fields of a Query-protocol request
+            "service": service,  # the signature's
+            "answered_by": None,  # upstream, proxy, fault or down
+            "upstream_status": None,  # moto's status, when the proxy answered after it
+            "lifecycle": None,  # the id of the lifecycle action a request completed or kept alive
+            "validation": None,  # what the model check found wrong (AWS's words), when it did
             "fault": None,
             "status": None,
             "response": None,
@@ -138,7 +250,7 @@ class Handler(BaseHandler):
         }
         with st.lock:
             down = st.down
-            fault = None if down else st.take_fault(op, parsed)
+            fault = None if down else st.take_fault(op, parsed if form is None else form)
             st.log_seq += 1
             entry["seq"] = st.log_seq
             st.log.append(entry)
@@ -146,18 +258,22 @@ class Handler(BaseHandler):
                 del st.log[: len(st.log) - 100000]
         try:
             if down:
-                entry["fault"] = "down"
+                entry["fault"] = entry["answered_by"] = "down"
                 self.drop(reset=False)
             elif fault and fault["kind"] not in ("delay",):
                 entry["fault"] = fault["id"]
+                entry["answered_by"] = "fault"
                 if fault["delay_ms"]:
                     time.sleep(fault["delay_ms"] / 1000.0)
-                self.injected(fault, entry)
+                self.injected(fault, entry, form is not None)
             else:
                 if fault:
                     entry["fault"] = fault["id"]
                     time.sleep(fault["delay_ms"] / 1000.0)
-                self.forward(body, entry)
+                if form is not None and op in ANSWERED.get(service, ()):
+                    self.answer_after_upstream(body, entry, service, op, form)
+                else:
+                    self.forward(body, entry)
         finally:
             # Done even when the client left before the answer (a held
             # request it gave up on): the log must not show it in progress.
@@ -166,21 +282,77 @@ class Handler(BaseHandler):
                 entry["done"] = True
 
     def forward(self, body, entry):
-        up = self.server.state.upstream
-        status, headers, data = forward("awsproxy", up.hostname, up.port or 80, self.command, self.path,
-                                        self.headers, body, UPSTREAM_TIMEOUT)
+        entry["answered_by"] = "upstream"
+        status, headers, data = self.upstream(body)
         self.reply(status, headers, data, entry)
 
-    def injected(self, f, entry):
+    def upstream(self, body):
+        up = self.server.state.upstream
+        return forward("awsproxy", up.hostname, up.port or 80, self.command, self.path, self.headers, body,
+                       UPSTREAM_TIMEOUT)
+
+    def answer_after_upstream(self, body, entry, service, op, form):
+        """An action moto lacks: moto verifies the signature and the policy
+        first; then the model check and the lifecycle registry answer."""
+        status, headers, data = self.upstream(body)
+        entry["upstream_status"] = status
+        if not upstream_verified(status, data):
+            entry["answered_by"] = "upstream"
+            self.reply(status, headers, data, entry)
+            return
+        entry["answered_by"] = "proxy"
+        request_id = str(uuid.uuid4())
+        from querymodel import QueryModel  # botocore: only when an action is answered here
+
+        problems = QueryModel(service).validate(op, form)
+        if problems:
+            entry["validation"] = problems
+            self.reply(*query_error(service, 400, "ValidationError", QueryModel.message(problems), request_id), entry)
+            return
+        self.reply(*self.lifecycle(service, op, form, entry, request_id), entry)
+
+    def lifecycle(self, service, op, form, entry, request_id):
+        """CompleteLifecycleAction / RecordLifecycleActionHeartbeat on the
+        registry: (status, headers, body)."""
+        st = self.server.state
+        token, instance = form.get("LifecycleActionToken"), form.get("InstanceId")
+        result = form.get("LifecycleActionResult")
+        if op == "CompleteLifecycleAction" and result not in LIFECYCLE_RESULTS:
+            # The model has no enum here; Auto Scaling takes only these two.
+            return query_error(service, 400, "ValidationError",
+                               "Invalid value for LifecycleActionResult: %s (CONTINUE or ABANDON)" % result, request_id)
+        if token is None and instance is None:
+            return query_error(service, 400, "ValidationError",
+                               "Either LifecycleActionToken or InstanceId must be specified", request_id)
+        with st.lock:
+            a = st.find_lifecycle(form.get("AutoScalingGroupName"), form.get("LifecycleHookName"), instance, token)
+            if a is None:
+                what = "token %s" % token if token is not None else "instance ID %s" % instance
+                return query_error(service, 400, "ValidationError", "No active Lifecycle Action found with " + what,
+                                   request_id)
+            entry["lifecycle"] = a["id"]
+            if op == "CompleteLifecycleAction":
+                a.update(state="completed", result=result, completed=time.time())
+            else:
+                a["heartbeats"] += 1
+        return query_answer(service, op, request_id)
+
+    def injected(self, f, entry, query=False):
         kind = f["kind"]
-        if kind == "error":
+        if kind == "error" and query:
+            code = "Throttling" if f["throttle"] else f["code"]
+            service = entry["service"] or "autoscaling"
+            self.reply(*query_error(service, f["status"], code, f["message"], "injected-%d" % f["id"]), entry)
+        elif kind == "error":
             data = json.dumps({"__type": f["code"], "message": f["message"]}).encode()
             self.reply(f["status"], [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", "injected-%d" % f["id"])], data, entry)
         elif kind == "status":
             self.reply(f["status"], [("Content-Type", "text/plain")], (f["body"] or "").encode(), entry)
         elif kind == "garbage":
-            data = (f["body"] or '{"containerInstance": {"containerInstanceArn": \x00\xff').encode("latin-1", "replace")
-            self.reply(f["status"], [("Content-Type", "application/x-amz-json-1.1")], data, entry)
+            default = "<%sResponse><\x00\xff" % entry["operation"] if query else '{"containerInstance": {"containerInstanceArn": \x00\xff'
+            data = (f["body"] or default).encode("latin-1", "replace")
+            ctype = "text/xml" if query else "application/x-amz-json-1.1"
+            self.reply(f["status"], [("Content-Type", ctype)], data, entry)
         elif kind in ("drop", "reset"):
             self.drop(reset=kind == "reset")
 
@@ -223,6 +395,14 @@ class Handler(BaseHandler):
             if method == "DELETE":
                 st.faults = [f for f in st.faults if len(parts) > 1 and str(f["id"]) != parts[1]]
                 return {"faults": [dict(f) for f in st.faults]}
+        if what == "lifecycle":
+            if method == "POST":
+                return st.add_lifecycle(req)
+            if method == "GET":
+                return {"actions": [dict(a) for a in st.lifecycle]}
+            if method == "DELETE":
+                st.lifecycle = []
+                return {"actions": []}
         if what == "log":
             return control_log(st, method, query)
         raise ControlError("no control endpoint %s %s/%s" % (method, CONTROL, "/".join(parts)))
@@ -246,7 +426,10 @@ class AwsProxyControl(ControlClient):
         kind error (status, code, message) | throttle | status | delay (delay_ms,
         then forwarded) | drop | reset | garbage; count=None means always;
         match={"cluster": "x"} limits it to requests whose JSON body has those
-        top-level values (e.g. to answer what real ECS answers where moto differs)."""
+        top-level values, or form fields (e.g. to answer what real ECS answers
+        where moto differs).  Errors take the request's protocol: JSON
+        {"__type", "message"}, or for a form (Query protocol) the XML
+        ErrorResponse, throttling as Throttling "Rate exceeded"."""
         body = {"kind": kind, "operation": operation, "count": count}
         body.update(kw)
         return self._call("POST", "/faults", body)
@@ -278,6 +461,23 @@ class AwsProxyControl(ControlClient):
     def requests(self, operation, since=0):
         """The parsed JSON bodies the client sent for one operation."""
         return [e["json"] for e in self.log(since, operation)]
+
+    def params(self, operation, since=0):
+        """The form fields the client sent for one Query-protocol operation."""
+        return [e["params"] for e in self.log(since, operation)]
+
+    # Auto Scaling lifecycle actions (answered here: moto lacks them)
+    def add_lifecycle_action(self, group, hook, instance, token=None):
+        """Hold `instance` in a lifecycle action of `hook` in `group` (a
+        token is made up unless given); returns the action."""
+        return self._call("POST", "/lifecycle", {"group": group, "hook": hook, "instance": instance, "token": token})
+
+    def lifecycle_actions(self):
+        """Every action registered: state pending or completed, result, heartbeats."""
+        return self._call("GET", "/lifecycle")["actions"]
+
+    def clear_lifecycle_actions(self):
+        return self._call("DELETE", "/lifecycle")
 
 
 def main(argv=None):

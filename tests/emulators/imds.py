@@ -3,8 +3,9 @@
 
 Serves what IMDS and amazon-ec2-metadata-mock (AEMM) serve -- IMDSv1/v2 with
 token TTL and expiry, text/plain bodies, directory listings, the Spot,
-rebalance, Auto Scaling and maintenance paths, instance-role credentials and the
-identity document -- and adds a JSON control interface under /_control/ (a
+rebalance, Auto Scaling and maintenance paths, instance-role credentials, the
+identity document and, when instance metadata tags are on (off by default,
+as on EC2), the instance's tags -- and adds a JSON control interface under /_control/ (a
 prefix IMDS never uses) to change answers, inject faults and read a request log.
 Invariant: control requests never touch the request log, the faults or tokens;
 everything an IMDS client sees is decided by the state behind one lock.
@@ -107,6 +108,11 @@ ERROR_TITLES = {
 }
 
 FAULT_KINDS = ("status", "delay", "garbage", "body", "oversize", "drop", "reset", "truncate")
+TAGS = "tags/instance"  # under meta-data/, when instance metadata tags are on
+# What EC2 allows of a tag key once its tags are in instance metadata (the
+# key is a path segment): letters, digits and + - = . , _ : @; not "." or
+# "..", not "_index".
+TAG_KEY = re.compile(r"[A-Za-z0-9+\-=.,_:@]{1,128}")
 GARBAGE = b'\x00\xff{"action": "terminate", "time": \xfe\xfd<html>'
 
 
@@ -180,6 +186,8 @@ class State:
         self.termination_time = None  # epoch
         self.rebalance = None  # epoch
         self.asg_state = None
+        self.tags_enabled = False  # instance metadata tags, off by default as on EC2
+        self.tags = {}
         self.scheduled = []  # maintenance events, dicts in IMDS's JSON form
         self.history = []
         self.event_seq = 0
@@ -246,6 +254,9 @@ class State:
             tree["events/recommendations/rebalance"] = json.dumps({"noticeTime": iso8601(self.rebalance)})
         if self.asg_state is not None:
             tree["autoscaling/target-lifecycle-state"] = self.asg_state
+        if self.tags_enabled:
+            for k, v in self.tags.items():
+                tree[TAGS + "/" + k] = v
         tree["events/maintenance/scheduled"] = json.dumps(self.scheduled, indent=2)
         tree["events/maintenance/history"] = json.dumps(self.history, indent=2)
         return tree
@@ -260,6 +271,10 @@ class State:
 
     def lookup(self, path):
         """(status, body) for a GET of an IMDS path."""
+        if self.tags_enabled and path.rstrip("/") == META + "/" + TAGS:
+            return 200, "\n".join(sorted(self.tags))  # listed even when empty
+        if self.tags_enabled and path.rstrip("/") == META + "/tags":
+            return 200, "instance/"
         if path in ("/", ""):
             return 200, "latest"
         if path in ("/latest", "/latest/"):
@@ -352,6 +367,26 @@ class State:
         return f
 
     # --- control-side helpers ---------------------------------------------
+    def set_tags(self, spec):
+        """Instance metadata tags on or off, and tags set (None deletes one)."""
+        if "enabled" in spec:
+            self.tags_enabled = bool(spec["enabled"])
+        tags = spec.get("tags") or {}
+        if not isinstance(tags, dict):
+            raise ControlError("tags must be an object of key: value (null deletes)")
+        bad = [k for k in tags if not TAG_KEY.fullmatch(k) or k in (".", "..", "_index")]
+        if bad:
+            raise ControlError("tag keys %s cannot be in instance metadata (letters, digits and + - = . , _ : @ only; "
+                               "not '.', '..' or '_index')" % ", ".join(map(repr, bad)))
+        if spec.get("replace"):
+            self.tags = {}
+        for k, v in tags.items():
+            if v is None:
+                self.tags.pop(k, None)
+            else:
+                self.tags[k] = str(v)
+        return {"enabled": self.tags_enabled, "tags": dict(self.tags)}
+
     def add_event(self, spec):
         self.event_seq += 1
         code = spec.get("code", "system-reboot")
@@ -401,6 +436,7 @@ class State:
             "termination_time": iso8601(self.termination_time) if self.termination_time is not None else None,
             "rebalance": iso8601(self.rebalance) if self.rebalance is not None else None,
             "asg_state": self.asg_state,
+            "tags": {"enabled": self.tags_enabled, "tags": dict(self.tags)},
             "scheduled": copy.deepcopy(self.scheduled),
             "history": copy.deepcopy(self.history),
             "config": self.config(),
@@ -709,6 +745,14 @@ class Handler(BaseHTTPRequestHandler):
             if method == "POST":
                 st.asg_state = str(req.get("state", "Terminated"))
                 return {"state": st.asg_state}
+        if what == "tags":
+            if method == "POST":
+                return st.set_tags(req)
+            if method == "GET":
+                return {"enabled": st.tags_enabled, "tags": dict(st.tags)}
+            if method == "DELETE":
+                st.tags = {}
+                return {"enabled": st.tags_enabled, "tags": {}}
         if what == "maintenance":
             if method == "DELETE":
                 st.scheduled, st.history = [], []
@@ -859,6 +903,19 @@ class ImdsControl(ControlClient):
 
     def clear_asg_state(self):
         return self._call("DELETE", "/asg")
+
+    # instance tags
+    def set_tags(self, tags=None, enabled=True, replace=False):
+        """Instance metadata tags on (or off), and these tags ({key: value,
+        key: None to delete}; replace=True drops the others)."""
+        return self._call("POST", "/tags", {"enabled": enabled, "tags": tags or {}, "replace": replace})
+
+    def set_asg_group(self, group, enabled=True):
+        """The tag Auto Scaling gives its instances, aws:autoscaling:groupName."""
+        return self.set_tags({"aws:autoscaling:groupName": group}, enabled=enabled)
+
+    def tags(self):
+        return self._call("GET", "/tags")
 
     def add_maintenance(self, code="system-reboot", not_before=None, not_after=None, not_before_deadline=None, **kw):
         body = {"code": code, "not_before": not_before, "not_after": not_after, "not_before_deadline": not_before_deadline}

@@ -16,6 +16,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import harness  # noqa: E402
 from harness import http_get, imds_fetch  # noqa: E402
+from serve import ControlError  # noqa: E402
 
 TTL = "X-aws-ec2-metadata-token-ttl-seconds"
 TOK = "X-aws-ec2-metadata-token"
@@ -161,6 +162,34 @@ def main(tap):
     tap.eq(get(MD + "autoscaling/target-lifecycle-state")[2], b"Warmed:Hibernated", "ASG state is any string (junk states for tests)")
     ctl.clear_asg_state()
     tap.eq(get(MD + "autoscaling/target-lifecycle-state")[0], 404, "ASG state cleared")
+
+    # --- instance tags: off by default, as on EC2 ---------------------------
+    ctl.set_tags({"aws:autoscaling:groupName": "web-asg", "Name": "host 1"}, enabled=False)
+    tap.ok(get(MD + "tags/instance")[0] == 404 and get(MD + "tags/instance/aws:autoscaling:groupName")[0] == 404,
+           "instance metadata tags off: tags/instance and each tag 404, though the instance has tags")
+    ctl.set_tags(enabled=True)
+    st, _, body = get(MD + "tags/instance")
+    tap.eq((st, body), (200, b"Name\naws:autoscaling:groupName"), "on: tags/instance lists the keys, one a line")
+    tap.eq(get(MD + "tags/instance/aws:autoscaling:groupName", token())[:3:2], (200, b"web-asg"),
+           "a key's value (with an IMDSv2 token too)")
+    tap.eq(get(MD + "tags/instance/Name")[2], b"host 1", "a value with a blank, as it is")
+    tap.eq(get(MD + "tags")[:3:2], (200, b"instance/"), "tags/ lists instance/")
+    tap.eq(get(MD + "tags/instance/Owner")[0], 404, "a tag the instance lacks: 404")
+    ctl.set_tags({"Name": None})
+    tap.eq(get(MD + "tags/instance")[2], b"aws:autoscaling:groupName", "a tag deleted (None)")
+    ctl.set_tags({}, replace=True)
+    tap.eq(get(MD + "tags/instance")[:3:2], (200, b""), "on, and no tag at all: an empty listing")
+    ctl.set_asg_group("batch")
+    tap.eq(get(MD + "tags/instance/aws:autoscaling:groupName")[2], b"batch", "set_asg_group(): Auto Scaling's own tag")
+    for bad in ("a/b", "two words", "..", "_index"):
+        try:
+            ctl.set_tags({bad: "x"})
+            tap.ok(False, "tag key %r refused (EC2 refuses it once tags are in IMDS)" % bad)
+        except ControlError as e:
+            tap.match("cannot be in instance metadata", str(e), "tag key %r refused (EC2 refuses it once tags are in IMDS)" % bad)
+    tap.eq(ctl.tags(), {"enabled": True, "tags": {"aws:autoscaling:groupName": "batch"}}, "GET tags: the state")
+    ctl._call("DELETE", "/tags")
+    ctl.set_tags(enabled=False)
 
     tap.eq(json.loads(get(MD + "events/maintenance/scheduled")[2]), [], "no maintenance: scheduled is []")
     ev1 = ctl.add_maintenance("instance-stop", not_before=600)

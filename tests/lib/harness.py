@@ -562,6 +562,42 @@ class AwsApi:
 # --------------------------------------------------------------------------
 # moto
 
+# moto authorizes a request against the resource "*" for every service but
+# these (moto/core/responses.py: only their responses name a resource), so a
+# statement scoped to another service's ARN matches nothing there, though
+# AWS would allow the call.
+MOTO_RESOURCE_SERVICES = {"iam", "sts", "sqs", "s3"}
+
+
+def moto_policy(policy):
+    """`policy` (a dict or its JSON) as moto can evaluate it: a Resource that
+    is an ARN of a service moto authorizes against "*" only becomes "*".  The
+    actions stay as they are, so a missing one is still denied; whether the
+    ARN pattern covers the real resource is iam_resource_matches()'s to say."""
+    doc = json.loads(policy) if isinstance(policy, str) else json.loads(json.dumps(policy))
+
+    def widened(resource):
+        parts = resource.split(":")
+        return "*" if len(parts) > 2 and parts[0] == "arn" and parts[2] not in MOTO_RESOURCE_SERVICES else resource
+
+    statements = doc.get("Statement", [])
+    for st in statements if isinstance(statements, list) else [statements]:
+        res = st.get("Resource")
+        if isinstance(res, str):
+            st["Resource"] = widened(res)
+        elif isinstance(res, list):
+            res = [widened(r) for r in res]
+            st["Resource"] = "*" if "*" in res else res
+    return doc
+
+
+def iam_resource_matches(pattern, arn):
+    """Whether an IAM Resource pattern covers an ARN, as IAM matches them:
+    `*` any run of characters, `?` one, everything else as it is (case
+    sensitive)."""
+    rx = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(rx, arn) is not None
+
 
 @dataclass
 class Ec2Instance:
@@ -664,21 +700,22 @@ class MotoServer:
 
     # --- IAM / STS ----------------------------------------------------------
     def create_role(self, name, policy, trust=None, policy_name="inline"):
-        """Create an IAM role with one inline policy (dict or JSON string) the
-        admin may assume; returns the role ARN."""
+        """Create an IAM role with one inline policy (dict or JSON string; see
+        put_role_policy) the admin may assume; returns the role ARN."""
         trust = trust or {
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Principal": {"AWS": self.admin_arn}, "Action": "sts:AssumeRole"}],
         }
         api = self.api()
         root = api.query("iam", "CreateRole", {"RoleName": name, "AssumeRolePolicyDocument": json.dumps(trust)})
-        doc = policy if isinstance(policy, str) else json.dumps(policy)
-        api.query("iam", "PutRolePolicy", {"RoleName": name, "PolicyName": policy_name, "PolicyDocument": doc})
+        self.put_role_policy(name, policy, policy_name)
         return root.findtext(".//Arn")
 
     def put_role_policy(self, name, policy, policy_name="inline"):
-        """Replace (or add) an inline policy of a role; takes effect on the next request."""
-        doc = policy if isinstance(policy, str) else json.dumps(policy)
+        """Replace (or add) an inline policy of a role; takes effect on the next
+        request.  moto gets moto_policy(policy): ARN-scoped statements of the
+        services it cannot scope are widened to "*"."""
+        doc = json.dumps(moto_policy(policy))
         self.api().query("iam", "PutRolePolicy", {"RoleName": name, "PolicyName": policy_name, "PolicyDocument": doc})
 
     def assume_role(self, role_arn, session_name="ecs-hostd-test", duration=3600):
@@ -1292,11 +1329,15 @@ class Stack:
 
         {"imds": {"config": {...}, "metadata": {...}, "spot": {...}|null,
                   "termination_time": T, "rebalance": T, "asg": "Terminated",
+                  "tags": {"enabled": true, "tags": {"aws:autoscaling:groupName": "web"}},
                   "maintenance": [{"code": ..., "not_before": ...}],
                   "maintenance_cancel": [id], "maintenance_complete": [id],
                   "faults": [{"kind": ..., "path": ..., ...}], "clear_faults": true,
                   "expire_tokens": true},
-         "ecs":  {"down": bool, "faults": [{"kind": ..., "operation": ..., ...}], "clear_faults": true}}
+         "ecs":  {"down": bool, "faults": [{"kind": ..., "operation": ..., ...}], "clear_faults": true,
+                  "lifecycle": [{"group": ..., "hook": ..., "instance": ...}]}}
+        ("ecs" is the AWS proxy, which also answers Auto Scaling's lifecycle
+        actions from the ones listed.)
         Times: seconds from now (number) or ISO 8601.  Returns the created
         maintenance events (their EventIds cancel them)."""
         unknown = set(scenario) - {"imds", "ecs", "expect", "description", "daemon"}
@@ -1611,8 +1652,8 @@ class Daemon:
 
 
 IMDS_SCENARIO_KEYS = {"config", "metadata", "identity", "spot", "termination_time", "rebalance", "asg", "maintenance",
-                      "maintenance_cancel", "maintenance_complete", "clear_faults", "faults", "expire_tokens"}
-ECS_SCENARIO_KEYS = {"down", "clear_faults", "faults"}
+                      "maintenance_cancel", "maintenance_complete", "clear_faults", "faults", "expire_tokens", "tags"}
+ECS_SCENARIO_KEYS = {"down", "clear_faults", "faults", "lifecycle"}
 
 
 def apply_imds(ctl, spec):
@@ -1647,6 +1688,8 @@ def apply_imds(ctl, spec):
             ctl.clear_asg_state()
         else:
             ctl.asg_state(spec["asg"])
+    if "tags" in spec:
+        ctl._call("POST", "/tags", spec["tags"])
     for ev in spec.get("maintenance", []):
         events.append(ctl._call("POST", "/maintenance", ev))
     for event_id in spec.get("maintenance_cancel", []):
@@ -1673,6 +1716,8 @@ def apply_ecs(ctl, spec):
         ctl.clear_faults()
     for f in spec.get("faults", []):
         ctl._call("POST", "/faults", f)
+    for a in spec.get("lifecycle", []):
+        ctl._call("POST", "/lifecycle", a)
     return []
 
 

@@ -354,6 +354,23 @@ def main(tap):
     tap.eq(sent[-1]["totalResources"][0]["integerValue"], 8192, "the proxy records request bodies moto ignores")
     proxy.stop()
 
+    # moto asks about resource "*" outside IAM/STS/SQS/S3: an ARN-scoped statement is widened for it.
+    scoped = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["autoscaling:CompleteLifecycleAction"],
+         "Resource": "arn:aws:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/*"},
+        {"Effect": "Allow", "Action": "iam:GetRole", "Resource": ["arn:aws:iam::*:role/x", "arn:aws:ecs:*:*:cluster/y"]}]}
+    tap.eq([st["Resource"] for st in harness.moto_policy(scoped)["Statement"]],
+           ["*", "*"], "moto_policy(): an Auto Scaling ARN (and a list holding an ECS one) become \"*\"")
+    tap.eq(harness.moto_policy({"Statement": [{"Effect": "Allow", "Action": "iam:GetRole", "Resource": "arn:aws:iam::*:role/x"}]})
+           ["Statement"][0]["Resource"], "arn:aws:iam::*:role/x", "moto_policy(): an IAM ARN stays, moto scopes IAM")
+    tap.eq(scoped["Statement"][0]["Resource"], "arn:aws:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/*",
+           "moto_policy() leaves the caller's policy as it was")
+    asg = "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:1b2c3d4e-0000-4000-8000-000000000001:autoScalingGroupName/web"
+    tap.ok(harness.iam_resource_matches(scoped["Statement"][0]["Resource"], asg)
+           and not harness.iam_resource_matches(scoped["Statement"][0]["Resource"], asg.replace("autoscaling", "ecs", 1))
+           and harness.iam_resource_matches("arn:aws:s3:::b?cket/*", "arn:aws:s3:::bucket/a/b"),
+           "iam_resource_matches(): * and ? as IAM reads them")
+
     # A Stack on the shared moto: instance role with the host policy, served by IMDS.
     pol_file = os.path.join(harness.TOP, "packaging", "iam-policy.json")
     if os.path.exists(pol_file):

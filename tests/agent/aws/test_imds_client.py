@@ -2,7 +2,7 @@
 """The daemon's IMDS and credentials clients against the IMDS emulator.
 
 Each tests/scenarios/imds/*.json file is one case: how the emulator is set up
-(require_v2, control config, faults), the environment, the aws-tool command,
+(require_v2, control config, instance tags, faults), the environment, the aws-tool command,
 and what must come out: the tool's exit status and result lines (subset
 match), and what the emulator saw (method, path, status in order; tokens;
 connections; spacing of retries).  One emulator serves every case, reset in
@@ -35,6 +35,8 @@ def run_case(tap, imds, path):
     ctl.require_v2(bool(case.get("require_v2")))
     if case.get("config"):
         ctl.config(**case["config"])
+    if "tags" in case:  # instance metadata tags: {"enabled": bool, "tags": {key: value}}
+        ctl._call("POST", "/tags", case["tags"])
     for f in case.get("faults", []):
         ctl.fault(**f)
 

@@ -2,7 +2,9 @@
  * gone or its deadline passes.  DescribeContainerInstances gives the counts
  * (runningTasksCount, pendingTasksCount: "empty" is both at 0); ListTasks
  * and DescribeTasks on the instance name what is left (group, task
- * definition, status) when the counts change, at least every 30 s, and
+ * definition, status) when the counts change (DescribeTasks alone on the
+ * tasks known when they fall: no task is placed on a DRAINING host, and a
+ * count that does not match lists them anew), at least every 30 s, and
  * fresh before the two reports that matter most: 30 s before the deadline
  * and at the deadline.  A look every 2 s, every second in the last 30 s
  * and while a task is on its way out, but never beyond a bucket of 4 calls

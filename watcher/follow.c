@@ -37,6 +37,8 @@ struct follow {
         uint64_t backoff;   /* after throttling: the pace, doubling */
 
         bool counts_known, named, naming_denied, reported_first, reported_near, over;
+        bool fewer;    /* the counts fell: DescribeTasks on the tasks known names what is left */
+        bool by_known; /* the DescribeTasks in flight is of the tasks known, not listed */
         bool want_near, want_deadline; /* a report waits for fresh counts and names */
         uint64_t want_at;              /* CLOCK_MONOTONIC when it was wanted */
         unsigned running, pending;
@@ -342,7 +344,10 @@ static void settle(struct follow *f) {
                 return;
         }
         if (names_stale(f)) {
-                f->step = STEP_LIST;
+                /* A refresh by age or before a deadline report lists anew. */
+                f->step = f->fewer && !wanted ? STEP_DESCRIBE : STEP_LIST;
+                f->by_known = f->step == STEP_DESCRIBE;
+                f->fewer = false;
                 schedule(f, 0);
                 return;
         }
@@ -390,8 +395,12 @@ static void on_counts(struct follow *f, const cJSON *answer) {
                          f->arn);
                 return;
         }
-        if (f->counts_known && (running != f->running || pending != f->pending))
+        if (f->counts_known && (running != f->running || pending != f->pending)) {
                 f->named = false; /* the names are of the old counts */
+                /* Fewer: no task came (none is placed on a DRAINING host), so
+                 * the ones known, described again, are what is left. */
+                f->fewer = running + pending < f->running + f->pending && f->n_arns > 0;
+        }
         f->counts_known = true;
         f->counts_at = event_now_usec(f->event);
         f->running = running;
@@ -404,6 +413,26 @@ static void on_list(struct follow *f, const cJSON *answer) {
                 log_warn("Following the drain of %s: ListTasks answered no taskArns", f->arn);
 }
 
+/* The tasks known are now those described not STOPPED: the next
+ * DescribeTasks after fewer counts asks only for them. */
+static int keep_arns(struct follow *f) {
+        char **v = calloc(f->n_tasks + 1, sizeof *v);
+
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; i < f->n_tasks; i++)
+                if (!(v[i] = strdup(f->tasks[i].arn))) {
+                        for (size_t j = 0; j < i; j++)
+                                free(v[j]);
+                        free(v);
+                        return -ENOMEM;
+                }
+        free_arns(f);
+        f->arns = v;
+        f->n_arns = f->n_tasks;
+        return 0;
+}
+
 static void on_describe(struct follow *f, const cJSON *answer) {
         struct follow_task *t = NULL;
         size_t n = 0;
@@ -413,6 +442,11 @@ static void on_describe(struct follow *f, const cJSON *answer) {
                 return;
         }
         set_tasks(f, t, n);
+        if (f->by_known && n < FOLLOW_TASKS_MAX && n != (size_t)f->running + f->pending)
+                f->named = false; /* not the tasks the counts say: list them anew */
+        f->by_known = false;
+        if (keep_arns(f) < 0)
+                f->named = false;
 }
 
 static void on_answer(const struct ecs_result *res, void *userdata) {
@@ -429,6 +463,7 @@ static void on_answer(const struct ecs_result *res, void *userdata) {
                 on_counts(f, res->response);
                 break;
         case STEP_LIST:
+                f->by_known = false;
                 on_list(f, res->response);
                 if (f->n_arns > 0) {
                         f->step = STEP_DESCRIBE;

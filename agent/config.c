@@ -226,6 +226,12 @@ static const struct config_key_info config_keys[_KEY_MAX] = {
         KEY(ECS_HOSTD_ASG_DRAIN_TIMEOUT, TYPE_DURATION, "15m", MS_PER_MIN, 48 * MS_PER_H, NULL, 0,
             "Longest wait for the tasks to leave before `CompleteLifecycleAction` all the same "
             "(heartbeats hold the hook meanwhile); 48h is the hook's own limit."),
+        /* A hook's HeartbeatTimeout is 30 s to 2 h (1 h by default) and the
+         * host cannot read it without another permission: a heartbeat a
+         * minute holds any hook but one set under a minute. */
+        KEY(ECS_HOSTD_ASG_HEARTBEAT_INTERVAL, TYPE_DURATION, "60s", 5 * MS_PER_S, MS_PER_H, NULL, 0,
+            "How often `RecordLifecycleActionHeartbeat` holds the lifecycle hook while tasks "
+            "remain; keep it under the hook's heartbeat timeout."),
         KEY(ECS_HOSTD_METRICS_LISTEN, TYPE_LISTEN, "127.0.0.1:51680", 0, 0, NULL, 0,
             "Addresses of the metrics and introspection endpoint (comma-separated), or `off`; "
             "51680 is the port the official agent reserves for metrics."),

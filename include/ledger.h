@@ -31,6 +31,10 @@ struct ledger_entry {
         char result[LEDGER_RESULT_MAX]; /* "confirmed", "failed", "dry-run", "undone" or "" */
         time_t drained_at;              /* when ECS confirmed DRAINING (0: not, or before 0.2) */
         char follow[LEDGER_RESULT_MAX]; /* the follow's end: "empty", "deadline", or "" */
+        /* An Auto Scaling lifecycle action's release (CompleteLifecycleAction):
+         * its outcome ("done", "no_action", "refused", "no_group", "denied",
+         * "gave_up"), or "" while not released. */
+        char release[LEDGER_RESULT_MAX];
 };
 void ledger_entry_done(struct ledger_entry *e);
 void ledger_entries_free(struct ledger_entry *v, size_t n);

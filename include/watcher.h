@@ -6,6 +6,7 @@
  * ledger.h, across restarts); a drain is confirmed only by ECS's answer. */
 #pragma once
 
+#include "asg-lifecycle.h"
 #include "aws-clients.h"
 #include "config.h"
 #include "hook.h"
@@ -41,6 +42,8 @@ struct watcher_stats {
         uint64_t follows_empty, follows_deadline;
         uint64_t follow_calls; /* ECS calls made following drains */
         double last_time_to_empty_seconds;
+        /* Auto Scaling lifecycle hook calls, by action and outcome. */
+        uint64_t asg_actions[2][_ASG_LIFECYCLE_OUTCOME_MAX];
 };
 
 /* What the watcher knows now. */

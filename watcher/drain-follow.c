@@ -5,7 +5,8 @@
  * fields), STATUS=, the ledger (so a restart follows on), the daemon's
  * counts, and ECS_HOSTD_EMPTY_HOOK once it is over.  One follow at a time:
  * the instance drains once, whatever notices asked; a later notice with an
- * earlier deadline takes the story over. */
+ * earlier deadline takes the story over.  An Auto Scaling lifecycle hook is
+ * held while the follow runs and released at its end (drain-asg.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +24,13 @@
 /* When the followed drain runs out of time: the notice's own time for Spot
  * (the interruption) and maintenance (NotBefore), else 10 minutes. */
 static time_t deadline_of(const struct event *e) {
+        time_t from = e->rec.drained_at ? e->rec.drained_at : time(NULL);
+
         if ((e->rec.kind == NOTICE_SPOT || e->rec.kind == NOTICE_MAINTENANCE) && e->rec.time)
                 return e->rec.time;
-        return (e->rec.drained_at ? e->rec.drained_at : time(NULL)) + UNANNOUNCED_SEC;
+        if (e->rec.kind == NOTICE_ASG && e->w->asg) /* the lifecycle hook's own wait */
+                return from + e->w->asg_timeout_sec;
+        return from + UNANNOUNCED_SEC;
 }
 
 static unsigned left_of(const struct follow_view *v) {
@@ -173,6 +178,7 @@ static void told_end(struct event *e, enum follow_report r, const struct follow_
                         snprintf(o->rec.follow, sizeof o->rec.follow, "%s", result);
         watcher_save(w);
         run_empty_hook(e, v, result);
+        drain_asg_release(w);
 }
 
 static void on_follow(enum follow_report r, const struct follow_view *v, void *userdata) {
@@ -200,6 +206,7 @@ void drain_follow_start(struct event *e) {
 
         if (!w->arn || w->dry_run || !e->rec.drained || e->rec.follow[0] || e->rec.undone)
                 return;
+        drain_asg_hold(e);
         if (w->follow) {
                 /* Already following this instance: the notice with less time tells on. */
                 if (deadline < deadline_of(w->followed)) {
@@ -238,4 +245,6 @@ void drain_follow_resume(struct watcher *w) {
                                  v[n]->rec.id);
                 drain_follow_start(v[n]);
         }
+        if (!w->follow)
+                drain_asg_release(w); /* a follow that ended, its hook not released */
 }

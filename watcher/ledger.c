@@ -50,7 +50,8 @@ static const char *string(const cJSON *item, const char *name) {
 /* One entry; -EINVAL when it cannot be ours. */
 static int parse_entry(const cJSON *item, struct ledger_entry *ret) {
         const char *id = string(item, "id"), *action = string(item, "action"),
-                   *result = string(item, "result"), *follow = string(item, "follow");
+                   *result = string(item, "result"), *follow = string(item, "follow"),
+                   *release = string(item, "release");
         const cJSON *t = cJSON_GetObjectItemCaseSensitive(item, "time"),
                     *at = cJSON_GetObjectItemCaseSensitive(item, "drainedAt");
         struct ledger_entry e = {};
@@ -76,6 +77,9 @@ static int parse_entry(const cJSON *item, struct ledger_entry *ret) {
                 e.drained_at = (time_t)at->valuedouble;
         if (streq_ptr(follow, "empty") || streq_ptr(follow, "deadline"))
                 snprintf(e.follow, sizeof e.follow, "%s", follow);
+        if (release && strlen(release) < sizeof e.release &&
+            strspn(release, "abcdefghijklmnopqrstuvwxyz_") == strlen(release))
+                snprintf(e.release, sizeof e.release, "%s", release);
         *ret = e;
         return 0;
 }
@@ -138,6 +142,8 @@ char *ledger_format(const struct ledger_entry *const *entries, size_t n) {
                         cJSON_AddNumberToObject(j, "drainedAt", (double)e->drained_at);
                 if (e->follow[0])
                         cJSON_AddStringToObject(j, "follow", e->follow);
+                if (e->release[0])
+                        cJSON_AddStringToObject(j, "release", e->release);
                 cJSON_AddItemToArray(a, j);
         }
         text = cJSON_Print(o);

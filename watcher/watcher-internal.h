@@ -1,6 +1,6 @@
 /* watcher-internal.h: what the watcher's own files share (watcher.c, the
  * polling and the drain state machine; drain-follow.c, following a drain
- * to empty): the notice being handled and the watcher.  Not for anyone
+ * to empty; drain-asg.c, the Auto Scaling lifecycle hook): the notice being handled and the watcher.  Not for anyone
  * else: the rest of the daemon sees watcher.h. */
 #pragma once
 
@@ -9,6 +9,7 @@
 #include <systemd/sd-event.h>
 #include <time.h>
 
+#include "asg-lifecycle.h"
 #include "aws-clients.h"
 #include "config.h"
 #include "ecs.h"
@@ -79,6 +80,13 @@ struct watcher {
         struct follow *follow;  /* following the drain to empty (drain-follow.c) */
         struct event *followed; /* the notice whose drain it follows */
         struct follow_view last_view; /* what it last said (tasks not kept) */
+
+        /* drain-asg.c: the Auto Scaling lifecycle hook, when configured */
+        struct asg_lifecycle *asg;
+        uint64_t asg_heartbeat_usec;
+        time_t asg_timeout_sec;
+        sd_event_source *asg_heartbeat; /* while a Terminated drain is followed */
+        struct asg_lifecycle_request *asg_beat, *asg_release;
 };
 
 /* watcher.c */
@@ -100,3 +108,14 @@ void drain_follow_start(struct event *e);
 void drain_follow_stop(struct watcher *w);
 /* After a restart: follow again the drain a notice left unfinished. */
 void drain_follow_resume(struct watcher *w);
+
+/* drain-asg.c: holding and releasing an Auto Scaling lifecycle hook. */
+int drain_asg_new(struct watcher *w); /* reads the keys; the hook's client when one is set */
+void drain_asg_free(struct watcher *w);
+/* e (an Auto Scaling notice) drained: heartbeats while its drain is followed. */
+void drain_asg_hold(struct event *e);
+/* The follow ended: CompleteLifecycleAction CONTINUE for the drained
+ * Terminated notices not yet released (the outcome goes to the ledger). */
+void drain_asg_release(struct watcher *w);
+/* The drain was undone: no more heartbeats. */
+void drain_asg_stop(struct watcher *w);

@@ -320,6 +320,7 @@ static void confirmed(struct event *e) {
                         log_info("No longer following the drain of %s: ACTIVE again", w->arn);
                         drain_follow_stop(w);
                 }
+                drain_asg_stop(w);
                 log_notice("%s %s withdrawn: container instance %s is ACTIVE again",
                            notice_kind_name(e->rec.kind), event_what(e), w->arn);
                 watcher_set_status(w, "%s notice withdrawn; ACTIVE again",
@@ -818,6 +819,9 @@ int watcher_new(struct watcher **ret, struct aws_clients *aws, const struct conf
                                          .timeout_ms = 5000});
         if (r < 0)
                 return r;
+        r = drain_asg_new(w);
+        if (r < 0)
+                return r;
         load(w);
         r = start_polling(w);
         if (r < 0)
@@ -858,6 +862,7 @@ struct watcher *watcher_free(struct watcher *w) {
                 return NULL;
         log_stopped(w);
         drain_follow_stop(w);
+        drain_asg_free(w);
         sd_event_source_disable_unref(w->tick);
         imds_request_cancel(w->req);
         while (w->events) {

@@ -57,6 +57,30 @@ static void by_kind(struct expo *e, const char *name, enum expo_type t, const ch
                             (double)n[k]);
 }
 
+/* Auto Scaling lifecycle hook calls by action and outcome, the ones that
+ * happened (none without ECS_HOSTD_ASG_LIFECYCLE_HOOK). */
+static void asg_actions(struct expo *e, const struct watcher_stats *s) {
+        static const enum asg_lifecycle_action actions[] = {ASG_LIFECYCLE_HEARTBEAT,
+                                                            ASG_LIFECYCLE_COMPLETE};
+        bool any = false;
+
+        for (size_t a = 0; a < ELEMENTSOF(actions); a++)
+                for (int o = 0; o < _ASG_LIFECYCLE_OUTCOME_MAX; o++)
+                        any = any || s->asg_actions[actions[a]][o];
+        if (!any)
+                return;
+        expo_family(e, "ecs_hostd_asg_lifecycle_actions_total", EXPO_COUNTER,
+                    "Auto Scaling lifecycle hook calls (heartbeat, complete) by outcome.");
+        for (size_t a = 0; a < ELEMENTSOF(actions); a++)
+                for (int o = 0; o < _ASG_LIFECYCLE_OUTCOME_MAX; o++)
+                        if (s->asg_actions[actions[a]][o])
+                                expo_sample(e,
+                                            (const char *const[]){
+                                                    "action", asg_lifecycle_action_name(actions[a]),
+                                                    "outcome", asg_lifecycle_outcome_name(o), NULL},
+                                            (double)s->asg_actions[actions[a]][o]);
+}
+
 /* Following drains to empty: the one in progress, and how the others ended. */
 static void follows(struct expo *e, const struct hostd_view *v) {
         const struct watcher_stats *s = v->watcher_stats;
@@ -85,6 +109,7 @@ static void follows(struct expo *e, const struct hostd_view *v) {
             "ECS calls made following drains (DescribeContainerInstances, ListTasks, "
             "DescribeTasks).",
             (double)s->follow_calls);
+        asg_actions(e, s);
         if (s->last_time_to_empty_seconds >= 0)
                 one(e, "ecs_hostd_last_drain_time_to_empty_seconds", EXPO_GAUGE,
                     "From DRAINING confirmed to the host empty, for the last drain that emptied.",

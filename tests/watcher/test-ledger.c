@@ -52,22 +52,23 @@ static bool same(const struct ledger_entry *a, const struct ledger_entry *b) {
                a->time == b->time && a->drained == b->drained && a->by_us == b->by_us &&
                a->hook_done == b->hook_done && a->undone == b->undone &&
                strcmp(a->result, b->result) == 0 && a->drained_at == b->drained_at &&
-               strcmp(a->follow, b->follow) == 0;
+               strcmp(a->follow, b->follow) == 0 && strcmp(a->release, b->release) == 0;
 }
 
 /* Every field of every entry, as a restart reads it back from disk. */
 static void test_round_trip(void) {
         static const struct ledger_entry in[] = {
                 {(char *)"spot/terminate/2026-11-22T12:02:00Z", NOTICE_SPOT, (char *)"terminate",
-                 1795348920, true, true, true, false, "confirmed", 1795348810, "empty"},
+                 1795348920, true, true, true, false, "confirmed", 1795348810, "empty", ""},
                 {(char *)"asg/Terminated", NOTICE_ASG, (char *)"Terminated", 1795348000, true, true,
-                 true, true, "undone", 1795348001, ""},
+                 true, true, "undone", 1795348001, "", "done"},
                 {(char *)"maintenance/instance-event-0d59937288b749b32", NOTICE_MAINTENANCE,
-                 (char *)"instance-stop", 1795400000, false, false, true, false, "failed", 0, ""},
+                 (char *)"instance-stop", 1795400000, false, false, true, false, "failed", 0, "",
+                 ""},
                 {(char *)"rebalance/2020-10-27T08:22:00Z", NOTICE_REBALANCE, (char *)"rebalance",
-                 1603786920, false, false, false, false, "", 0, ""},
+                 1603786920, false, false, false, false, "", 0, "", ""},
                 {(char *)"spot/hibernate/x", NOTICE_SPOT, (char *)"hibernate", 0, true, false, true,
-                 false, "dry-run", 1795348900, "deadline"},
+                 false, "dry-run", 1795348900, "deadline", ""},
         };
         const struct ledger_entry *ptrs[ELEMENTSOF(in)];
         char dir[] = "/tmp/test-ledger-XXXXXX";
@@ -97,9 +98,9 @@ static void test_follow_fields(void) {
                 "{\"notices\": ["
                 "{\"id\": \"a\", \"kind\": \"spot\", \"action\": \"terminate\", \"time\": 5},"
                 "{\"id\": \"b\", \"kind\": \"spot\", \"action\": \"terminate\", \"time\": 5,"
-                " \"drainedAt\": -3, \"follow\": \"sideways\"},"
+                " \"drainedAt\": -3, \"follow\": \"sideways\", \"release\": \"Done!\"},"
                 "{\"id\": \"c\", \"kind\": \"asg\", \"action\": \"Terminated\", \"time\": 5,"
-                " \"drainedAt\": 7, \"follow\": \"deadline\"}]}";
+                " \"drainedAt\": 7, \"follow\": \"deadline\", \"release\": \"no_action\"}]}";
         struct ledger_entry *v = NULL;
         size_t n = 0;
 
@@ -108,9 +109,10 @@ static void test_follow_fields(void) {
         CHECK("without the fields: not drained, no follow",
               n == 3 && v[0].drained_at == 0 && v[0].follow[0] == 0);
         CHECK("a bad drainedAt and follow: as if absent",
-              n == 3 && v[1].drained_at == 0 && v[1].follow[0] == 0);
-        CHECK("good ones read",
-              n == 3 && v[2].drained_at == 7 && strcmp(v[2].follow, "deadline") == 0);
+              n == 3 && v[1].drained_at == 0 && v[1].follow[0] == 0 && v[1].release[0] == 0);
+        CHECK("good ones read", n == 3 && v[2].drained_at == 7 &&
+                                        strcmp(v[2].follow, "deadline") == 0 &&
+                                        strcmp(v[2].release, "no_action") == 0);
         ledger_entries_free(v, n);
 }
 

@@ -6,9 +6,10 @@
  * tasks known when they fall: no task is placed on a DRAINING host, and a
  * count that does not match lists them anew), at least every 30 s, and
  * fresh before the two reports that matter most: 30 s before the deadline
- * and at the deadline.  A look every 2 s, every second in the last 30 s
- * and while a task is on its way out, but never beyond a bucket of 4 calls
- * refilled one every 2.2 s (at most 58 calls in a two-minute follow); a
+ * and at the deadline.  A look every 2.5 s, 1.5 s when one task is left,
+ * every second in the last 30 s and while a task is on its way out, but
+ * never beyond a bucket of 6 calls refilled one every 2.5 s (at most 57
+ * calls in a two-minute follow, the report at the deadline included); a
  * throttled call slows it further.  The follower owns no policy: it reports
  * to its callback, and the watcher tells the story. */
 #pragma once
@@ -90,5 +91,6 @@ int follow_parse_tasks(const cJSON *answer, struct follow_task **ret, size_t *re
  * name; cut with "..." to fit size.  Returns buf. */
 char *follow_summary(const struct follow_task *t, size_t n, char *buf, size_t size);
 /* How long to wait before the next look: 1 s while a task is on its way
- * out or the deadline is within FOLLOW_NEAR_SEC, else 2 s. */
-uint64_t follow_interval_usec(time_t now, time_t deadline, bool stopping);
+ * out or the deadline is within FOLLOW_NEAR_SEC; 1.5 s when one task is
+ * left (the next change is "empty"); else 2.5 s. */
+uint64_t follow_interval_usec(time_t now, time_t deadline, bool stopping, unsigned left);

@@ -12,9 +12,12 @@
 #include "follow.h"
 #include "log.h"
 
-/* At most 4 calls at once, then one every 2.2 s: 58 in a two-minute follow. */
-#define BUCKET 4
-#define REFILL_USEC 2200000ULL
+/* At most 6 calls at once, then one every 2.5 s, whatever the pace asks:
+ * 54 in two minutes.  The reports before and at the deadline are never
+ * held but borrow from the bucket, so only the last one's (at most 3
+ * calls) can go beyond: 57 at most in a two-minute follow. */
+#define BUCKET 6
+#define REFILL_USEC 2500000ULL
 #define NAMES_MAX_AGE_USEC (30ULL * 1000000)  /* names refreshed at least this often */
 #define THROTTLED_FIRST_USEC (2ULL * 1000000) /* throttled: the pace, doubling ... */
 #define THROTTLED_MAX_USEC (10ULL * 1000000)  /* ... to this, until a call goes through */
@@ -238,8 +241,10 @@ char *follow_summary(const struct follow_task *t, size_t n, char *buf, size_t si
         return buf;
 }
 
-uint64_t follow_interval_usec(time_t now, time_t deadline, bool stopping) {
-        return stopping || deadline - now <= FOLLOW_NEAR_SEC ? 1000000 : 2000000;
+uint64_t follow_interval_usec(time_t now, time_t deadline, bool stopping, unsigned left) {
+        if (stopping || deadline - now <= FOLLOW_NEAR_SEC)
+                return 1000000;
+        return left <= 1 ? 1500000 : 2500000;
 }
 
 /* ---- the follower -------------------------------------------------------- */
@@ -278,15 +283,16 @@ static bool any_stopping(const struct follow *f) {
         return false;
 }
 
-/* Take a token of the bucket, or say how long until there is one. */
-static uint64_t take_token(struct follow *f) {
+/* Take a token of the bucket, or say how long until there is one; forced,
+ * take it now, in debt if need be (the looks after wait for it). */
+static uint64_t take_token(struct follow *f, bool forced) {
         uint64_t now = event_now_usec(f->event);
 
         f->tokens += (double)(now - f->tokens_at) / (double)REFILL_USEC;
         if (f->tokens > BUCKET)
                 f->tokens = BUCKET;
         f->tokens_at = now;
-        if (f->tokens >= 1) {
+        if (f->tokens >= 1 || forced) {
                 f->tokens -= 1;
                 return 0;
         }
@@ -358,7 +364,8 @@ static void settle(struct follow *f) {
         report_due(f);
         f->step = STEP_COUNTS;
         schedule(f, f->backoff ? f->backoff
-                               : follow_interval_usec(time(NULL), f->deadline, any_stopping(f)));
+                               : follow_interval_usec(time(NULL), f->deadline, any_stopping(f),
+                                                      f->running + f->pending));
 }
 
 /* A failed call: throttling slows the pace; anything else is said once
@@ -383,7 +390,9 @@ static void failed(struct follow *f, const struct ecs_result *res) {
                 return;
         }
         f->step = STEP_COUNTS;
-        schedule(f, f->backoff ? f->backoff : follow_interval_usec(time(NULL), f->deadline, false));
+        schedule(f, f->backoff ? f->backoff
+                               : follow_interval_usec(time(NULL), f->deadline, false,
+                                                      f->running + f->pending));
 }
 
 static void on_counts(struct follow *f, const cJSON *answer) {
@@ -508,7 +517,7 @@ static void look(struct follow *f) {
                 [STEP_DESCRIBE] = "DescribeTasks",
         };
         /* The two reports that matter most are never held by the bucket. */
-        uint64_t wait = f->want_deadline || f->want_near ? 0 : take_token(f);
+        uint64_t wait = take_token(f, f->want_deadline || f->want_near);
         cJSON *req;
         int r;
 

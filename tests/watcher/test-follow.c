@@ -129,10 +129,12 @@ static void test_summary(void) {
 }
 
 static void test_pace(void) {
-        CHECK_INTEQ("far from the deadline: every 2 s", follow_interval_usec(0, 120, false),
-                    2000000);
-        CHECK_INTEQ("within 30 s: every second", follow_interval_usec(100, 120, false), 1000000);
-        CHECK_INTEQ("a task on its way out: every second", follow_interval_usec(0, 120, true),
+        CHECK_INTEQ("far from the deadline, tasks left: every 2.5 s",
+                    follow_interval_usec(0, 120, false, 5), 2500000);
+        CHECK_INTEQ("one task left: every 1.5 s (the next change is empty)",
+                    follow_interval_usec(0, 120, false, 1), 1500000);
+        CHECK_INTEQ("within 30 s: every second", follow_interval_usec(100, 120, false, 5), 1000000);
+        CHECK_INTEQ("a task on its way out: every second", follow_interval_usec(0, 120, true, 5),
                     1000000);
 }
 

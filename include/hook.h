@@ -33,6 +33,7 @@ int hook_check_file(const char *path, char **why);
  * /dev/null, stdout and stderr go to the log, and no other descriptor of
  * the daemon's is open in it.  At timeout_usec its whole process group
  * gets SIGTERM, and SIGKILL 5 s later.  Returns the pid, or a negative
- * errno (nothing runs). */
-_must_check_ int hooks_run(struct hooks *h, const char *path, const char *id,
+ * errno (nothing runs).  label (static) names it in the log: "Drain hook".
+ */
+_must_check_ int hooks_run(struct hooks *h, const char *label, const char *path, const char *id,
                            const char *const *env, uint64_t timeout_usec);

@@ -133,8 +133,8 @@ static void run_empty_hook(struct event *e, const struct follow_view *v, const c
         snprintf(id, sizeof id, "%s/%s", e->rec.id, result);
         r = empty_hook_env(e, v, result, env);
         if (r >= 0)
-                r = hooks_run(w->hooks, w->empty_hook_path, id, (const char *const *)env,
-                              w->hook_timeout_usec);
+                r = hooks_run(w->hooks, "Empty hook", w->empty_hook_path, id,
+                              (const char *const *)env, w->hook_timeout_usec);
         for (size_t i = 0; i < ELEMENTSOF(env); i++)
                 free(env[i]);
         if (r >= 0)

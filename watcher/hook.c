@@ -43,6 +43,7 @@ struct hook {
         char buf[HOOK_OUTPUT_MAX];
         size_t len;
         char *id;
+        const char *label; /* "Drain hook", "Empty hook": static */
         uint64_t timeout_usec;
         struct hook *next;
 };
@@ -82,7 +83,7 @@ static void flush(struct hook *h, bool all) {
 
         while ((nl = memchr(h->buf, '\n', h->len)) || (all && h->len)) {
                 size_t n = nl ? (size_t)(nl - h->buf) : h->len;
-                log_info("Drain hook [%d] for %s: %.*s", (int)h->pid, h->id, (int)n, h->buf);
+                log_info("%s [%d] for %s: %.*s", h->label, (int)h->pid, h->id, (int)n, h->buf);
                 n = nl ? n + 1 : n;
                 memmove(h->buf, h->buf + n, h->len - n);
                 h->len -= n;
@@ -145,11 +146,11 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         while (h->out && read_output(h) > 0)
                 ;
         if (si->si_code == CLD_EXITED && si->si_status == 0)
-                log_info("Drain hook for %s finished", h->id);
+                log_info("%s for %s finished", h->label, h->id);
         else if (si->si_code == CLD_EXITED)
-                log_warn("Drain hook for %s failed with exit status %d", h->id, si->si_status);
+                log_warn("%s for %s failed with exit status %d", h->label, h->id, si->si_status);
         else
-                log_warn("Drain hook for %s was killed by signal %d%s", h->id, si->si_status,
+                log_warn("%s for %s was killed by signal %d%s", h->label, h->id, si->si_status,
                          h->killing ? " (time limit)" : "");
         /* What a process it left behind still writes is followed a little. */
         if (h->out &&
@@ -168,9 +169,9 @@ static int on_limit(sd_event_source *s, uint64_t usec, void *userdata) {
         (void)s, (void)usec;
         h->limit = sd_event_source_disable_unref(h->limit);
         if (!h->killing) {
-                log_warn("Drain hook for %s exceeded its time limit; killing it (SIGTERM, then "
+                log_warn("%s for %s exceeded its time limit; killing it (SIGTERM, then "
                          "SIGKILL after %llu s)",
-                         h->id, (unsigned long long)(HOOK_KILL_GRACE_USEC / 1000000));
+                         h->label, h->id, (unsigned long long)(HOOK_KILL_GRACE_USEC / 1000000));
                 h->killing = true;
                 (void)kill(-h->pid, SIGTERM);
                 if (sd_event_add_time_relative(h->owner->event, &h->limit, CLOCK_MONOTONIC,
@@ -258,8 +259,8 @@ static int watch(struct hooks *hs, struct hook *h) {
         return r;
 }
 
-int hooks_run(struct hooks *hs, const char *path, const char *id, const char *const *env,
-              uint64_t timeout_usec) {
+int hooks_run(struct hooks *hs, const char *label, const char *path, const char *id,
+              const char *const *env, uint64_t timeout_usec) {
         _cleanup_free_ char **envp = NULL;
         _cleanup_free_ char *why = NULL;
         struct hook *h;
@@ -292,6 +293,7 @@ int hooks_run(struct hooks *hs, const char *path, const char *id, const char *co
                            .fd = pipefd[0],
                            .pid = pid,
                            .id = h->id,
+                           .label = label,
                            .timeout_usec = timeout_usec,
                            .next = hs->running};
         hs->running = h;

@@ -257,8 +257,8 @@ static void run_hook(struct event *e) {
         }
         r = event_hook_env(e, env);
         if (r >= 0)
-                r = hooks_run(w->hooks, w->hook_path, e->rec.id, (const char *const *)env,
-                              w->hook_timeout_usec);
+                r = hooks_run(w->hooks, "Drain hook", w->hook_path, e->rec.id,
+                              (const char *const *)env, w->hook_timeout_usec);
         for (size_t i = 0; i < ELEMENTSOF(env); i++)
                 free(env[i]);
         if (r == -EPERM)

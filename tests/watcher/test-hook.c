@@ -105,7 +105,7 @@ static void test_environment(void) {
         if (asprintf(&body, "env > %s", out) < 0)
                 abort();
         hook = script("env.sh", body);
-        CHECK("env hook runs", hooks_run(hooks, hook, "env", ev, 10000000) > 0);
+        CHECK("env hook runs", hooks_run(hooks, "Drain hook", hook, "env", ev, 10000000) > 0);
         CHECK("env hook finishes", run_until("Drain hook for env finished", 5000, NULL));
         env = read_text(out);
         CHECK("the hook gets its event", strstr(env, "ECS_HOSTD_EVENT_ID=spot/terminate/x\n"));
@@ -128,8 +128,8 @@ static void test_descriptors(void) {
                      out) < 0)
                 abort();
         hook = script("fd.sh", body);
-        CHECK("fd hook runs",
-              hooks_run(hooks, hook, "fd", (const char *const[]){NULL}, 10000000) > 0);
+        CHECK("fd hook runs", hooks_run(hooks, "Drain hook", hook, "fd",
+                                        (const char *const[]){NULL}, 10000000) > 0);
         run_until("Drain hook for fd finished", 5000, NULL);
         text = read_text(out);
         CHECK_STREQ("no descriptor of the daemon's is open in the hook", text, "closed\n");
@@ -142,22 +142,26 @@ static void test_refused(void) {
         if (chmod(hook, 0777) < 0)
                 abort();
         CHECK_INTEQ("a hook anyone can write is refused",
-                    hooks_run(hooks, hook, "w", (const char *const[]){NULL}, 1000000), -EPERM);
+                    hooks_run(hooks, "Drain hook", hook, "w", (const char *const[]){NULL}, 1000000),
+                    -EPERM);
         CHECK("... saying why", log_has("Refusing to run the drain hook") &&
                                         log_has("writable by everyone (mode 0777)"));
         if (chmod(hook, 0775) < 0)
                 abort();
         CHECK_INTEQ("so is one its group can write",
-                    hooks_run(hooks, hook, "g", (const char *const[]){NULL}, 1000000), -EPERM);
+                    hooks_run(hooks, "Drain hook", hook, "g", (const char *const[]){NULL}, 1000000),
+                    -EPERM);
         if (chmod(hook, 0755) < 0)
                 abort();
         if (geteuid() == 0 && chown(hook, 4242, 4242) == 0)
                 CHECK_INTEQ("and one another user owns",
-                            hooks_run(hooks, hook, "o", (const char *const[]){NULL}, 1000000),
+                            hooks_run(hooks, "Drain hook", hook, "o", (const char *const[]){NULL},
+                                      1000000),
                             -EPERM);
         else
                 CHECK("a hook owned by us runs",
-                      hooks_run(hooks, hook, "o", (const char *const[]){NULL}, 1000000) > 0);
+                      hooks_run(hooks, "Drain hook", hook, "o", (const char *const[]){NULL},
+                                1000000) > 0);
 }
 
 /* The hook exits at once but leaves a child holding its output pipe: the
@@ -167,7 +171,7 @@ static void test_background_child(void) {
         unsigned ticks = 0;
         int pid;
 
-        pid = hooks_run(hooks, hook, "bg", (const char *const[]){NULL}, 60000000);
+        pid = hooks_run(hooks, "Drain hook", hook, "bg", (const char *const[]){NULL}, 60000000);
         CHECK("background hook runs", pid > 0);
         CHECK("its output is logged", run_until("Drain hook [", 5000, NULL) && log_has("started"));
         CHECK("it is reported finished", run_until("Drain hook for bg finished", 5000, NULL));
@@ -183,8 +187,8 @@ static void test_time_limit(void) {
         _cleanup_free_ char *stubborn = script("kill.sh", "trap '' TERM\n"
                                                           "while :; do sleep 0.2; done");
 
-        CHECK("a slow hook runs",
-              hooks_run(hooks, term, "slow", (const char *const[]){NULL}, 1000000) > 0);
+        CHECK("a slow hook runs", hooks_run(hooks, "Drain hook", term, "slow",
+                                            (const char *const[]){NULL}, 1000000) > 0);
         CHECK("at its time limit it is told to stop",
               run_until("Drain hook for slow exceeded its time limit; killing it (SIGTERM, then "
                         "SIGKILL after 5 s)",
@@ -194,7 +198,8 @@ static void test_time_limit(void) {
                                                              "with exit status 3",
                                                              5000, NULL));
         CHECK("a hook that ignores SIGTERM runs",
-              hooks_run(hooks, stubborn, "stubborn", (const char *const[]){NULL}, 500000) > 0);
+              hooks_run(hooks, "Drain hook", stubborn, "stubborn", (const char *const[]){NULL},
+                        500000) > 0);
         CHECK("it gets SIGKILL after the grace period",
               run_until("Drain hook for stubborn was killed by signal 9 (time limit)", 9000, NULL));
 }
@@ -206,8 +211,8 @@ static void test_sigpipe(void) {
         if (asprintf(&body, "grep SigIgn /proc/$$/status > %s", out) < 0)
                 abort();
         hook = script("sig.sh", body);
-        CHECK("sigpipe hook runs",
-              hooks_run(hooks, hook, "sig", (const char *const[]){NULL}, 10000000) > 0);
+        CHECK("sigpipe hook runs", hooks_run(hooks, "Drain hook", hook, "sig",
+                                             (const char *const[]){NULL}, 10000000) > 0);
         run_until("Drain hook for sig finished", 5000, NULL);
         text = read_text(out);
         CHECK("the hook does not inherit the daemon's ignored SIGPIPE",

@@ -13,11 +13,14 @@ on the host's container instance) and stopped by the test, as ECS would.
 - tasks stopping in a burst; ECS throttling while following: still empty,
   and the calls stay within the budget;
 - a restart in the middle: the new run follows on from the ledger;
-- a policy without ecs:ListTasks / ecs:DescribeTasks: counts only, said once."""
+- a policy without ecs:ListTasks / ecs:DescribeTasks: counts only, said once;
+- the journal gets the lines with their fields (event id, tasks left,
+  seconds to the deadline)."""
 import json
 import os
 import re
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -201,12 +204,52 @@ def counts_only(tap, moto):
         tap.ok(d.stop() == 0, "it stops normally")
 
 
+def journal(tap, moto):
+    """The story's lines carry their fields to the journal: the daemon runs
+    with a journal of its own (tests/lib/journal_catcher.py serves the
+    native socket in a private mount namespace)."""
+    catcher = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib", "journal_catcher.py")
+    with harness.Stack(cluster="follow", moto=moto) as s:
+        jpath = os.path.join(tempfile.mkdtemp(prefix="hostd-journal-"), "journal.jsonl")
+        wrapper = ["unshare", "-m", "--propagation", "private", sys.executable, catcher, jpath, "--"]
+        d = s.daemon(config={"ECS_HOSTD_MODE": "register"}, wrapper=wrapper)
+        d.start()
+        arn = setup(s, d)
+        tasks = run_tasks(s, arn, "service:web", "web", 2)
+        mark = d.mark()
+        spot(s, 60)
+        d.wait_log(r": 2 tasks left", start=mark)
+        for t in tasks:
+            stop(s, t)
+        d.wait_log(r"empty after", start=mark, timeout=20)
+        tap.ok(d.stop() == 0, "it stops normally (journal on)")
+        with open(jpath) as f:
+            entries = [json.loads(x) for x in f if x.strip()]
+        by = {}
+        for e in entries:
+            by.setdefault(e.get("ECS_HOSTD_EVENT"), []).append(e)
+        first = (by.get("follow") or [{}])[0]
+        tap.ok(first.get("ECS_HOSTD_TASKS_LEFT") == "2"
+               and 0 < int(first.get("ECS_HOSTD_SECONDS_TO_DEADLINE", "-1")) <= 60
+               and first.get("ECS_HOSTD_EVENT_ID", "").startswith("spot/terminate/")
+               and "2 tasks left (service:web x2)" in first.get("MESSAGE", ""),
+               "journal: the first follow line with its event id, tasks left and seconds to the deadline", first)
+        empty = (by.get("empty") or [{}])[0]
+        tap.ok(empty.get("ECS_HOSTD_TASKS_LEFT") == "0" and empty.get("PRIORITY") == "5"
+               and empty.get("ECS_HOSTD_EVENT_ID") == first.get("ECS_HOSTD_EVENT_ID")
+               and "empty after" in empty.get("MESSAGE", ""),
+               "journal: the empty line, notice level, same event id, no task left", empty)
+        tap.ok(len(by.get("drained", [])) == 1, "journal: the drain line carries ECS_HOSTD_EVENT=drained",
+               sorted(k for k in by if k))
+
+
 def main(tap):
     with harness.MotoServer() as moto:
         empties(tap, moto)
         deadline(tap, moto)
         throttled_and_restarted(tap, moto)
         counts_only(tap, moto)
+        journal(tap, moto)
     tap.ok(not harness.children_left(), "no process is left running", harness.children_left())
 
 

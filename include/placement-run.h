@@ -133,6 +133,10 @@ struct placement_result {
  * instance's ports, requiresAttributes and constraints are judged once, and
  * again after each placement on it. */
 uint64_t placement_run_work(const struct placement_cluster *c, const struct placement_request *r);
+/* The same for count tasks on a cluster of size z (placement_cluster_size()),
+ * for a caller estimating many runs on one cluster. */
+uint64_t placement_run_work_sized(const struct placement_cluster_size *z,
+                                  const struct placement_request *r, uint64_t count);
 
 /* Place r->count tasks on c (updated as tasks are placed).  With r->fargate
  * nothing is placed and c is untouched: every task is on no container

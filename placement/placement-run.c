@@ -1327,17 +1327,16 @@ struct placement_result *placement_result_free(struct placement_result *res) {
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct placement_result *, placement_result_free);
 
-uint64_t placement_run_work(const struct placement_cluster *c, const struct placement_request *r) {
+uint64_t placement_run_work_sized(const struct placement_cluster_size *z,
+                                  const struct placement_request *r, uint64_t count) {
         const struct placement_taskdef *td = r->taskdef;
         struct placement_instance_cost k = {.per_port = td->n_ports,
                                             .lookup = td->n_requires_attributes};
-        struct placement_cluster_size z;
         uint64_t w;
 
         if (r->fargate)
                 return 0;
-        placement_cluster_size(c, &z);
-        w = placement_work_mul(placement_work_mul(r->count, z.instances), 1 + r->n_strategies);
+        w = placement_work_mul(placement_work_mul(count, z->instances), 1 + r->n_strategies);
         for (size_t i = 0; i < r->n_constraints; i++)
                 if (r->constraints[i].type == PLACEMENT_CONSTRAINT_DISTINCT_INSTANCE)
                         k.fixed++;
@@ -1345,10 +1344,19 @@ uint64_t placement_run_work(const struct placement_cluster *c, const struct plac
                         placement_query_add_cost(r->constraints[i].query, &k);
         /* Slow steps (see slow_steps()): every instance once, then the one
          * placed on after each task, grown by the task's group and ports. */
-        w = placement_work_add(w, placement_cost_all(&k, &z));
+        w = placement_work_add(w, placement_cost_all(&k, z));
         w = placement_work_add(
-                w, placement_work_mul(r->count, placement_cost_max(&k, &z, 1, td->n_ports)));
-        return placement_work_add(w, r->count);
+                w, placement_work_mul(count, placement_cost_max(&k, z, 1, td->n_ports)));
+        return placement_work_add(w, count);
+}
+
+uint64_t placement_run_work(const struct placement_cluster *c, const struct placement_request *r) {
+        struct placement_cluster_size z;
+
+        if (r->fargate)
+                return 0;
+        placement_cluster_size(c, &z);
+        return placement_run_work_sized(&z, r, r->count);
 }
 
 /* Every placement function checks this, since a request that skipped

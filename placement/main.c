@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "placement-error.h"
 #include "placement-escape.h"
 #include "placement-model.h"
+#include "placement-picture.h"
 #include "placement-query-eval.h"
 #include "placement-query.h"
 #include "placement-report.h"
@@ -519,6 +521,176 @@ static int print_table(const struct placement_cluster *c, const struct placement
         return 0;
 }
 
+/* The instances ListContainerInstances would have looked at. */
+static size_t count_considered(const struct placement_cluster *c, const char *status) {
+        size_t considered = 0;
+
+        for (size_t i = 0; i < c->n_instances; i++)
+                if (status ? streq(c->instances[i].status, status)
+                           : !streq(c->instances[i].status, "INACTIVE"))
+                        considered++;
+        return considered;
+}
+
+/* ---- pictures (--output svg) ---- */
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct placement_picture *, placement_picture_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct placement_session *, placement_session_free);
+
+static int print_picture(const struct placement_picture *p) {
+        _cleanup_free_ char *svg = NULL;
+        int k = placement_picture_svg(p, &svg);
+
+        if (k < 0)
+                return k;
+        fputs(svg, stdout);
+        return 0;
+}
+
+/* A picture line made with printf's format. */
+static int picture_printf(struct placement_picture *p, const char *fmt, ...) _printf_(2, 3);
+static int picture_printf(struct placement_picture *p, const char *fmt, ...) {
+        _cleanup_free_ char *s = NULL;
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+                s = NULL;
+                return -ENOMEM;
+        }
+        return placement_picture_line(p, s);
+}
+
+/* filter: the instances the expression selects as they are, the others
+ * greyed. */
+static int filter_svg(const struct placement_cluster *c, const char *expression, const char *status,
+                      const size_t *sel, size_t n) {
+        _cleanup_(placement_picture_freep) struct placement_picture *p = NULL;
+        size_t next = 0;
+        int k;
+
+        k = placement_picture_new(&p, c);
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < c->n_instances; i++) {
+                if (next < n && sel[next] == i) {
+                        next++;
+                        continue;
+                }
+                if (status ? !streq(c->instances[i].status, status)
+                           : p->instances[i].state == PLACEMENT_PICTURE_HIDDEN) {
+                        p->instances[i].state = PLACEMENT_PICTURE_HIDDEN;
+                        continue;
+                }
+                p->instances[i].state = PLACEMENT_PICTURE_REJECTED;
+                p->instances[i].note = "not selected by the expression";
+        }
+        if ((k = picture_printf(p, "ecs-place filter: %s", expression)) < 0 ||
+            (k = picture_printf(p, "%zu of %zu container instances match", n,
+                                count_considered(c, status))) < 0)
+                return k;
+        return print_picture(p);
+}
+
+/* run / service: where the tasks went (outlined), and each instance that
+ * could not take one greyed with the step that refused it, judged before
+ * the first placement. */
+static int run_svg(struct placement_cluster *c, const struct placement_request *req,
+                   const char *service, long existing) {
+        _cleanup_(placement_session_freep) struct placement_session *s = NULL;
+        _cleanup_(placement_result_freep) struct placement_result *res = NULL;
+        _cleanup_(placement_picture_freep) struct placement_picture *p = NULL;
+        _cleanup_free_ const char **reasons = calloc(c->n_instances + 1, sizeof(*reasons));
+        const char *first_reason = NULL;
+        size_t placed = 0;
+        int k;
+
+        if (!reasons)
+                return -ENOMEM;
+        if ((k = placement_session_new(&s, c)) < 0 ||
+            (!req->fargate && (k = placement_session_reasons(s, req, reasons)) < 0) ||
+            (k = placement_session_run(s, req, &res)) < 0 || (k = placement_picture_new(&p, c)) < 0)
+                return k;
+        for (size_t i = 0; i < c->n_instances; i++)
+                if (reasons[i] && p->instances[i].state != PLACEMENT_PICTURE_HIDDEN) {
+                        p->instances[i].state = PLACEMENT_PICTURE_REJECTED;
+                        p->instances[i].note = reasons[i];
+                }
+        for (size_t t = 0; t < res->n_tasks; t++)
+                if (res->tasks[t].instance >= 0) {
+                        placed++;
+                        if ((k = placement_picture_add_task(p, (size_t)res->tasks[t].instance,
+                                                            res->group)) < 0)
+                                return k;
+                }
+        k = service ? picture_printf(p, "ecs-place service %s: %ld task%s running, %zu to place",
+                                     service, existing, existing == 1 ? "" : "s", res->n_tasks)
+                    : picture_printf(p, "ecs-place run: %zu task%s of %s", res->n_tasks,
+                                     res->n_tasks == 1 ? "" : "s", res->group);
+        for (size_t t = 0; t < res->n_tasks && !first_reason; t++)
+                first_reason = res->tasks[t].reason;
+        if (k >= 0)
+                k = picture_printf(p, "%zu placed, %zu not placed%s%s%s, seed %llu", placed,
+                                   res->n_tasks - placed, first_reason ? " (" : "",
+                                   first_reason ? first_reason : "", first_reason ? ")" : "",
+                                   (unsigned long long)req->seed);
+        if (k < 0)
+                return k;
+        p->added_label = "task placed by this run";
+        return print_picture(p);
+}
+
+/* resilience: failure show (SIZE_MAX: the baseline) as it leaves the
+ * cluster, its lost instances struck out and the replacements outlined. */
+static int print_resilience_svg(struct placement_resilience *r, size_t show) {
+        const struct placement_failure *f = show == SIZE_MAX ? &r->baseline : &r->failures[show];
+        _cleanup_(placement_picture_freep) struct placement_picture *p = NULL;
+        _cleanup_(placement_query_strv_freep) char **verdicts = NULL;
+        _cleanup_free_ char *verdict = NULL;
+        int k;
+
+        if ((k = placement_picture_new(&p, r->c)) < 0 ||
+            (k = placement_report_verdict(r, f, &verdict)) < 0 ||
+            (k = placement_report_verdicts(r, &verdicts)) < 0)
+                return k;
+        for (size_t i = 0; i < r->c->n_instances; i++) {
+                const struct placement_instance *ci = &r->c->instances[i];
+                if (p->instances[i].state == PLACEMENT_PICTURE_HIDDEN ||
+                    (streq(ci->status, "ACTIVE") && ci->agent_connected))
+                        continue;
+                /* Never a target: ECS's AGENT step. */
+                p->instances[i].state = PLACEMENT_PICTURE_REJECTED;
+                p->instances[i].note =
+                        streq(ci->status, "ACTIVE") ? "AGENT: agent disconnected" : ci->status;
+        }
+        for (size_t l = 0; l < f->n_lost; l++) {
+                p->instances[f->lost[l]].state = PLACEMENT_PICTURE_LOST;
+                p->instances[f->lost[l]].note = "LOST";
+        }
+        for (size_t o = 0; o < f->n_outcomes; o++)
+                for (size_t t = 0; t < f->outcomes[o].n_placed; t++)
+                        if ((k = placement_picture_add_task(
+                                     p, f->outcomes[o].placed[t],
+                                     r->services[f->outcomes[o].service].group)) < 0)
+                                return k;
+        k = show == SIZE_MAX ? picture_printf(p, "ecs-place resilience: before any loss")
+            : f->kind == PLACEMENT_LOSE_EXPRESSION
+                    ? picture_printf(p, "ecs-place resilience: losing %s", f->name)
+                    : picture_printf(p, "ecs-place resilience: losing %s %s",
+                                     placement_loss_to_string(f->kind), f->name);
+        for (char **v = verdicts; k >= 0 && v && *v; v++)
+                k = placement_picture_line(p, *v);
+        if (k >= 0)
+                k = placement_picture_line(p, verdict);
+        if (k < 0)
+                return k;
+        p->added_label = show == SIZE_MAX ? "task placed before any loss" : "replacement task";
+        return print_picture(p);
+}
+
 struct filter_options {
         const char *instances, *tasks, *status, *expression;
         enum output output;
@@ -555,9 +727,11 @@ static int filter_parse_options(int argc, char **argv, struct filter_options *o)
                                 o->output = OUTPUT_TEXT;
                         else if (streq(optarg, "table"))
                                 o->output = OUTPUT_TABLE;
+                        else if (streq(optarg, "svg"))
+                                o->output = OUTPUT_SVG;
                         else {
                                 fprintf(stderr,
-                                        "error: --output: '%s' is not json, text or table\n",
+                                        "error: --output: '%s' is not json, text, table or svg\n",
                                         optarg);
                                 return -EINVAL;
                         }
@@ -580,17 +754,6 @@ static int filter_parse_options(int argc, char **argv, struct filter_options *o)
         return 1;
 }
 
-/* The instances ListContainerInstances would have looked at. */
-static size_t count_considered(const struct placement_cluster *c, const char *status) {
-        size_t considered = 0;
-
-        for (size_t i = 0; i < c->n_instances; i++)
-                if (status ? streq(c->instances[i].status, status)
-                           : !streq(c->instances[i].status, "INACTIVE"))
-                        considered++;
-        return considered;
-}
-
 static int print_filter_result(const struct filter_options *o, const struct placement_cluster *c,
                                const struct placement_query *q, const size_t *sel, size_t n) {
         switch (o->output) {
@@ -611,7 +774,7 @@ static int print_filter_result(const struct filter_options *o, const struct plac
         case OUTPUT_TABLE:
                 return print_table(c, q, sel, n, count_considered(c, o->status));
         case OUTPUT_SVG:
-                break;
+                return filter_svg(c, o->expression, o->status, sel, n);
         }
         return -EINVAL;
 }
@@ -925,7 +1088,8 @@ struct run_options {
         bool service;
         const char *instances, *tasks, *taskdef, *service_name;
         unsigned long long desired;
-        bool has_desired, seeded, explain, table;
+        bool has_desired, seeded, explain;
+        enum output output;
         const char *expression; /* a memberOf expression that did not parse (borrowed) */
 };
 
@@ -1048,11 +1212,13 @@ static int run_option_value(int opt, const char *value, struct placement_request
                 req->fargate = streq(value, "FARGATE");
                 return 1;
         case OPT_OUTPUT:
-                if (!streq(value, "json") && !streq(value, "table")) {
-                        fprintf(stderr, "error: --output: '%s' is not json or table\n", value);
+                if (!streq(value, "json") && !streq(value, "table") && !streq(value, "svg")) {
+                        fprintf(stderr, "error: --output: '%s' is not json, table or svg\n", value);
                         return -EINVAL;
                 }
-                o->table = streq(value, "table");
+                o->output = streq(value, "table") ? OUTPUT_TABLE
+                            : streq(value, "svg") ? OUTPUT_SVG
+                                                  : OUTPUT_JSON;
                 return 1;
         }
         return -EINVAL;
@@ -1218,25 +1384,20 @@ static int cmd_run(int argc, char **argv, bool service) {
                 return r;
         if (run_too_much_work(&req, c))
                 return EXIT_INPUT;
-        r = placement_run(c, &req, &res);
+        if (o.output == OUTPUT_SVG)
+                r = run_svg(c, &req, service ? o.service_name : NULL, existing);
+        else {
+                r = placement_run(c, &req, &res);
+                if (r >= 0)
+                        r = o.output == OUTPUT_TABLE
+                                    ? print_run_table(res, c, req.seed)
+                                    : print_run_json(res, c, td, req.seed, existing, o.explain);
+        }
         if (r < 0) {
                 fprintf(stderr, "error: %s\n", failure_message(r));
                 return EXIT_INPUT;
         }
-        r = o.table ? print_run_table(res, c, req.seed)
-                    : print_run_json(res, c, td, req.seed, existing, o.explain);
-        if (r < 0) {
-                fprintf(stderr, "error: out of memory\n");
-                return EXIT_INPUT;
-        }
         return 0;
-}
-
-/* Stub until the picture module exists. */
-static int print_resilience_svg(struct placement_resilience *r, size_t show) {
-        (void)r;
-        (void)show;
-        return -ENOTSUP;
 }
 
 /* ---- resilience ---- */

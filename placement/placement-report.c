@@ -263,7 +263,9 @@ static int table_services(FILE *m, const struct placement_resilience *r,
         size_t width = strlen("SERVICE");
 
         if (f->n_outcomes == 0) {
-                fputs("  no service had a task there\n", m);
+                fputs(f == &r->baseline ? "  no service was missing a task\n"
+                                        : "  no service had a task there\n",
+                      m);
                 return 0;
         }
         for (size_t k = 0; k < f->n_outcomes; k++) {

@@ -549,6 +549,18 @@ struct placement_session {
         struct journal_entry *journal;
         size_t n_journal, size_journal;
         bool journaling; /* since placement_session_mark() */
+        /* memberOf expressions whose verdict no placement changes, each with
+         * its verdict per instance, kept for the session (see memo_get()). */
+        struct constraint_memo *memos;
+        size_t n_memos;
+};
+
+/* A memberOf expression's verdicts per instance: 0 not judged yet, else 1 +
+ * the verdict.  v is NULL when the expression reads what placements change
+ * (task:group, runningTasksCount): it is judged afresh in each run. */
+struct constraint_memo {
+        const struct placement_query *query; /* borrowed: the request's, which outlives its runs */
+        uint8_t *v;
 };
 
 /* One run's view of the session: the arrays the hot loops read. */
@@ -560,6 +572,7 @@ struct run_state {
         uint8_t *verdict;
         size_t first_slow; /* steps from here on need passes(); before, inline */
         struct spread_index spread[PLACEMENT_MAX_STRATEGIES];
+        uint8_t *memo[PLACEMENT_MAX_CONSTRAINTS]; /* per constraint: its memo's v, or NULL */
 };
 
 _Static_assert(PLACEMENT_MAX_STEPS < UINT8_MAX, "a verdict holds any step plus one");
@@ -741,11 +754,54 @@ struct placement_session *placement_session_free(struct placement_session *s) {
         free(s->index);
         free(s->added);
         free(s->journal);
+        for (size_t i = 0; i < s->n_memos; i++)
+                free(s->memos[i].v);
+        free(s->memos);
         free(s);
         return NULL;
 }
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct placement_session *, placement_session_free);
+
+/* Does q read something a placement changes? */
+static int reads_placements(const struct placement_query *q) {
+        char **subjects = NULL;
+        bool dynamic = false;
+
+        if (placement_query_subjects(q, &subjects) < 0)
+                return -ENOMEM;
+        for (char **v = subjects; *v; v++)
+                dynamic |= streq(*v, "task:group") || streq(*v, "runningTasksCount");
+        placement_query_strv_free(subjects);
+        return dynamic;
+}
+
+/* The verdicts of q for the session, made the first time a run asks (*ret
+ * NULL: q must be judged in each run).  Resilience runs each service's
+ * request once per failure: a memberOf on attributes is judged once per
+ * instance for all of them, not once per instance and run. */
+static int memo_get(struct placement_session *s, const struct placement_query *q, uint8_t **ret) {
+        struct constraint_memo *grown;
+        int dynamic;
+
+        for (size_t i = 0; i < s->n_memos; i++)
+                if (s->memos[i].query == q) {
+                        *ret = s->memos[i].v;
+                        return 0;
+                }
+        dynamic = reads_placements(q);
+        if (dynamic < 0)
+                return dynamic;
+        grown = realloc(s->memos, (s->n_memos + 1) * sizeof(*grown));
+        if (!grown)
+                return -ENOMEM;
+        s->memos = grown;
+        grown[s->n_memos] = (struct constraint_memo){.query = q};
+        if (!dynamic && !(grown[s->n_memos].v = calloc(s->n + 1, 1)))
+                return -ENOMEM;
+        *ret = grown[s->n_memos++].v;
+        return 0;
+}
 
 void placement_session_exclude(struct placement_session *s, const bool *lost) {
         for (size_t i = 0; i < s->n; i++) {
@@ -867,6 +923,12 @@ static int run_state_init(struct run_state *st, struct placement_session *s,
          * attributes, so a run of such tasks checks only the first three
          * inline, then the constraints. */
         st->first_slow = td->n_ports > 0 || td->n_requires_attributes > 0 ? 3 : 6;
+        for (size_t k = 0; k < r->n_constraints; k++) {
+                int e = r->constraints[k].query ? memo_get(s, r->constraints[k].query, &st->memo[k])
+                                                : 0;
+                if (e < 0)
+                        return e;
+        }
         for (size_t k = 0; k < r->n_strategies; k++) {
                 const struct spread_cache *sc;
                 int e;
@@ -935,9 +997,17 @@ static int passes(const struct placement_request *r, const struct placement_clus
                 return 1;
         default: {
                 const struct placement_constraint *con = &r->constraints[step - 6];
+                uint8_t *memo = st->memo[step - 6];
+                int k;
+
                 if (con->type == PLACEMENT_CONSTRAINT_DISTINCT_INSTANCE)
                         return st->group_count[i] == 0;
-                return placement_query_eval(con->query, ci);
+                if (memo && memo[i])
+                        return memo[i] - 1;
+                k = placement_query_eval(con->query, ci);
+                if (memo && k >= 0)
+                        memo[i] = (uint8_t)(1 + k);
+                return k;
         }
         }
 }

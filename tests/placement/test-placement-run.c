@@ -409,6 +409,43 @@ done:
         placement_cluster_free(c);
 }
 
+/* A session keeps the verdicts of a memberOf on attributes for all its runs,
+ * but one on task groups must be judged afresh: the second run of the same
+ * request sees the first's task.  binpack would pick the same instance
+ * again if the first run's verdict were kept. */
+static void test_session_memo(struct placement_taskdef *td) {
+        struct placement_cluster *c = cluster();
+        struct placement_session *s = NULL;
+        struct placement_request anti = {}, zone = {};
+        struct placement_result *r1 = NULL, *r2 = NULL, *r3 = NULL, *r4 = NULL;
+
+        if (!CHECK("memo: cluster loads", c) ||
+            !CHECK_INTEQ("memo: new", placement_session_new(&s, c), 0) ||
+            request(&anti, td, "service:memo", 1,
+                    "type=memberOf,expression=not(task:group == service:memo)",
+                    "type=binpack,field=memory") < 0 ||
+            request(&zone, td, "service:zone", 1,
+                    "type=memberOf,expression=attribute:ecs.availability-zone == b",
+                    "type=binpack,field=memory") < 0)
+                goto done;
+        if (placement_session_run(s, &anti, &r1) == 0 && placement_session_run(s, &anti, &r2) == 0)
+                CHECK("memo: a memberOf on task:group sees the previous run's task",
+                      strcmp(placed_on(c, r1, 0), placed_on(c, r2, 0)) != 0);
+        if (placement_session_run(s, &zone, &r3) == 0 && placement_session_run(s, &zone, &r4) == 0)
+                CHECK("memo: a memberOf on attributes keeps its verdict: b1 both times",
+                      strcmp(placed_on(c, r3, 0), "b1") == 0 &&
+                              strcmp(placed_on(c, r4, 0), "b1") == 0);
+done:
+        placement_result_free(r1);
+        placement_result_free(r2);
+        placement_result_free(r3);
+        placement_result_free(r4);
+        placement_request_done(&anti);
+        placement_request_done(&zone);
+        placement_session_free(s);
+        placement_cluster_free(c);
+}
+
 int main(void) {
         struct placement_taskdef *td = taskdef(taskdef_json);
         struct placement_taskdef *constrained = taskdef(taskdef_constrained_json);
@@ -420,6 +457,7 @@ int main(void) {
                 test_work_limit(td);
                 test_regex_steps();
                 test_session(td);
+                test_session_memo(td);
         }
         placement_taskdef_free(td);
         placement_taskdef_free(constrained);

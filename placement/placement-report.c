@@ -347,13 +347,11 @@ static int table_failure(FILE *m, const struct placement_resilience *r,
 }
 
 static void table_heading(FILE *m, const struct placement_resilience *r) {
-        size_t usable = 0, skipped = 0;
+        size_t usable = 0;
 
         for (size_t i = 0; i < r->c->n_instances; i++)
                 usable += streq(r->c->instances[i].status, "ACTIVE") &&
                           r->c->instances[i].agent_connected;
-        for (size_t s = 0; s < r->n_services; s++)
-                skipped += r->services[s].skipped != NULL;
         fprintf(m, "%zu container instance%s (%zu usable), %zu service%s, seed %" PRIu64 "\n",
                 r->c->n_instances, plural(r->c->n_instances), usable, r->n_services,
                 plural(r->n_services), r->seed);

@@ -314,7 +314,14 @@ def check_readme_picture():
         checked_in = str(e)
     report(rc == 1 and checked_in == svg, "docs/lab5-resilience.svg is what ecs-place draws now (make pictures)")
     with open(os.path.join(TOP, "README.md")) as f:
-        report("(docs/lab5-resilience.svg)" in f.read(), "README.md shows the picture")
+        readme = f.read()
+    report("(docs/lab5-resilience.svg)" in readme, "README.md shows the picture")
+    # The lab 5 output README.md quotes is what ecs-place prints now.
+    m = re.search(r"\n    \$ build/ecs-place resilience [^\n]*\n[^\n]*--lose zone\n(.*?)\n    \[\.\.\. ", readme, re.S)
+    quoted = [l[4:] for l in m.group(1).split("\n")] if m else []
+    rc, out, _ = run(*LAB5, "--lose", "zone")
+    report(len(quoted) > 20 and out.startswith("\n".join(quoted).replace("\n    \n", "\n\n").rstrip() + "\n"),
+           "README.md's lab 5 resilience output is what ecs-place prints", quoted[:2])
 
 
 def main():

@@ -305,6 +305,66 @@ def check_other_pictures():
                "values with markup and control bytes are escaped: still well-formed, no script")
 
 
+def fifty_instances(d):
+    """50 instances over 3 zones and 4 types, 3 services; one DRAINING, one
+    disconnected.  Returns the resilience arguments."""
+    types = {"m5.large": (2048, 7680), "m5.xlarge": (4096, 15360), "c5.large": (2048, 3584),
+             "g4dn.xlarge": (4096, 15360)}
+    fam = {"api": (256, 1024), "web": (256, 512), "worker": (512, 2048)}
+
+    def res(cpu, mem):
+        return [{"name": "CPU", "type": "INTEGER", "integerValue": cpu},
+                {"name": "MEMORY", "type": "INTEGER", "integerValue": mem}]
+    cis, tasks = [], []
+    for n in range(50):
+        t = list(types)[n % 4]
+        cpu, mem = types[t]
+        mine = [g for g in fam for _ in range((n * 7 + len(g)) % 3) if fam[g][1] * 2 < mem]
+        arn = f"arn:aws:ecs:us-east-1:1:container-instance/fifty/ci{n:04d}"
+        tasks += [{"containerInstanceArn": arn, "group": "service:" + g, "desiredStatus": "RUNNING"} for g in mine]
+        cis.append({"containerInstanceArn": arn, "ec2InstanceId": f"i-0{n:016x}",
+                    "status": "DRAINING" if n == 7 else "ACTIVE", "agentConnected": n != 11,
+                    "remainingResources": res(cpu - sum(fam[g][0] for g in mine), mem - sum(fam[g][1] for g in mine)),
+                    "registeredResources": res(cpu, mem),
+                    "attributes": [{"name": "ecs.availability-zone", "value": "us-east-1" + "abc"[n % 3]},
+                                   {"name": "ecs.instance-type", "value": t}]})
+    services = [{"serviceName": g, "status": "ACTIVE", "launchType": "EC2",
+                 "desiredCount": sum(1 for t in tasks if t["group"] == "service:" + g),
+                 "taskDefinition": f"arn:aws:ecs:us-east-1:1:task-definition/{g}:1"} for g in fam]
+    os.mkdir(os.path.join(d, "td"))
+    for g, (c, m) in fam.items():
+        with open(os.path.join(d, "td", g + ".json"), "w") as f:
+            json.dump({"taskDefinition": {"taskDefinitionArn": f"arn:aws:ecs:us-east-1:1:task-definition/{g}:1",
+                                          "family": g, "revision": 1,
+                                          "containerDefinitions": [{"name": g, "cpu": c, "memory": m}]}}, f)
+    for name, key, value in (("i.json", "containerInstances", cis), ("t.json", "tasks", tasks),
+                             ("s.json", "services", services)):
+        with open(os.path.join(d, name), "w") as f:
+            json.dump({key: value}, f)
+    return ["--instances", os.path.join(d, "i.json"), "--tasks", os.path.join(d, "t.json"),
+            "--services", os.path.join(d, "s.json"), "--task-definitions", os.path.join(d, "td")]
+
+
+def check_fifty():
+    """Readable at 1,200 px for 50 instances: every box drawn, none too
+    narrow for its type, id and bars, no text too small, one screen or so."""
+    with tempfile.TemporaryDirectory() as d:
+        rc, svg, err = run(*fifty_instances(d), "--lose", "zone", "--show", "us-east-1a", "--output", "svg")
+        m = re.search(r'<svg [^>]*width="(\d+)" height="(\d+)"', svg)
+        width, height = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+        report(rc == 0 and well_formed(svg) and width == 1200 and height <= 1400,
+               "50 instances: one 1,200 px picture, at most 1,400 px high", (rc, width, height, err))
+        report(svg.count("\ncontainer instance ") == 50, "50 instances: every instance has its box and tooltip",
+               svg.count("\ncontainer instance "))
+        boxes = [float(w) for w in re.findall(r'<rect x="[\d.]+" y="[\d.]+" width="([\d.]+)" height="[\d.]+" rx="5"', svg)]
+        report(len(boxes) == 50 and min(boxes) >= 150, "50 instances: boxes at least 150 px wide",
+               (len(boxes), min(boxes or [0])))
+        sizes = [int(s) for s in re.findall(r'font-size="(\d+)"', svg)]
+        report(sizes and min(sizes) >= 9, "50 instances: no text under 9 px", min(sizes or [0]))
+        report(svg.count(">LOST</text>") == 17 and "DRAINING" in svg and "agent disconnected" in svg,
+               "50 instances: zone a's 17 struck out, the DRAINING and disconnected ones say so")
+
+
 def check_readme_picture():
     rc, svg, _ = run(*LAB5, *PICTURE_ARGS)
     try:
@@ -330,6 +390,7 @@ def main():
     check_json()
     check_picture()
     check_other_pictures()
+    check_fifty()
     check_readme_picture()
     return TAP.done()
 

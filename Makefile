@@ -61,7 +61,7 @@ FUZZERS    := $(patsubst %.c,$(B)/fuzz/%,$(notdir $(FUZZ_SRCS)))
 vpath %.c $(sort $(dir $(TEST_SRCS) $(TOOL_SRCS) $(FUZZ_SRCS)))
 
 .PHONY: all deps pkgcheck tests fuzz fuzz-run check check-plain check-asan demo bench clean \
-        format format-check lint run-demo run-bench run-fuzz man
+        format format-check lint run-demo run-bench run-fuzz man pictures
 all: $(B)/ecs-hostd $(B)/ecs-place
 
 # Without the -dev packages the flags above are empty: say so once, clearly,
@@ -119,6 +119,17 @@ man: $(B)/ecs-hostd
 	  awk '/^\.\\" BEGIN KEYS/ { print; print ENVIRON["GEN"]; skip = 1; next } /^\.\\" END KEYS/ { skip = 0 } !skip' \
 	  packaging/ecs-hostd.8 > packaging/ecs-hostd.8.new && mv packaging/ecs-hostd.8.new packaging/ecs-hostd.8
 	@echo "packaging/ecs-hostd.8: $$(grep -c '^\.TP' packaging/ecs-hostd.8) entries"
+
+# The picture README.md shows: the lab 5 cluster losing us-east-1a.
+# tests/placement/test_resilience.py checks it is what ecs-place draws now.
+LAB5 := tests/placement/fixtures
+pictures: $(B)/ecs-place
+	@$(B)/ecs-place resilience --instances $(LAB5)/lab5-instances.json \
+	    --tasks $(LAB5)/lab5-tasks.json --services $(LAB5)/lab5-services.json \
+	    --task-definitions $(LAB5)/lab5-taskdefs --lose zone --show us-east-1a --output svg \
+	    > docs/lab5-resilience.svg.new; test $$? -le 1
+	@mv docs/lab5-resilience.svg.new docs/lab5-resilience.svg
+	@echo "docs/lab5-resilience.svg: $$(wc -c < docs/lab5-resilience.svg) bytes"
 
 format:
 	clang-format -i $(C_FILES)

@@ -61,4 +61,19 @@ int placement_json_get_int(const cJSON *j, const char *path, int64_t *ret,
 
 void placement_json_path(char *buf, size_t size, const char *fmt, ...) _printf_(3, 4);
 
+/* One AWS CLI answer ({"KEY": [objects]}) read into a vector of elements of
+ * size bytes: each parsed with parse (which names the field it dislikes by
+ * the JSON path it is given, "KEY[3]"), appended to *vec all or nothing;
+ * on failure done frees what parse filled and *vec is unchanged. */
+struct placement_json_loader {
+        const char *key;     /* "containerInstances" */
+        const char *command; /* the AWS CLI command that prints it, for errors */
+        size_t size;         /* of one element */
+        int (*parse)(const cJSON *j, const char *path, void *out, struct placement_error *e);
+        void (*done)(void *x);
+};
+
+int placement_json_load_array(const struct placement_json_loader *l, const char *text, size_t len,
+                              void **vec, size_t *n_vec, struct placement_error *e);
+
 DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);

@@ -133,6 +133,10 @@ struct placement_result {
  * instance's ports, requiresAttributes and constraints are judged once, and
  * again after each placement on it. */
 uint64_t placement_run_work(const struct placement_cluster *c, const struct placement_request *r);
+/* The same for count tasks on a cluster of size z (placement_cluster_size()),
+ * for a caller estimating many runs on one cluster. */
+uint64_t placement_run_work_sized(const struct placement_cluster_size *z,
+                                  const struct placement_request *r, uint64_t count);
 
 /* Place r->count tasks on c (updated as tasks are placed).  With r->fargate
  * nothing is placed and c is untouched: every task is on no container
@@ -142,3 +146,44 @@ uint64_t placement_run_work(const struct placement_cluster *c, const struct plac
 int placement_run(struct placement_cluster *c, const struct placement_request *r,
                   struct placement_result **ret);
 struct placement_result *placement_result_free(struct placement_result *res);
+
+/* A session places many requests on one cluster, which it borrows and
+ * updates, and what it learns of the cluster once (status and agent, the
+ * dense resource arrays, each spread field's buckets, who holds which task
+ * group) serves every run: a run costs its tasks' passes, not a pass to set
+ * up.  placement_run() is one session with one run.  While a session lives,
+ * its cluster changes only through it.  After an error other than -EINVAL
+ * the cluster and the session are in no defined state: free both. */
+struct placement_session;
+
+int placement_session_new(struct placement_session **ret, struct placement_cluster *c);
+struct placement_session *placement_session_free(struct placement_session *s);
+
+/* Take the instances with lost[i] out of the cluster (lost NULL: none):
+ * they are no candidate, and their tasks count for no spread, group or
+ * distinctInstance, as if they and their tasks were gone.  The cluster
+ * itself keeps them, as they were. */
+void placement_session_exclude(struct placement_session *s, const bool *lost);
+
+/* Start a journal of the placements from here on; rollback undoes them
+ * (resources, ports, task counts, groups: the cluster as it was at the
+ * mark), and the journal goes on from the mark.  Without a mark, rollback
+ * does nothing. */
+int placement_session_mark(struct placement_session *s);
+void placement_session_rollback(struct placement_session *s);
+
+/* placement_run() for the validated request r, without its work check: a
+ * caller placing many requests estimates them together (placement_run_work()
+ * each). */
+int placement_session_run(struct placement_session *s, const struct placement_request *r,
+                          struct placement_result **ret);
+
+/* Tasks of group (desired RUNNING) on the instances not excluded. */
+uint64_t placement_session_group_tasks(const struct placement_session *s, const char *group);
+
+/* Why each instance could not take one more task of r, as things stand:
+ * ret[i] (one per instance of the cluster) is the first step it fails, in
+ * ECS's words (AGENT, RESOURCE:MEMORY, MemberOf placement constraint
+ * unsatisfied., ...), or NULL when it is a candidate. */
+int placement_session_reasons(struct placement_session *s, const struct placement_request *r,
+                              const char **ret);

@@ -39,3 +39,10 @@ struct placement_taskdef {
 int placement_taskdef_parse(struct placement_taskdef **ret, const char *text, size_t len,
                             struct placement_error *e);
 struct placement_taskdef *placement_taskdef_free(struct placement_taskdef *td);
+
+/* The task definition ref names (a service's taskDefinition) among v[0..n):
+ * the one with the same family:revision, which is what follows
+ * "task-definition/" in an ARN and a register input's own name.  NULL when
+ * none has it.  Borrowed from v. */
+const struct placement_taskdef *placement_taskdef_find(struct placement_taskdef *const *v, size_t n,
+                                                       const char *ref);

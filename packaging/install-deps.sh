@@ -5,7 +5,8 @@
 set -eu
 
 # Debian packages: build dependencies, the compilers and tools the gates use,
-# and the real peers the tests talk to (AWS CLI, Prometheus tools).
+# and the real peers the tests talk to (AWS CLI, Prometheus tools, and a
+# browser and xmllint for ecs-place's pictures; DejaVu is the font they ask).
 pkgs=(
         build-essential pkg-config clang libclang-rt-dev valgrind git
         libcurl4-openssl-dev libcjson-dev libsystemd-dev libssl-dev
@@ -13,6 +14,7 @@ pkgs=(
         libxml2-dev
         python3 python3-pip curl wrk groff-base
         prometheus-node-exporter prometheus
+        chromium libxml2-utils fonts-dejavu-core
 )
 
 sudo=

@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +16,19 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 
 #include "macro.h"
 #include "placement-error.h"
 #include "placement-escape.h"
 #include "placement-model.h"
+#include "placement-picture.h"
 #include "placement-query-eval.h"
 #include "placement-query.h"
+#include "placement-report.h"
+#include "placement-resilience.h"
 #include "placement-run.h"
+#include "placement-services.h"
 #include "placement-taskdef.h"
 
 /* Bytes of one input file: a cluster has at most 5,000 container instances
@@ -42,6 +48,7 @@ enum output {
         OUTPUT_JSON,
         OUTPUT_TEXT,
         OUTPUT_TABLE,
+        OUTPUT_SVG,
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct placement_query *, placement_query_free);
@@ -50,27 +57,37 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(char **, placement_query_strv_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct placement_taskdef *, placement_taskdef_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct placement_result *, placement_result_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(cJSON *, cJSON_Delete);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct placement_services *, placement_services_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct placement_resilience *, placement_resilience_free);
 
 static void usage(FILE *f) {
         fputs("Usage:\n"
               "  ecs-place check EXPRESSION\n"
               "  ecs-place filter --instances FILE [--tasks FILE] [--status STATUS]\n"
-              "                   [--output json|text|table] EXPRESSION\n"
+              "                   [--output json|text|table|svg] EXPRESSION\n"
               "  ecs-place run --instances FILE [--tasks FILE] --task-definition FILE\n"
               "                [--count N] [--group G] [--placement-constraints C...]\n"
               "                [--placement-strategy S...] [--launch-type EC2|FARGATE]\n"
-              "                [--seed N] [--explain] [--output json|table]\n"
+              "                [--seed N] [--explain] [--output json|table|svg]\n"
               "  ecs-place service --instances FILE [--tasks FILE] --task-definition FILE\n"
               "                --service-name S --desired-count N [as run]\n"
+              "  ecs-place resilience --instances FILE [--tasks FILE] --services FILE\n"
+              "                --task-definitions FILE|DIR... [--lose WHAT]...\n"
+              "                [--min-headroom FRACTION] [--seed N] [--show FAILURE]\n"
+              "                [--output table|json|svg]\n"
               "\n"
               "check   parse a cluster query expression and print its canonical form\n"
               "filter  print the container instances the expression selects, as\n"
               "        `aws ecs list-container-instances --filter` would\n"
               "run     place tasks as RunTask would and print RunTask's response\n"
               "service place a service's missing tasks as the service scheduler would\n"
+              "resilience  what losing capacity does to the services: WHAT is instance,\n"
+              "        zone, instance-type, pool (type x zone) or an expression (default:\n"
+              "        zone and pool); exit 0 every loss survived, 1 one not, 2 bad input\n"
               "\n"
-              "FILE is the JSON printed by `aws ecs describe-container-instances` (--instances)\n"
-              "or `aws ecs describe-tasks` (--tasks); `-` reads standard input.\n",
+              "FILE is the JSON printed by `aws ecs describe-container-instances` (--instances),\n"
+              "`aws ecs describe-tasks` (--tasks), `aws ecs describe-services` (--services)\n"
+              "or `aws ecs describe-task-definition`; `-` reads standard input.\n",
               f);
 }
 
@@ -504,6 +521,176 @@ static int print_table(const struct placement_cluster *c, const struct placement
         return 0;
 }
 
+/* The instances ListContainerInstances would have looked at. */
+static size_t count_considered(const struct placement_cluster *c, const char *status) {
+        size_t considered = 0;
+
+        for (size_t i = 0; i < c->n_instances; i++)
+                if (status ? streq(c->instances[i].status, status)
+                           : !streq(c->instances[i].status, "INACTIVE"))
+                        considered++;
+        return considered;
+}
+
+/* ---- pictures (--output svg) ---- */
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct placement_picture *, placement_picture_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct placement_session *, placement_session_free);
+
+static int print_picture(const struct placement_picture *p) {
+        _cleanup_free_ char *svg = NULL;
+        int k = placement_picture_svg(p, &svg);
+
+        if (k < 0)
+                return k;
+        fputs(svg, stdout);
+        return 0;
+}
+
+/* A picture line made with printf's format. */
+static int picture_printf(struct placement_picture *p, const char *fmt, ...) _printf_(2, 3);
+static int picture_printf(struct placement_picture *p, const char *fmt, ...) {
+        _cleanup_free_ char *s = NULL;
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+                s = NULL;
+                return -ENOMEM;
+        }
+        return placement_picture_line(p, s);
+}
+
+/* filter: the instances the expression selects as they are, the others
+ * greyed. */
+static int filter_svg(const struct placement_cluster *c, const char *expression, const char *status,
+                      const size_t *sel, size_t n) {
+        _cleanup_(placement_picture_freep) struct placement_picture *p = NULL;
+        size_t next = 0;
+        int k;
+
+        k = placement_picture_new(&p, c);
+        if (k < 0)
+                return k;
+        for (size_t i = 0; i < c->n_instances; i++) {
+                if (next < n && sel[next] == i) {
+                        next++;
+                        continue;
+                }
+                if (status ? !streq(c->instances[i].status, status)
+                           : p->instances[i].state == PLACEMENT_PICTURE_HIDDEN) {
+                        p->instances[i].state = PLACEMENT_PICTURE_HIDDEN;
+                        continue;
+                }
+                p->instances[i].state = PLACEMENT_PICTURE_REJECTED;
+                p->instances[i].note = "not selected by the expression";
+        }
+        if ((k = picture_printf(p, "ecs-place filter: %s", expression)) < 0 ||
+            (k = picture_printf(p, "%zu of %zu container instances match", n,
+                                count_considered(c, status))) < 0)
+                return k;
+        return print_picture(p);
+}
+
+/* run / service: where the tasks went (outlined), and each instance that
+ * could not take one greyed with the step that refused it, judged before
+ * the first placement. */
+static int run_svg(struct placement_cluster *c, const struct placement_request *req,
+                   const char *service, long existing) {
+        _cleanup_(placement_session_freep) struct placement_session *s = NULL;
+        _cleanup_(placement_result_freep) struct placement_result *res = NULL;
+        _cleanup_(placement_picture_freep) struct placement_picture *p = NULL;
+        _cleanup_free_ const char **reasons = calloc(c->n_instances + 1, sizeof(*reasons));
+        const char *first_reason = NULL;
+        size_t placed = 0;
+        int k;
+
+        if (!reasons)
+                return -ENOMEM;
+        if ((k = placement_session_new(&s, c)) < 0 ||
+            (!req->fargate && (k = placement_session_reasons(s, req, reasons)) < 0) ||
+            (k = placement_session_run(s, req, &res)) < 0 || (k = placement_picture_new(&p, c)) < 0)
+                return k;
+        for (size_t i = 0; i < c->n_instances; i++)
+                if (reasons[i] && p->instances[i].state != PLACEMENT_PICTURE_HIDDEN) {
+                        p->instances[i].state = PLACEMENT_PICTURE_REJECTED;
+                        p->instances[i].note = reasons[i];
+                }
+        for (size_t t = 0; t < res->n_tasks; t++)
+                if (res->tasks[t].instance >= 0) {
+                        placed++;
+                        if ((k = placement_picture_add_task(p, (size_t)res->tasks[t].instance,
+                                                            res->group)) < 0)
+                                return k;
+                }
+        k = service ? picture_printf(p, "ecs-place service %s: %ld task%s running, %zu to place",
+                                     service, existing, existing == 1 ? "" : "s", res->n_tasks)
+                    : picture_printf(p, "ecs-place run: %zu task%s of %s", res->n_tasks,
+                                     res->n_tasks == 1 ? "" : "s", res->group);
+        for (size_t t = 0; t < res->n_tasks && !first_reason; t++)
+                first_reason = res->tasks[t].reason;
+        if (k >= 0)
+                k = picture_printf(p, "%zu placed, %zu not placed%s%s%s, seed %llu", placed,
+                                   res->n_tasks - placed, first_reason ? " (" : "",
+                                   first_reason ? first_reason : "", first_reason ? ")" : "",
+                                   (unsigned long long)req->seed);
+        if (k < 0)
+                return k;
+        p->added_label = "task placed by this run";
+        return print_picture(p);
+}
+
+/* resilience: failure show (SIZE_MAX: the baseline) as it leaves the
+ * cluster, its lost instances struck out and the replacements outlined. */
+static int print_resilience_svg(struct placement_resilience *r, size_t show) {
+        const struct placement_failure *f = show == SIZE_MAX ? &r->baseline : &r->failures[show];
+        _cleanup_(placement_picture_freep) struct placement_picture *p = NULL;
+        _cleanup_(placement_query_strv_freep) char **verdicts = NULL;
+        _cleanup_free_ char *verdict = NULL;
+        int k;
+
+        if ((k = placement_picture_new(&p, r->c)) < 0 ||
+            (k = placement_report_verdict(r, f, &verdict)) < 0 ||
+            (k = placement_report_verdicts(r, &verdicts)) < 0)
+                return k;
+        for (size_t i = 0; i < r->c->n_instances; i++) {
+                const struct placement_instance *ci = &r->c->instances[i];
+                if (p->instances[i].state == PLACEMENT_PICTURE_HIDDEN ||
+                    (streq(ci->status, "ACTIVE") && ci->agent_connected))
+                        continue;
+                /* Never a target: ECS's AGENT step. */
+                p->instances[i].state = PLACEMENT_PICTURE_REJECTED;
+                p->instances[i].note =
+                        streq(ci->status, "ACTIVE") ? "AGENT: agent disconnected" : ci->status;
+        }
+        for (size_t l = 0; l < f->n_lost; l++) {
+                p->instances[f->lost[l]].state = PLACEMENT_PICTURE_LOST;
+                p->instances[f->lost[l]].note = "LOST";
+        }
+        for (size_t o = 0; o < f->n_outcomes; o++)
+                for (size_t t = 0; t < f->outcomes[o].n_placed; t++)
+                        if ((k = placement_picture_add_task(
+                                     p, f->outcomes[o].placed[t],
+                                     r->services[f->outcomes[o].service].group)) < 0)
+                                return k;
+        k = show == SIZE_MAX ? picture_printf(p, "ecs-place resilience: before any loss")
+            : f->kind == PLACEMENT_LOSE_EXPRESSION
+                    ? picture_printf(p, "ecs-place resilience: losing %s", f->name)
+                    : picture_printf(p, "ecs-place resilience: losing %s %s",
+                                     placement_loss_to_string(f->kind), f->name);
+        for (char **v = verdicts; k >= 0 && v && *v; v++)
+                k = placement_picture_line(p, *v);
+        if (k >= 0)
+                k = placement_picture_line(p, verdict);
+        if (k < 0)
+                return k;
+        p->added_label = show == SIZE_MAX ? "task placed before any loss" : "replacement task";
+        return print_picture(p);
+}
+
 struct filter_options {
         const char *instances, *tasks, *status, *expression;
         enum output output;
@@ -540,9 +727,11 @@ static int filter_parse_options(int argc, char **argv, struct filter_options *o)
                                 o->output = OUTPUT_TEXT;
                         else if (streq(optarg, "table"))
                                 o->output = OUTPUT_TABLE;
+                        else if (streq(optarg, "svg"))
+                                o->output = OUTPUT_SVG;
                         else {
                                 fprintf(stderr,
-                                        "error: --output: '%s' is not json, text or table\n",
+                                        "error: --output: '%s' is not json, text, table or svg\n",
                                         optarg);
                                 return -EINVAL;
                         }
@@ -565,17 +754,6 @@ static int filter_parse_options(int argc, char **argv, struct filter_options *o)
         return 1;
 }
 
-/* The instances ListContainerInstances would have looked at. */
-static size_t count_considered(const struct placement_cluster *c, const char *status) {
-        size_t considered = 0;
-
-        for (size_t i = 0; i < c->n_instances; i++)
-                if (status ? streq(c->instances[i].status, status)
-                           : !streq(c->instances[i].status, "INACTIVE"))
-                        considered++;
-        return considered;
-}
-
 static int print_filter_result(const struct filter_options *o, const struct placement_cluster *c,
                                const struct placement_query *q, const size_t *sel, size_t n) {
         switch (o->output) {
@@ -595,6 +773,8 @@ static int print_filter_result(const struct filter_options *o, const struct plac
                 return 0;
         case OUTPUT_TABLE:
                 return print_table(c, q, sel, n, count_considered(c, o->status));
+        case OUTPUT_SVG:
+                return filter_svg(c, o->expression, o->status, sel, n);
         }
         return -EINVAL;
 }
@@ -908,7 +1088,8 @@ struct run_options {
         bool service;
         const char *instances, *tasks, *taskdef, *service_name;
         unsigned long long desired;
-        bool has_desired, seeded, explain, table;
+        bool has_desired, seeded, explain;
+        enum output output;
         const char *expression; /* a memberOf expression that did not parse (borrowed) */
 };
 
@@ -1031,11 +1212,13 @@ static int run_option_value(int opt, const char *value, struct placement_request
                 req->fargate = streq(value, "FARGATE");
                 return 1;
         case OPT_OUTPUT:
-                if (!streq(value, "json") && !streq(value, "table")) {
-                        fprintf(stderr, "error: --output: '%s' is not json or table\n", value);
+                if (!streq(value, "json") && !streq(value, "table") && !streq(value, "svg")) {
+                        fprintf(stderr, "error: --output: '%s' is not json, table or svg\n", value);
                         return -EINVAL;
                 }
-                o->table = streq(value, "table");
+                o->output = streq(value, "table") ? OUTPUT_TABLE
+                            : streq(value, "svg") ? OUTPUT_SVG
+                                                  : OUTPUT_JSON;
                 return 1;
         }
         return -EINVAL;
@@ -1201,18 +1384,463 @@ static int cmd_run(int argc, char **argv, bool service) {
                 return r;
         if (run_too_much_work(&req, c))
                 return EXIT_INPUT;
-        r = placement_run(c, &req, &res);
+        if (o.output == OUTPUT_SVG)
+                r = run_svg(c, &req, service ? o.service_name : NULL, existing);
+        else {
+                r = placement_run(c, &req, &res);
+                if (r >= 0)
+                        r = o.output == OUTPUT_TABLE
+                                    ? print_run_table(res, c, req.seed)
+                                    : print_run_json(res, c, td, req.seed, existing, o.explain);
+        }
         if (r < 0) {
                 fprintf(stderr, "error: %s\n", failure_message(r));
                 return EXIT_INPUT;
         }
-        r = o.table ? print_run_table(res, c, req.seed)
-                    : print_run_json(res, c, td, req.seed, existing, o.explain);
-        if (r < 0) {
+        return 0;
+}
+
+/* ---- resilience ---- */
+
+/* Arguments given to an option that may be repeated (borrowed from argv). */
+struct arg_list {
+        const char **v;
+        size_t n;
+};
+
+static int arg_list_add(struct arg_list *l, const char *arg) {
+        const char **grown = realloc(l->v, (l->n + 1) * sizeof(*grown));
+
+        if (!grown) {
                 fprintf(stderr, "error: out of memory\n");
-                return EXIT_INPUT;
+                return -ENOMEM;
+        }
+        l->v = grown;
+        l->v[l->n++] = arg;
+        return 0;
+}
+
+struct resilience_options {
+        struct arg_list instances, tasks, services, taskdefs, lose;
+        const char *show; /* the failure --output svg pictures */
+        double min_headroom;
+        uint64_t seed;
+        enum output output;
+};
+
+static void resilience_options_done(struct resilience_options *o) {
+        free(o->instances.v);
+        free(o->tasks.v);
+        free(o->services.v);
+        free(o->taskdefs.v);
+        free(o->lose.v);
+}
+
+enum {
+        OPT_R_INSTANCES = 0x200,
+        OPT_R_TASKS,
+        OPT_R_SERVICES,
+        OPT_R_TASK_DEFINITIONS,
+        OPT_R_LOSE,
+        OPT_R_MIN_HEADROOM,
+        OPT_R_SEED,
+        OPT_R_OUTPUT,
+        OPT_R_SHOW,
+};
+
+/* --min-headroom: a fraction (0.2) or a percentage (20%). */
+static int parse_fraction(const char *s, double *ret) {
+        char *end;
+        double v;
+
+        errno = 0;
+        v = strtod(s, &end);
+        if (end != s && streq(end, "%"))
+                v /= 100;
+        else if (end == s || *end)
+                return -EINVAL;
+        if (errno != 0 || !(v >= 0 && v <= 1))
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+/* The options that take one value.  1, or <0 with the error said. */
+static int resilience_option_value(int opt, const char *value, struct resilience_options *o) {
+        unsigned long long seed;
+
+        switch (opt) {
+        case OPT_R_INSTANCES:
+                return arg_list_add(&o->instances, value) < 0 ? -ENOMEM : 1;
+        case OPT_R_TASKS:
+                return arg_list_add(&o->tasks, value) < 0 ? -ENOMEM : 1;
+        case OPT_R_SERVICES:
+                return arg_list_add(&o->services, value) < 0 ? -ENOMEM : 1;
+        case OPT_R_LOSE:
+                return arg_list_add(&o->lose, value) < 0 ? -ENOMEM : 1;
+        case OPT_R_SHOW:
+                o->show = value;
+                return 1;
+        case OPT_R_MIN_HEADROOM:
+                if (parse_fraction(value, &o->min_headroom) < 0) {
+                        fprintf(stderr, "error: --min-headroom: '%s' is not 0..1 or 0%%..100%%\n",
+                                value);
+                        return -EINVAL;
+                }
+                return 1;
+        case OPT_R_SEED:
+                if (!parse_uint(value, UINT64_MAX, &seed)) {
+                        fprintf(stderr, "error: --seed: '%s' is not a number\n", value);
+                        return -EINVAL;
+                }
+                o->seed = seed;
+                return 1;
+        case OPT_R_OUTPUT:
+                if (!streq(value, "table") && !streq(value, "json") && !streq(value, "svg")) {
+                        fprintf(stderr, "error: --output: '%s' is not table, json or svg\n", value);
+                        return -EINVAL;
+                }
+                o->output = streq(value, "json")  ? OUTPUT_JSON
+                            : streq(value, "svg") ? OUTPUT_SVG
+                                                  : OUTPUT_TABLE;
+                return 1;
+        }
+        return -EINVAL;
+}
+
+/* --task-definitions FILE|DIR...: one or more values, as take_values(). */
+static int take_paths(int argc, char **argv, const char *option, struct arg_list *l) {
+        size_t n = 0;
+
+        for (; optind < argc && strncmp(argv[optind], "--", 2) != 0; optind++, n++)
+                if (arg_list_add(l, argv[optind]) < 0)
+                        return -ENOMEM;
+        if (n == 0) {
+                fprintf(stderr, "error: %s needs a value\n", option);
+                return -EINVAL;
+        }
+        return 1;
+}
+
+static const struct option resilience_options[] = {
+        {"instances", required_argument, NULL, OPT_R_INSTANCES},
+        {"tasks", required_argument, NULL, OPT_R_TASKS},
+        {"services", required_argument, NULL, OPT_R_SERVICES},
+        {"task-definitions", no_argument, NULL, OPT_R_TASK_DEFINITIONS},
+        {"lose", required_argument, NULL, OPT_R_LOSE},
+        {"min-headroom", required_argument, NULL, OPT_R_MIN_HEADROOM},
+        {"seed", required_argument, NULL, OPT_R_SEED},
+        {"output", required_argument, NULL, OPT_R_OUTPUT},
+        {"show", required_argument, NULL, OPT_R_SHOW},
+        {"help", no_argument, NULL, 'h'},
+        {},
+};
+
+/* 1: go on; 0: done (--help); <0: bad usage, said. */
+static int resilience_parse_options(int argc, char **argv, struct resilience_options *o) {
+        optind = 1;
+        opterr = 0;
+        for (;;) {
+                int at = optind, opt, r;
+
+                if (at < argc && streq(argv[at], "--"))
+                        return unknown_option(argv[at]);
+                opt = getopt_long(argc, argv, "-:h", resilience_options, NULL);
+                if (opt < 0)
+                        break;
+                if (opt == 'h') {
+                        usage(stdout);
+                        return 0;
+                }
+                if (opt == ':') {
+                        fprintf(stderr, "error: %s needs a value\n", argv[at]);
+                        return -EINVAL;
+                }
+                if (opt == '?' || opt == 1)
+                        return unknown_option(argv[at]);
+                r = opt == OPT_R_TASK_DEFINITIONS ? take_paths(argc, argv, argv[at], &o->taskdefs)
+                                                  : resilience_option_value(opt, optarg, o);
+                if (r < 0)
+                        return r;
+        }
+        if (o->instances.n == 0 || o->services.n == 0 || o->taskdefs.n == 0) {
+                fprintf(stderr, "error: resilience needs --instances FILE, --services FILE and "
+                                "--task-definitions FILE...\n");
+                return -EINVAL;
+        }
+        return 1;
+}
+
+/* Every --instances file, then every --tasks file, into one cluster. */
+static int load_cluster_lists(struct placement_cluster **ret, const struct arg_list *instances,
+                              const struct arg_list *tasks) {
+        _cleanup_(placement_cluster_freep) struct placement_cluster *c = NULL;
+        int r;
+
+        r = placement_cluster_new(&c);
+        if (r < 0) {
+                fprintf(stderr, "error: %s\n", strerror(-r));
+                return r;
+        }
+        for (size_t i = 0; i < instances->n; i++)
+                if ((r = load(c, instances->v[i], false)) < 0)
+                        return r;
+        for (size_t i = 0; i < tasks->n; i++)
+                if ((r = load(c, tasks->v[i], true)) < 0)
+                        return r;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+static int load_services(struct placement_services **ret, const struct arg_list *paths) {
+        _cleanup_(placement_services_freep) struct placement_services *s = NULL;
+        int r;
+
+        if (placement_services_new(&s) < 0) {
+                fprintf(stderr, "error: out of memory\n");
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < paths->n; i++) {
+                _cleanup_free_ char *text = NULL;
+                struct placement_error e = {};
+                size_t len = 0;
+
+                r = read_input(paths->v[i], &text, &len);
+                if (r < 0)
+                        return r;
+                r = placement_services_load(s, text, len, &e);
+                if (r < 0) {
+                        print_input_error(paths->v[i], &e);
+                        return r;
+                }
+        }
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+/* The task definitions a resilience run was given, owned. */
+struct taskdef_list {
+        struct placement_taskdef **v;
+        size_t n;
+};
+
+static void taskdef_list_done(struct taskdef_list *l) {
+        for (size_t i = 0; i < l->n; i++)
+                placement_taskdef_free(l->v[i]);
+        free(l->v);
+}
+
+static int taskdef_list_load(struct taskdef_list *l, const char *path) {
+        struct placement_taskdef **grown = realloc(l->v, (l->n + 1) * sizeof(*grown));
+
+        if (!grown) {
+                fprintf(stderr, "error: out of memory\n");
+                return -ENOMEM;
+        }
+        l->v = grown;
+        if (load_taskdef(path, &l->v[l->n]) < 0)
+                return -EINVAL;
+        l->n++;
+        return 0;
+}
+
+static int json_file(const struct dirent *d) {
+        size_t n = strlen(d->d_name);
+
+        return d->d_name[0] != '.' && n > 5 && streq(d->d_name + n - 5, ".json");
+}
+
+/* A directory's *.json files, in name order, each a task definition. */
+static int taskdef_list_load_dir(struct taskdef_list *l, const char *dir) {
+        struct dirent **names = NULL;
+        int n = scandir(dir, &names, json_file, alphasort), r = 0;
+
+        if (n < 0) {
+                print_error(dir, strerror(errno));
+                return -errno;
+        }
+        for (int i = 0; i < n; i++) {
+                _cleanup_free_ char *path = NULL;
+
+                if (r >= 0 && asprintf(&path, "%s/%s", dir, names[i]->d_name) < 0) {
+                        path = NULL;
+                        r = -ENOMEM;
+                }
+                if (r >= 0)
+                        r = taskdef_list_load(l, path);
+                free(names[i]);
+        }
+        free(names);
+        if (r >= 0 && n == 0) {
+                print_error(dir, "no *.json file (task definitions) in this directory");
+                r = -EINVAL;
+        }
+        return r;
+}
+
+static int load_taskdefs(struct taskdef_list *l, const struct arg_list *paths) {
+        for (size_t i = 0; i < paths->n; i++) {
+                struct stat st;
+                int r;
+
+                if (!streq(paths->v[i], "-") && stat(paths->v[i], &st) == 0 && S_ISDIR(st.st_mode))
+                        r = taskdef_list_load_dir(l, paths->v[i]);
+                else
+                        r = taskdef_list_load(l, paths->v[i]);
+                if (r < 0)
+                        return r;
         }
         return 0;
+}
+
+static const struct {
+        const char *word;
+        enum placement_loss kind;
+} loss_words[] = {
+        {"instance", PLACEMENT_LOSE_INSTANCE},
+        {"zone", PLACEMENT_LOSE_ZONE},
+        {"instance-type", PLACEMENT_LOSE_INSTANCE_TYPE},
+        {"pool", PLACEMENT_LOSE_POOL},
+};
+
+/* The queries of --lose expressions, which the analysis borrows. */
+struct query_list {
+        struct placement_query **v;
+        size_t n;
+};
+
+static void query_list_done(struct query_list *l) {
+        for (size_t i = 0; i < l->n; i++)
+                placement_query_free(l->v[i]);
+        free(l->v);
+}
+
+/* One --lose: a word, or a cluster query expression (all it selects at once). */
+static int add_loss(struct placement_resilience *r, const char *arg, struct query_list *queries) {
+        struct placement_error e = {};
+        struct placement_query **grown;
+        int k;
+
+        for (size_t w = 0; w < ELEMENTSOF(loss_words); w++)
+                if (streq(arg, loss_words[w].word)) {
+                        k = placement_resilience_add(r, loss_words[w].kind, NULL, NULL, &e);
+                        if (k < 0)
+                                print_error(NULL, e.message);
+                        return k;
+                }
+        grown = realloc(queries->v, (queries->n + 1) * sizeof(*grown));
+        if (!grown) {
+                fprintf(stderr, "error: out of memory\n");
+                return -ENOMEM;
+        }
+        queries->v = grown;
+        if (parse_expression(arg, &queries->v[queries->n]) < 0) {
+                fprintf(stderr, "error: --lose takes instance, zone, instance-type, pool or a "
+                                "cluster query expression\n");
+                return -EINVAL;
+        }
+        k = placement_resilience_add(r, PLACEMENT_LOSE_EXPRESSION, queries->v[queries->n++], arg,
+                                     &e);
+        if (k < 0 && k != -EINVAL && k != -ENOMEM)
+                fprintf(stderr, "error: --lose '%s': %s\n", arg, failure_message(k));
+        else if (k < 0)
+                print_error(NULL, e.message);
+        return k;
+}
+
+/* The failure --output svg pictures: --show's, or the first not survived
+ * (else the first).  SIZE_MAX: none, the baseline. */
+static int failure_to_show(const struct placement_resilience *r, const char *show, size_t *ret) {
+        *ret = r->n_failures ? 0 : SIZE_MAX;
+        for (size_t k = 0; k < r->n_failures; k++)
+                if (show ? streq(r->failures[k].name, show) : !r->failures[k].survived) {
+                        *ret = k;
+                        return 0;
+                }
+        if (!show)
+                return 0;
+        if (streq(show, "baseline")) {
+                *ret = SIZE_MAX;
+                return 0;
+        }
+        fputs("error: --show: no failure is called '", stderr);
+        fputs_escaped(show, true, stderr);
+        fputs("' (a zone, an instance type, 'TYPE in ZONE', an instance's EC2 id, an expression "
+              "as given, or baseline)\n",
+              stderr);
+        return -EINVAL;
+}
+
+static int print_resilience(struct placement_resilience *r, const struct resilience_options *o) {
+        _cleanup_(cJSON_Deletep) cJSON *doc = NULL;
+        _cleanup_free_ char *text = NULL, *cluster = NULL;
+        size_t show;
+        int k;
+
+        switch (o->output) {
+        case OUTPUT_JSON:
+                cluster = cluster_arn(r->c);
+                if (!cluster || placement_report_json(r, cluster, &doc) < 0)
+                        return -ENOMEM;
+                print_json(doc, 0);
+                putchar('\n');
+                return 0;
+        case OUTPUT_SVG:
+                k = failure_to_show(r, o->show, &show);
+                if (k < 0)
+                        return k;
+                k = placement_resilience_show(r, show);
+                if (k < 0)
+                        return k;
+                return print_resilience_svg(r, show);
+        default:
+                if (placement_report_table(r, &text) < 0)
+                        return -ENOMEM;
+                fputs(text, stdout);
+                return 0;
+        }
+}
+
+/* Exit status: 0 every failure survived, 1 one was not, 2 bad input. */
+static int cmd_resilience(int argc, char **argv) {
+        _cleanup_(resilience_options_done) struct resilience_options o = {
+                .min_headroom = -1, .seed = 1, .output = OUTPUT_TABLE};
+        _cleanup_(placement_cluster_freep) struct placement_cluster *c = NULL;
+        _cleanup_(placement_services_freep) struct placement_services *services = NULL;
+        _cleanup_(placement_resilience_freep) struct placement_resilience *r = NULL;
+        _cleanup_(taskdef_list_done) struct taskdef_list tds = {};
+        _cleanup_(query_list_done) struct query_list queries = {};
+        struct placement_error e = {};
+        int k;
+
+        k = resilience_parse_options(argc, argv, &o);
+        if (k <= 0)
+                return k < 0 ? EXIT_USAGE : 0;
+        if (load_cluster_lists(&c, &o.instances, &o.tasks) < 0 ||
+            load_services(&services, &o.services) < 0 || load_taskdefs(&tds, &o.taskdefs) < 0)
+                return EXIT_USAGE;
+        if (placement_resilience_new(&r, c, services, tds.v, tds.n, o.seed, &e) < 0) {
+                print_error(NULL, e.message);
+                return EXIT_USAGE;
+        }
+        r->min_headroom = o.min_headroom;
+        if (o.lose.n == 0 &&
+            (arg_list_add(&o.lose, "zone") < 0 || arg_list_add(&o.lose, "pool") < 0))
+                return EXIT_USAGE;
+        for (size_t i = 0; i < o.lose.n; i++)
+                if (add_loss(r, o.lose.v[i], &queries) < 0)
+                        return EXIT_USAGE;
+        if (too_much_work("simulating the failures of", placement_resilience_work(r), c))
+                return EXIT_USAGE;
+        k = placement_resilience_run(r);
+        if (k >= 0)
+                k = print_resilience(r, &o);
+        if (k < 0) {
+                if (k != -EINVAL)
+                        fprintf(stderr, "error: %s\n", failure_message(k));
+                return EXIT_USAGE;
+        }
+        return r->survived ? 0 : 1;
 }
 
 static int dispatch(int argc, char **argv) {
@@ -1234,6 +1862,8 @@ static int dispatch(int argc, char **argv) {
                 return cmd_filter(argc - 1, argv + 1);
         if (streq(argv[1], "run") || streq(argv[1], "service"))
                 return cmd_run(argc - 1, argv + 1, streq(argv[1], "service"));
+        if (streq(argv[1], "resilience"))
+                return cmd_resilience(argc - 1, argv + 1);
         fprintf(stderr, "error: unknown command '%s'\n", argv[1]);
         usage(stderr);
         return EXIT_USAGE;

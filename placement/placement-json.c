@@ -180,3 +180,66 @@ int placement_json_attributes(const cJSON *arr, const char *path, struct placeme
         *ret_n = n;
         return 0;
 }
+
+/* The array member key of the top-level object, with a hint naming the
+ * command whose output was expected. */
+static int top_array(const cJSON *root, const char *key, const char *command, const cJSON **ret,
+                     struct placement_error *e) {
+        const cJSON *a;
+
+        if (!cJSON_IsObject(root))
+                return placement_error_set(e, -EINVAL,
+                                           "expected an object with \"%s\" (the output of %s)", key,
+                                           command);
+        a = cJSON_GetObjectItemCaseSensitive(root, key);
+        if (!a)
+                return placement_error_set(e, -EINVAL, "%s: missing (expected the output of %s)",
+                                           key, command);
+        if (!cJSON_IsArray(a))
+                return placement_error_set(e, -EINVAL, "%s: expected an array", key);
+        *ret = a;
+        return 0;
+}
+
+int placement_json_load_array(const struct placement_json_loader *l, const char *text, size_t len,
+                              void **vec, size_t *n_vec, struct placement_error *e) {
+        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
+        const cJSON *arr, *j;
+        char *v, *grown;
+        size_t n = 0;
+        int r;
+
+        r = placement_json_parse(text, len, &root, e);
+        if (r < 0)
+                return r;
+        r = top_array(root, l->key, l->command, &arr, e);
+        if (r < 0)
+                return r;
+        v = calloc((size_t)cJSON_GetArraySize(arr) + 1, l->size);
+        if (!v)
+                return placement_error_set(e, -ENOMEM, "out of memory");
+        cJSON_ArrayForEach(j, arr) {
+                char path[PLACEMENT_JSON_PATH_MAX];
+
+                placement_json_path(path, sizeof(path), "%s[%zu]", l->key, n);
+                r = l->parse(j, path, v + n * l->size, e);
+                n++;
+                if (r < 0)
+                        goto fail;
+        }
+        grown = realloc(*vec, (*n_vec + n + 1) * l->size);
+        if (!grown) {
+                r = placement_error_set(e, -ENOMEM, "out of memory");
+                goto fail;
+        }
+        *vec = grown;
+        memcpy(grown + *n_vec * l->size, v, n * l->size);
+        *n_vec += n;
+        free(v);
+        return 0;
+fail:
+        for (size_t i = 0; i < n; i++)
+                l->done(v + i * l->size);
+        free(v);
+        return r;
+}

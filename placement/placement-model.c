@@ -226,26 +226,6 @@ static int parse_instance(const cJSON *j, const char *path, struct placement_ins
                                &ci->registered, e);
 }
 
-/* The array member key of the top-level object, with a hint naming the
- * command whose output was expected. */
-static int top_array(const cJSON *root, const char *key, const char *command, const cJSON **ret,
-                     struct placement_error *e) {
-        const cJSON *a;
-
-        if (!cJSON_IsObject(root))
-                return placement_error_set(e, -EINVAL,
-                                           "expected an object with \"%s\" (the output of %s)", key,
-                                           command);
-        a = cJSON_GetObjectItemCaseSensitive(root, key);
-        if (!a)
-                return placement_error_set(e, -EINVAL, "%s: missing (expected the output of %s)",
-                                           key, command);
-        if (!cJSON_IsArray(a))
-                return placement_error_set(e, -EINVAL, "%s: expected an array", key);
-        *ret = a;
-        return 0;
-}
-
 static int compare_instance_index(const void *a, const void *b, void *userdata) {
         const struct placement_instance *v = userdata;
         return strcmp(v[*(const size_t *)a].arn, v[*(const size_t *)b].arn);
@@ -396,60 +376,6 @@ static int count_groups(struct placement_cluster *c) {
         return 0;
 }
 
-/* One AWS CLI answer ({"KEY": [objects]}) appended to a vector: every element
- * parsed with `parse` (which names the field it dislikes, by its JSON path),
- * all or nothing. */
-struct loader {
-        const char *key;     /* "containerInstances" */
-        const char *command; /* the AWS CLI command that prints it, for errors */
-        size_t size;         /* of one element */
-        int (*parse)(const cJSON *j, const char *path, void *out, struct placement_error *e);
-        void (*done)(void *x);
-};
-
-static int load_array(const struct loader *l, const char *text, size_t len, void **vec,
-                      size_t *n_vec, struct placement_error *e) {
-        _cleanup_(cJSON_Deletep) cJSON *root = NULL;
-        const cJSON *arr, *j;
-        char *v, *grown;
-        size_t n = 0;
-        int r;
-
-        r = placement_json_parse(text, len, &root, e);
-        if (r < 0)
-                return r;
-        r = top_array(root, l->key, l->command, &arr, e);
-        if (r < 0)
-                return r;
-        v = calloc((size_t)cJSON_GetArraySize(arr) + 1, l->size);
-        if (!v)
-                return placement_error_set(e, -ENOMEM, "out of memory");
-        cJSON_ArrayForEach(j, arr) {
-                char path[PATH_MAX_LEN];
-
-                placement_json_path(path, sizeof(path), "%s[%zu]", l->key, n);
-                r = l->parse(j, path, v + n * l->size, e);
-                n++;
-                if (r < 0)
-                        goto fail;
-        }
-        grown = realloc(*vec, (*n_vec + n + 1) * l->size);
-        if (!grown) {
-                r = placement_error_set(e, -ENOMEM, "out of memory");
-                goto fail;
-        }
-        *vec = grown;
-        memcpy(grown + *n_vec * l->size, v, n * l->size);
-        *n_vec += n;
-        free(v);
-        return 0;
-fail:
-        for (size_t i = 0; i < n; i++)
-                l->done(v + i * l->size);
-        free(v);
-        return r;
-}
-
 static int parse_instance_any(const cJSON *j, const char *path, void *out,
                               struct placement_error *e) {
         return parse_instance(j, path, out, e);
@@ -461,11 +387,11 @@ static void instance_done_any(void *x) {
 
 int placement_cluster_load_instances(struct placement_cluster *c, const char *text, size_t len,
                                      struct placement_error *e) {
-        static const struct loader l = {
+        static const struct placement_json_loader l = {
                 "containerInstances", "aws ecs describe-container-instances",
                 sizeof(struct placement_instance), parse_instance_any, instance_done_any};
         void *vec = c->instances;
-        int r = load_array(&l, text, len, &vec, &c->n_instances, e);
+        int r = placement_json_load_array(&l, text, len, &vec, &c->n_instances, e);
 
         c->instances = vec;
         if (r < 0)
@@ -509,11 +435,11 @@ static void task_done_any(void *x) {
 
 int placement_cluster_load_tasks(struct placement_cluster *c, const char *text, size_t len,
                                  struct placement_error *e) {
-        static const struct loader l = {"tasks", "aws ecs describe-tasks",
-                                        sizeof(struct placement_task), parse_task_any,
-                                        task_done_any};
+        static const struct placement_json_loader l = {"tasks", "aws ecs describe-tasks",
+                                                       sizeof(struct placement_task),
+                                                       parse_task_any, task_done_any};
         void *vec = c->tasks;
-        int r = load_array(&l, text, len, &vec, &c->n_tasks, e);
+        int r = placement_json_load_array(&l, text, len, &vec, &c->n_tasks, e);
 
         c->tasks = vec;
         if (r < 0)

@@ -490,53 +490,100 @@ static uint64_t rng_next(uint64_t *state) {
         return z ^ (z >> 31);
 }
 
-/* A spread strategy's buckets, computed once per run: which bucket each
- * instance is in, and how many tasks of the group each bucket holds.  The
- * counts include every instance of the cluster, placeable or not: spreading
- * is about where the group's tasks are. */
+/* A spread strategy's buckets in one run: which bucket each instance is in
+ * (the session's cache, built once per field) and how many tasks of the
+ * group each bucket holds.  The counts include every instance of the
+ * cluster that is not excluded, placeable or not: spreading is about where
+ * the group's tasks are. */
 struct spread_index {
-        size_t *bucket;   /* per instance */
-        int64_t *count;   /* per bucket */
-        const char **key; /* per bucket: the value; NULL for "attribute missing" */
+        const size_t *bucket; /* per instance */
+        int64_t *count;       /* per bucket */
+        const char **key;     /* per bucket: the value; NULL for "attribute missing" */
         size_t n_buckets;
 };
 
+/* A spread field's buckets, built the first time a run spreads by it. */
+struct spread_cache {
+        char *field; /* "instanceId" or "attribute:NAME", as the strategy reports it */
+        size_t *bucket;
+        const char **key; /* borrowed from the cluster */
+        size_t n_buckets;
+};
+
+/* One task group on one instance: the session's index of who holds what. */
+struct group_member {
+        const char *group; /* borrowed from the instance's groups[] */
+        size_t instance, slot;
+};
+
+/* What one placement changed, so that a rollback can undo it exactly. */
+struct journal_entry {
+        size_t instance, slot;
+        int64_t cpu, memory; /* taken from remaining (0 when it reports none) */
+        size_t tcp, udp;     /* host ports appended */
+        bool new_group;      /* the placement added groups[slot] */
+};
+
+struct placement_session {
+        struct placement_cluster *c; /* borrowed: runs update it */
+        size_t n;                    /* its instances, fixed for the session's life */
+        bool *excluded;              /* per instance: lost, see placement_session_exclude() */
+        bool *agent_ok;              /* per instance: ACTIVE, agent connected, not excluded */
+        int64_t *cpu, *memory;       /* per instance: remaining, dense for the hot loop (mirrors
+                                      * the cluster's, which place() updates too) */
+        /* Per run, and back to 0 / SIZE_MAX when it ends (see run_state_done()). */
+        int64_t *group_count; /* tasks of the run's group */
+        size_t *group_slot;   /* that group's index in groups[] (SIZE_MAX: none) */
+        uint8_t *verdict;     /* 0 unknown, else 1 + the first slow step it fails
+                               * (n_steps: none); see slow_steps() */
+        size_t *touched;      /* the instances whose group_count / group_slot are set */
+        size_t n_touched;
+        size_t *cand;
+        int64_t *spread_count[PLACEMENT_MAX_STRATEGIES]; /* per bucket, one per strategy */
+        struct spread_cache *spreads;
+        size_t n_spreads;
+        /* Who holds which group: sorted at the last mark, and what placements
+         * added since, in order. */
+        struct group_member *index, *added;
+        size_t n_index, n_added, size_added;
+        struct journal_entry *journal;
+        size_t n_journal, size_journal;
+        bool journaling; /* since placement_session_mark() */
+        /* memberOf expressions whose verdict no placement changes, each with
+         * its verdict per instance, kept for the session (see memo_get()). */
+        struct constraint_memo *memos;
+        size_t n_memos;
+};
+
+/* A memberOf expression's verdicts per instance: 0 not judged yet, else 1 +
+ * the verdict.  v is NULL when the expression reads what placements change
+ * (task:group, runningTasksCount): it is judged afresh in each run. */
+struct constraint_memo {
+        const struct placement_query *query; /* borrowed: the request's, which outlives its runs */
+        uint8_t *v;
+};
+
+/* One run's view of the session: the arrays the hot loops read. */
 struct run_state {
-        int64_t *group_count;  /* per instance: tasks of the request's group */
-        size_t *group_slot;    /* per instance: that group's index in groups[] (SIZE_MAX: none) */
-        uint8_t *verdict;      /* per instance: 0 unknown, else 1 + the first slow step it
-                                * fails (n_steps: none); see slow_steps() */
-        bool *agent_ok;        /* per instance: ACTIVE with its agent connected */
-        int64_t *cpu, *memory; /* per instance: remaining, dense for the hot loop (mirrors
-                                * the cluster's, which place() updates too) */
-        size_t first_slow;     /* steps from here on need passes(); before, inline */
+        struct placement_session *s;
+        const bool *agent_ok;
+        int64_t *cpu, *memory, *group_count;
+        size_t *group_slot;
+        uint8_t *verdict;
+        size_t first_slow; /* steps from here on need passes(); before, inline */
         struct spread_index spread[PLACEMENT_MAX_STRATEGIES];
+        uint8_t *memo[PLACEMENT_MAX_CONSTRAINTS]; /* per constraint: its memo's v, or NULL */
 };
 
 _Static_assert(PLACEMENT_MAX_STEPS < UINT8_MAX, "a verdict holds any step plus one");
 
-static void run_state_done(struct run_state *st) {
-        free(st->group_count);
-        free(st->group_slot);
-        free(st->verdict);
-        free(st->agent_ok);
-        free(st->cpu);
-        free(st->memory);
-        for (size_t i = 0; i < PLACEMENT_MAX_STRATEGIES; i++) {
-                free(st->spread[i].bucket);
-                free(st->spread[i].count);
-                free(st->spread[i].key);
-        }
-}
-
 /* The spread bucket value of ci: the attribute's value (missing: NULL). */
-static const char *bucket_key(const struct placement_strategy *s,
-                              const struct placement_instance *ci) {
+static const char *bucket_key(const char *field, const struct placement_instance *ci) {
         const struct placement_attribute *a;
 
-        if (s->field_kind == PLACEMENT_STRATEGY_FIELD_INSTANCE_ID)
-                return ci->arn;
-        a = placement_instance_attribute(ci, s->field + strlen("attribute:"));
+        if (strncmp(field, "attribute:", 10) != 0)
+                return ci->arn; /* instanceId */
+        a = placement_instance_attribute(ci, field + strlen("attribute:"));
         if (!a)
                 return NULL; /* [decision] instances without it share one bucket */
         return a->value ? a->value : "";
@@ -554,73 +601,352 @@ static int compare_keyed(const void *a, const void *b) {
         return strcmp(x->key, y->key);
 }
 
-static int spread_index_build(struct spread_index *si, const struct placement_cluster *c,
-                              const struct placement_strategy *s, const int64_t *group_count) {
+static int spread_cache_build(struct spread_cache *sc, const struct placement_cluster *c,
+                              const char *field) {
         size_t n = c->n_instances;
         _cleanup_free_ struct keyed *v = malloc((n + 1) * sizeof(*v));
 
-        si->bucket = calloc(n + 1, sizeof(*si->bucket));
-        si->count = calloc(n + 1, sizeof(*si->count));
-        si->key = calloc(n + 1, sizeof(*si->key));
-        if (!v || !si->bucket || !si->count || !si->key)
+        sc->field = strdup(field);
+        sc->bucket = calloc(n + 1, sizeof(*sc->bucket));
+        sc->key = calloc(n + 1, sizeof(*sc->key));
+        if (!v || !sc->field || !sc->bucket || !sc->key)
                 return -ENOMEM;
         for (size_t i = 0; i < n; i++)
-                v[i] = (struct keyed){.key = bucket_key(s, &c->instances[i]), .instance = i};
+                v[i] = (struct keyed){.key = bucket_key(field, &c->instances[i]), .instance = i};
         /* Sorting groups equal values: O(n log n) however many buckets. */
         qsort(v, n, sizeof(*v), compare_keyed);
         for (size_t i = 0; i < n; i++) {
                 if (i == 0 || compare_keyed(&v[i - 1], &v[i]) != 0)
-                        si->key[si->n_buckets++] = v[i].key;
-                si->bucket[v[i].instance] = si->n_buckets - 1;
-                si->count[si->n_buckets - 1] += group_count[v[i].instance];
+                        sc->key[sc->n_buckets++] = v[i].key;
+                sc->bucket[v[i].instance] = sc->n_buckets - 1;
         }
         return 0;
 }
 
-/* The index of group in ci's groups[], SIZE_MAX when ci has none of it. */
-static size_t group_slot(const struct placement_instance *ci, const char *group) {
-        for (size_t k = 0; k < ci->n_groups; k++)
-                if (streq(ci->groups[k].group, group))
-                        return k;
-        return SIZE_MAX;
+static void spread_cache_done(struct spread_cache *sc) {
+        free(sc->field);
+        free(sc->bucket);
+        free(sc->key);
 }
 
-static int run_state_init(struct run_state *st, const struct placement_cluster *c,
+/* The buckets of field, built on first use: every run of the session that
+ * spreads by it shares them, since attributes do not change. */
+static int spread_cache_get(struct placement_session *s, const char *field,
+                            const struct spread_cache **ret) {
+        struct spread_cache *grown;
+        int k;
+
+        for (size_t i = 0; i < s->n_spreads; i++)
+                if (streq(s->spreads[i].field, field)) {
+                        *ret = &s->spreads[i];
+                        return 0;
+                }
+        grown = realloc(s->spreads, (s->n_spreads + 1) * sizeof(*grown));
+        if (!grown)
+                return -ENOMEM;
+        s->spreads = grown;
+        grown[s->n_spreads] = (struct spread_cache){};
+        k = spread_cache_build(&grown[s->n_spreads], s->c, field);
+        if (k < 0) {
+                spread_cache_done(&grown[s->n_spreads]);
+                return k;
+        }
+        *ret = &s->spreads[s->n_spreads++];
+        return 0;
+}
+
+static int compare_member(const void *a, const void *b) {
+        const struct group_member *x = a, *y = b;
+        int r = strcmp(x->group, y->group);
+
+        if (r != 0)
+                return r;
+        return x->instance < y->instance ? -1 : x->instance > y->instance;
+}
+
+/* Index every instance's groups, sorted by group: a run finds its group's
+ * instances by a binary search, not by searching every instance. */
+static int index_build(struct placement_session *s) {
+        size_t n = 0;
+
+        for (size_t i = 0; i < s->n; i++)
+                n += s->c->instances[i].n_groups;
+        free(s->index);
+        s->index = calloc(n + 1, sizeof(*s->index));
+        s->n_index = s->n_added = 0;
+        if (!s->index)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->n; i++) {
+                const struct placement_instance *ci = &s->c->instances[i];
+                for (size_t k = 0; k < ci->n_groups; k++)
+                        s->index[s->n_index++] = (struct group_member){
+                                .group = ci->groups[k].group, .instance = i, .slot = k};
+        }
+        qsort(s->index, s->n_index, sizeof(*s->index), compare_member);
+        return 0;
+}
+
+static int index_add(struct placement_session *s, size_t i, size_t slot) {
+        if (s->n_added == s->size_added) {
+                size_t size = s->size_added ? s->size_added * 2 : 64;
+                struct group_member *grown = realloc(s->added, size * sizeof(*grown));
+                if (!grown)
+                        return -ENOMEM;
+                s->added = grown;
+                s->size_added = size;
+        }
+        s->added[s->n_added++] = (struct group_member){
+                .group = s->c->instances[i].groups[slot].group, .instance = i, .slot = slot};
+        return 0;
+}
+
+/* Call f on each instance holding group that is not excluded: those of
+ * the index (found by binary search), then those added since. */
+static void index_each(const struct placement_session *s, const char *group,
+                       void (*f)(const struct placement_session *s, size_t i, size_t slot,
+                                 void *userdata),
+                       void *userdata) {
+        size_t lo = 0, hi = s->n_index;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (strcmp(s->index[mid].group, group) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        for (; lo < s->n_index && streq(s->index[lo].group, group); lo++)
+                if (!s->excluded[s->index[lo].instance])
+                        f(s, s->index[lo].instance, s->index[lo].slot, userdata);
+        for (size_t k = 0; k < s->n_added; k++)
+                if (streq(s->added[k].group, group) && !s->excluded[s->added[k].instance])
+                        f(s, s->added[k].instance, s->added[k].slot, userdata);
+}
+
+static void count_member(const struct placement_session *s, size_t i, size_t slot, void *userdata) {
+        *(uint64_t *)userdata += s->c->instances[i].groups[slot].count;
+}
+
+uint64_t placement_session_group_tasks(const struct placement_session *s, const char *group) {
+        uint64_t n = 0;
+
+        index_each(s, group, count_member, &n);
+        return n;
+}
+
+struct placement_session *placement_session_free(struct placement_session *s) {
+        if (!s)
+                return NULL;
+        free(s->excluded);
+        free(s->agent_ok);
+        free(s->cpu);
+        free(s->memory);
+        free(s->group_count);
+        free(s->group_slot);
+        free(s->verdict);
+        free(s->touched);
+        free(s->cand);
+        for (size_t k = 0; k < PLACEMENT_MAX_STRATEGIES; k++)
+                free(s->spread_count[k]);
+        for (size_t i = 0; i < s->n_spreads; i++)
+                spread_cache_done(&s->spreads[i]);
+        free(s->spreads);
+        free(s->index);
+        free(s->added);
+        free(s->journal);
+        for (size_t i = 0; i < s->n_memos; i++)
+                free(s->memos[i].v);
+        free(s->memos);
+        free(s);
+        return NULL;
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct placement_session *, placement_session_free);
+
+/* Does q read something a placement changes? */
+static int reads_placements(const struct placement_query *q) {
+        char **subjects = NULL;
+        bool dynamic = false;
+
+        if (placement_query_subjects(q, &subjects) < 0)
+                return -ENOMEM;
+        for (char **v = subjects; *v; v++)
+                dynamic |= streq(*v, "task:group") || streq(*v, "runningTasksCount");
+        placement_query_strv_free(subjects);
+        return dynamic;
+}
+
+/* The verdicts of q for the session, made the first time a run asks (*ret
+ * NULL: q must be judged in each run).  Resilience runs each service's
+ * request once per failure: a memberOf on attributes is judged once per
+ * instance for all of them, not once per instance and run. */
+static int memo_get(struct placement_session *s, const struct placement_query *q, uint8_t **ret) {
+        struct constraint_memo *grown;
+        int dynamic;
+
+        for (size_t i = 0; i < s->n_memos; i++)
+                if (s->memos[i].query == q) {
+                        *ret = s->memos[i].v;
+                        return 0;
+                }
+        dynamic = reads_placements(q);
+        if (dynamic < 0)
+                return dynamic;
+        grown = realloc(s->memos, (s->n_memos + 1) * sizeof(*grown));
+        if (!grown)
+                return -ENOMEM;
+        s->memos = grown;
+        grown[s->n_memos] = (struct constraint_memo){.query = q};
+        if (!dynamic && !(grown[s->n_memos].v = calloc(s->n + 1, 1)))
+                return -ENOMEM;
+        *ret = grown[s->n_memos++].v;
+        return 0;
+}
+
+void placement_session_exclude(struct placement_session *s, const bool *lost) {
+        for (size_t i = 0; i < s->n; i++) {
+                const struct placement_instance *ci = &s->c->instances[i];
+                s->excluded[i] = lost && lost[i];
+                /* Status and agent do not change during a session: judged here once. */
+                s->agent_ok[i] =
+                        !s->excluded[i] && streq(ci->status, "ACTIVE") && ci->agent_connected;
+        }
+}
+
+int placement_session_new(struct placement_session **ret, struct placement_cluster *c) {
+        _cleanup_(placement_session_freep) struct placement_session *s = calloc(1, sizeof(*s));
+        size_t n = c->n_instances;
+
+        if (!s)
+                return -ENOMEM;
+        s->c = c;
+        s->n = n;
+        s->excluded = calloc(n + 1, sizeof(*s->excluded));
+        s->agent_ok = calloc(n + 1, sizeof(*s->agent_ok));
+        s->cpu = calloc(n + 1, sizeof(*s->cpu));
+        s->memory = calloc(n + 1, sizeof(*s->memory));
+        s->group_count = calloc(n + 1, sizeof(*s->group_count));
+        s->group_slot = malloc((n + 1) * sizeof(*s->group_slot));
+        s->verdict = calloc(n + 1, sizeof(*s->verdict));
+        s->touched = calloc(n + 1, sizeof(*s->touched));
+        s->cand = calloc(n + 1, sizeof(*s->cand));
+        if (!s->excluded || !s->agent_ok || !s->cpu || !s->memory || !s->group_count ||
+            !s->group_slot || !s->verdict || !s->touched || !s->cand)
+                return -ENOMEM;
+        for (size_t k = 0; k < PLACEMENT_MAX_STRATEGIES; k++)
+                if (!(s->spread_count[k] = calloc(n + 1, sizeof(*s->spread_count[k]))))
+                        return -ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+                s->group_slot[i] = SIZE_MAX;
+                s->cpu[i] = c->instances[i].remaining.cpu;
+                s->memory[i] = c->instances[i].remaining.memory;
+        }
+        placement_session_exclude(s, NULL);
+        if (index_build(s) < 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+int placement_session_mark(struct placement_session *s) {
+        s->n_journal = 0;
+        s->journaling = true;
+        return index_build(s);
+}
+
+void placement_session_rollback(struct placement_session *s) {
+        if (!s->journaling)
+                return;
+        for (size_t j = s->n_journal; j-- > 0;) {
+                const struct journal_entry *e = &s->journal[j];
+                struct placement_instance *ci = &s->c->instances[e->instance];
+                struct placement_group_count *g = &ci->groups[e->slot];
+
+                ci->remaining.cpu += e->cpu;
+                ci->remaining.memory += e->memory;
+                s->cpu[e->instance] = ci->remaining.cpu;
+                s->memory[e->instance] = ci->remaining.memory;
+                ci->remaining.n_ports_tcp -= e->tcp;
+                ci->remaining.n_ports_udp -= e->udp;
+                ci->running_tasks_count--;
+                g->count--;
+                /* Undone in reverse, so a group a placement added is the last. */
+                if (e->new_group) {
+                        free(g->group);
+                        ci->n_groups--;
+                }
+        }
+        s->n_journal = 0;
+        s->n_added = 0;
+}
+
+static void mark_member(const struct placement_session *s_const, size_t i, size_t slot,
+                        void *userdata) {
+        struct placement_session *s = userdata;
+
+        (void)s_const;
+        s->group_slot[i] = slot;
+        s->group_count[i] = s->c->instances[i].groups[slot].count;
+        s->touched[s->n_touched++] = i;
+}
+
+/* Put the session's per-run arrays back as a run finds them. */
+static void run_state_done(struct run_state *st) {
+        struct placement_session *s = st->s;
+
+        if (!s)
+                return;
+        for (size_t k = 0; k < s->n_touched; k++) {
+                s->group_count[s->touched[k]] = 0;
+                s->group_slot[s->touched[k]] = SIZE_MAX;
+        }
+        s->n_touched = 0;
+}
+
+/* A run's view of s for r: its group's tasks per instance (from the index:
+ * only the instances that hold the group are touched), the verdicts
+ * forgotten, and each spread strategy's bucket counts. */
+static int run_state_init(struct run_state *st, struct placement_session *s,
                           const struct placement_request *r) {
         const struct placement_taskdef *td = r->taskdef;
 
-        st->group_count = calloc(c->n_instances + 1, sizeof(*st->group_count));
-        st->group_slot = calloc(c->n_instances + 1, sizeof(*st->group_slot));
-        st->verdict = calloc(c->n_instances + 1, sizeof(*st->verdict));
-        st->agent_ok = calloc(c->n_instances + 1, sizeof(*st->agent_ok));
-        st->cpu = calloc(c->n_instances + 1, sizeof(*st->cpu));
-        st->memory = calloc(c->n_instances + 1, sizeof(*st->memory));
-        if (!st->group_count || !st->group_slot || !st->verdict || !st->agent_ok || !st->cpu ||
-            !st->memory)
-                return -ENOMEM;
-        /* Status and agent do not change during a run: judge them once. */
-        for (size_t i = 0; i < c->n_instances; i++) {
-                const struct placement_instance *ci = &c->instances[i];
-
-                st->group_slot[i] = group_slot(ci, r->group);
-                st->group_count[i] =
-                        st->group_slot[i] == SIZE_MAX ? 0 : ci->groups[st->group_slot[i]].count;
-                st->agent_ok[i] =
-                        streq(c->instances[i].status, "ACTIVE") && c->instances[i].agent_connected;
-                st->cpu[i] = c->instances[i].remaining.cpu;
-                st->memory[i] = c->instances[i].remaining.memory;
-        }
+        *st = (struct run_state){.s = s,
+                                 .agent_ok = s->agent_ok,
+                                 .cpu = s->cpu,
+                                 .memory = s->memory,
+                                 .group_count = s->group_count,
+                                 .group_slot = s->group_slot,
+                                 .verdict = s->verdict};
+        memset(s->verdict, 0, s->n);
+        index_each(s, r->group, mark_member, s);
         /* Steps 3-5 cannot fail a task without ports or required
          * attributes, so a run of such tasks checks only the first three
          * inline, then the constraints. */
         st->first_slow = td->n_ports > 0 || td->n_requires_attributes > 0 ? 3 : 6;
-        for (size_t k = 0; k < r->n_strategies; k++)
-                if (r->strategies[k].type == PLACEMENT_STRATEGY_SPREAD) {
-                        int e = spread_index_build(&st->spread[k], c, &r->strategies[k],
-                                                   st->group_count);
-                        if (e < 0)
-                                return e;
-                }
+        for (size_t k = 0; k < r->n_constraints; k++) {
+                int e = r->constraints[k].query ? memo_get(s, r->constraints[k].query, &st->memo[k])
+                                                : 0;
+                if (e < 0)
+                        return e;
+        }
+        for (size_t k = 0; k < r->n_strategies; k++) {
+                const struct spread_cache *sc;
+                int e;
+
+                if (r->strategies[k].type != PLACEMENT_STRATEGY_SPREAD)
+                        continue;
+                e = spread_cache_get(s, r->strategies[k].field, &sc);
+                if (e < 0)
+                        return e;
+                st->spread[k] = (struct spread_index){.bucket = sc->bucket,
+                                                      .count = s->spread_count[k],
+                                                      .key = sc->key,
+                                                      .n_buckets = sc->n_buckets};
+                memset(st->spread[k].count, 0, sc->n_buckets * sizeof(int64_t));
+                for (size_t t = 0; t < s->n_touched; t++)
+                        st->spread[k].count[sc->bucket[s->touched[t]]] +=
+                                s->group_count[s->touched[t]];
+        }
         return 0;
 }
 
@@ -671,9 +997,17 @@ static int passes(const struct placement_request *r, const struct placement_clus
                 return 1;
         default: {
                 const struct placement_constraint *con = &r->constraints[step - 6];
+                uint8_t *memo = st->memo[step - 6];
+                int k;
+
                 if (con->type == PLACEMENT_CONSTRAINT_DISTINCT_INSTANCE)
                         return st->group_count[i] == 0;
-                return placement_query_eval(con->query, ci);
+                if (memo && memo[i])
+                        return memo[i] - 1;
+                k = placement_query_eval(con->query, ci);
+                if (memo && k >= 0)
+                        memo[i] = (uint8_t)(1 + k);
+                return k;
         }
         }
 }
@@ -750,18 +1084,25 @@ static void apply_strategy(const struct placement_request *r, const struct run_s
         out->score = best;
 }
 
-static int place(struct placement_cluster *c, const struct placement_request *r,
-                 struct run_state *st, size_t i) {
-        const struct placement_taskdef *td = r->taskdef;
-        struct placement_instance *ci = &c->instances[i];
-        int r_add;
+/* Room for one more journal entry, before a placement changes anything. */
+static int journal_reserve(struct placement_session *s) {
+        struct journal_entry *grown;
+        size_t size;
 
-        if (ci->remaining.cpu >= 0)
-                ci->remaining.cpu -= td->cpu;
-        if (ci->remaining.memory >= 0)
-                ci->remaining.memory -= td->memory;
-        st->cpu[i] = ci->remaining.cpu;
-        st->memory[i] = ci->remaining.memory;
+        if (!s->journaling || s->n_journal < s->size_journal)
+                return 0;
+        size = s->size_journal ? s->size_journal * 2 : 64;
+        grown = realloc(s->journal, size * sizeof(*grown));
+        if (!grown)
+                return -ENOMEM;
+        s->journal = grown;
+        s->size_journal = size;
+        return 0;
+}
+
+/* Append the task's host ports to what ci reports in use, counting them in *e. */
+static int take_ports(struct placement_instance *ci, const struct placement_taskdef *td,
+                      struct journal_entry *e) {
         for (size_t k = 0; k < td->n_ports; k++) {
                 uint16_t **v =
                         td->ports[k].udp ? &ci->remaining.ports_udp : &ci->remaining.ports_tcp;
@@ -772,22 +1113,65 @@ static int place(struct placement_cluster *c, const struct placement_request *r,
                         return -ENOMEM;
                 grown[(*n)++] = td->ports[k].port;
                 *v = grown;
+                *(td->ports[k].udp ? &e->udp : &e->tcp) += 1;
         }
+        return 0;
+}
+
+/* The group's slot on i, adding the group when i has none of it (then the
+ * index learns of it and the run's touched list too). */
+static int take_group(struct placement_session *s, const struct placement_request *r,
+                      struct run_state *st, size_t i, struct journal_entry *e) {
+        struct placement_instance *ci = &s->c->instances[i];
+        int k;
+
+        /* The group's slot, not a search: an instance may hold many groups. */
+        if (st->group_slot[i] != SIZE_MAX) {
+                e->slot = st->group_slot[i];
+                ci->groups[e->slot].count++;
+                return 0;
+        }
+        k = placement_instance_add_group(ci, r->group);
+        if (k < 0)
+                return k;
+        e->slot = st->group_slot[i] = ci->n_groups - 1;
+        e->new_group = true;
+        s->touched[s->n_touched++] = i;
+        return index_add(s, i, e->slot);
+}
+
+static int place(struct placement_cluster *c, const struct placement_request *r,
+                 struct run_state *st, size_t i) {
+        const struct placement_taskdef *td = r->taskdef;
+        struct placement_session *s = st->s;
+        struct placement_instance *ci = &c->instances[i];
+        struct journal_entry e = {.instance = i};
+        int k;
+
+        k = journal_reserve(s);
+        if (k < 0)
+                return k;
+        if (ci->remaining.cpu >= 0)
+                e.cpu = td->cpu;
+        if (ci->remaining.memory >= 0)
+                e.memory = td->memory;
+        ci->remaining.cpu -= e.cpu;
+        ci->remaining.memory -= e.memory;
+        st->cpu[i] = ci->remaining.cpu;
+        st->memory[i] = ci->remaining.memory;
         ci->running_tasks_count++;
         st->group_count[i]++;
         st->verdict[i] = 0; /* i changed: its slow steps must be judged again */
-        for (size_t s = 0; s < r->n_strategies; s++)
-                if (r->strategies[s].type == PLACEMENT_STRATEGY_SPREAD)
-                        st->spread[s].count[st->spread[s].bucket[i]]++;
-        /* The group's slot, not a search: an instance may hold many groups. */
-        if (st->group_slot[i] != SIZE_MAX) {
-                ci->groups[st->group_slot[i]].count++;
-                return 0;
-        }
-        r_add = placement_instance_add_group(ci, r->group);
-        if (r_add < 0)
-                return r_add;
-        st->group_slot[i] = ci->n_groups - 1;
+        for (size_t t = 0; t < r->n_strategies; t++)
+                if (r->strategies[t].type == PLACEMENT_STRATEGY_SPREAD)
+                        st->spread[t].count[st->spread[t].bucket[i]]++;
+        k = take_group(s, r, st, i, &e);
+        if (k >= 0)
+                k = take_ports(ci, td, &e);
+        if (k < 0)
+                return k; /* the session is not to be used again (placement-run.h) */
+        if (s->journaling)
+                s->journal[s->n_journal++] = e;
         return 0;
 }
 
@@ -1011,17 +1395,18 @@ struct placement_result *placement_result_free(struct placement_result *res) {
         return NULL;
 }
 
-uint64_t placement_run_work(const struct placement_cluster *c, const struct placement_request *r) {
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct placement_result *, placement_result_free);
+
+uint64_t placement_run_work_sized(const struct placement_cluster_size *z,
+                                  const struct placement_request *r, uint64_t count) {
         const struct placement_taskdef *td = r->taskdef;
         struct placement_instance_cost k = {.per_port = td->n_ports,
                                             .lookup = td->n_requires_attributes};
-        struct placement_cluster_size z;
         uint64_t w;
 
         if (r->fargate)
                 return 0;
-        placement_cluster_size(c, &z);
-        w = placement_work_mul(placement_work_mul(r->count, z.instances), 1 + r->n_strategies);
+        w = placement_work_mul(placement_work_mul(count, z->instances), 1 + r->n_strategies);
         for (size_t i = 0; i < r->n_constraints; i++)
                 if (r->constraints[i].type == PLACEMENT_CONSTRAINT_DISTINCT_INSTANCE)
                         k.fixed++;
@@ -1029,61 +1414,109 @@ uint64_t placement_run_work(const struct placement_cluster *c, const struct plac
                         placement_query_add_cost(r->constraints[i].query, &k);
         /* Slow steps (see slow_steps()): every instance once, then the one
          * placed on after each task, grown by the task's group and ports. */
-        w = placement_work_add(w, placement_cost_all(&k, &z));
+        w = placement_work_add(w, placement_cost_all(&k, z));
         w = placement_work_add(
-                w, placement_work_mul(r->count, placement_cost_max(&k, &z, 1, td->n_ports)));
-        return placement_work_add(w, r->count);
+                w, placement_work_mul(count, placement_cost_max(&k, z, 1, td->n_ports)));
+        return placement_work_add(w, count);
 }
 
-int placement_run(struct placement_cluster *c, const struct placement_request *r,
-                  struct placement_result **ret) {
-        struct placement_result *res;
-        struct run_state st = {};
-        _cleanup_free_ size_t *cand = NULL;
-        uint64_t rng = r->seed;
-        bool fuse = r->n_strategies > 0 && r->strategies[0].type != PLACEMENT_STRATEGY_RANDOM;
-        int k;
+uint64_t placement_run_work(const struct placement_cluster *c, const struct placement_request *r) {
+        struct placement_cluster_size z;
 
-        if (!r->group || r->n_constraints > PLACEMENT_MAX_CONSTRAINTS ||
-            r->n_strategies > PLACEMENT_MAX_STRATEGIES)
-                return -EINVAL; /* not validated */
-        if (placement_run_work(c, r) > PLACEMENT_WORK_MAX)
-                return -ERANGE;
-        for (size_t i = 0; i < r->n_constraints; i++)
-                if (r->constraints[i].query)
-                        *r->constraints[i].query->regex_steps = 0;
-        res = calloc(1, sizeof(*res));
+        if (r->fargate)
+                return 0;
+        placement_cluster_size(c, &z);
+        return placement_run_work_sized(&z, r, r->count);
+}
+
+/* Every placement function checks this, since a request that skipped
+ * placement_request_validate() may hold anything. */
+static bool request_valid(const struct placement_request *r) {
+        return r->group && r->taskdef && r->n_constraints <= PLACEMENT_MAX_CONSTRAINTS &&
+               r->n_strategies <= PLACEMENT_MAX_STRATEGIES;
+}
+
+/* r's result before any placement: room for its tasks, its group. */
+static int result_new(const struct placement_request *r, struct placement_result **ret) {
+        _cleanup_(placement_result_freep) struct placement_result *res = calloc(1, sizeof(*res));
+
         if (!res)
                 return -ENOMEM;
         res->tasks = calloc(r->count + 1, sizeof(*res->tasks));
         res->group = strdup(r->group);
-        if (!res->tasks || !res->group) {
-                k = -ENOMEM;
-                goto fail;
-        }
+        if (!res->tasks || !res->group)
+                return -ENOMEM;
+        *ret = TAKE_PTR(res);
+        return 0;
+}
+
+int placement_session_run(struct placement_session *s, const struct placement_request *r,
+                          struct placement_result **ret) {
+        _cleanup_(placement_result_freep) struct placement_result *res = NULL;
+        struct run_state st = {};
+        uint64_t rng = r->seed;
+        bool fuse = r->n_strategies > 0 && r->strategies[0].type != PLACEMENT_STRATEGY_RANDOM;
+        int k;
+
+        if (!request_valid(r))
+                return -EINVAL;
+        for (size_t i = 0; i < r->n_constraints; i++)
+                if (r->constraints[i].query)
+                        *r->constraints[i].query->regex_steps = 0;
+        k = result_new(r, &res);
+        if (k < 0)
+                return k;
         if (r->fargate) {
                 /* [doc] On no container instance, and not a failure: no reason. */
                 for (unsigned t = 0; t < r->count; t++)
                         res->tasks[res->n_tasks++].instance = -1;
-                *ret = res;
+                *ret = TAKE_PTR(res);
                 return 0;
         }
-        cand = malloc((c->n_instances + 1) * sizeof(*cand));
-        k = run_state_init(&st, c, r);
-        if (!cand || k < 0) {
-                k = -ENOMEM;
-                goto fail;
-        }
-        for (unsigned t = 0; t < r->count; t++) {
-                k = place_task(c, r, &st, fuse, cand, &rng, &res->tasks[res->n_tasks++]);
-                if (k < 0)
-                        goto fail;
-        }
+        k = run_state_init(&st, s, r);
+        for (unsigned t = 0; k >= 0 && t < r->count; t++)
+                k = place_task(s->c, r, &st, fuse, s->cand, &rng, &res->tasks[res->n_tasks++]);
         run_state_done(&st);
-        *ret = res;
+        if (k < 0)
+                return k;
+        *ret = TAKE_PTR(res);
         return 0;
-fail:
+}
+
+int placement_session_reasons(struct placement_session *s, const struct placement_request *r,
+                              const char **ret) {
+        const size_t n_steps = ELEMENTSOF(step_names) + r->n_constraints;
+        struct run_state st = {};
+        int k;
+
+        if (!request_valid(r))
+                return -EINVAL;
+        k = run_state_init(&st, s, r);
+        for (size_t i = 0; k >= 0 && i < s->n; i++) {
+                size_t step = 0;
+
+                for (; step < n_steps; step++) {
+                        k = passes(r, s->c, &st, i, step);
+                        if (k <= 0)
+                                break;
+                }
+                ret[i] = step < n_steps ? step_name(r, step) : NULL;
+        }
         run_state_done(&st);
-        placement_result_free(res);
-        return k;
+        return k < 0 ? k : 0;
+}
+
+int placement_run(struct placement_cluster *c, const struct placement_request *r,
+                  struct placement_result **ret) {
+        _cleanup_(placement_session_freep) struct placement_session *s = NULL;
+        int k;
+
+        if (!request_valid(r))
+                return -EINVAL; /* not validated */
+        if (placement_run_work(c, r) > PLACEMENT_WORK_MAX)
+                return -ERANGE;
+        k = placement_session_new(&s, c);
+        if (k < 0)
+                return k;
+        return placement_session_run(s, r, ret);
 }

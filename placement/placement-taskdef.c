@@ -303,3 +303,21 @@ int placement_taskdef_parse(struct placement_taskdef **ret, const char *text, si
         *ret = TAKE_PTR(td);
         return 0;
 }
+
+/* family:revision of an ARN ("arn:aws:ecs:r:a:task-definition/web:3" ->
+ * "web:3"), or the name itself. */
+static const char *family_revision(const char *name) {
+        const char *s = strstr(name, ":task-definition/");
+
+        return s ? s + strlen(":task-definition/") : name;
+}
+
+const struct placement_taskdef *placement_taskdef_find(struct placement_taskdef *const *v, size_t n,
+                                                       const char *ref) {
+        const char *want = family_revision(ref);
+
+        for (size_t i = 0; i < n; i++)
+                if (streq(family_revision(v[i]->arn), want))
+                        return v[i];
+        return NULL;
+}

@@ -298,6 +298,154 @@ done:
         placement_cluster_free(c);
 }
 
+/* Everything a placement changes on c, as text: remaining CPU and memory,
+ * ports in use, running tasks, task groups. */
+static char *cluster_state(const struct placement_cluster *c) {
+        char *s = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&s, &size);
+
+        if (!f)
+                return NULL;
+        for (size_t i = 0; i < c->n_instances; i++) {
+                const struct placement_instance *ci = &c->instances[i];
+                fprintf(f, "%s cpu=%lld mem=%lld tcp=%zu udp=%zu running=%lld groups=",
+                        placement_instance_short_id(ci), (long long)ci->remaining.cpu,
+                        (long long)ci->remaining.memory, ci->remaining.n_ports_tcp,
+                        ci->remaining.n_ports_udp, (long long)ci->running_tasks_count);
+                for (size_t k = 0; k < ci->n_groups; k++)
+                        fprintf(f, "%s:%u,", ci->groups[k].group, ci->groups[k].count);
+                fputc(';', f);
+        }
+        fclose(f);
+        return s;
+}
+
+/* One request of count tasks of group, validated: the strategies given. */
+static int request(struct placement_request *req, struct placement_taskdef *td, const char *group,
+                   unsigned count, const char *constraints, const char *strategies) {
+        struct placement_error e = {};
+
+        *req = (struct placement_request){.taskdef = td, .count = count, .seed = 1};
+        req->group = strdup(group);
+        if (constraints && placement_request_add_constraints(req, constraints, NULL, &e) < 0)
+                return -EINVAL;
+        if (strategies && placement_request_add_strategies(req, strategies, &e) < 0)
+                return -EINVAL;
+        return placement_request_validate(req, NULL, &e);
+}
+
+/* A session: what an excluded instance takes away (its candidacy and its
+ * tasks' counts), and a rollback that gives the cluster back as it was. */
+static void test_session(struct placement_taskdef *td) {
+        struct placement_cluster *c = cluster();
+        struct placement_session *s = NULL;
+        struct placement_request spread = {}, fresh = {}, distinct = {};
+        struct placement_result *res = NULL;
+        const char *reasons[3] = {};
+        const bool lost_a1[3] = {true, false, false};
+        char *before = NULL, *after = NULL;
+
+        if (!CHECK("session: cluster loads", c) ||
+            !CHECK_INTEQ("session: new", placement_session_new(&s, c), 0))
+                goto done;
+        if (request(&spread, td, "service:web", 1,
+                    "type=memberOf,expression=attribute:ecs.availability-zone == b", NULL) < 0 ||
+            placement_session_run(s, &spread, &res) < 0)
+                goto done;
+        CHECK_STREQ("session: a constrained run puts a web task on b1", placed_on(c, res, 0), "b1");
+        res = placement_result_free(res);
+        placement_request_done(&spread);
+        CHECK_INTEQ("session: web has 3 tasks", placement_session_group_tasks(s, "service:web"), 3);
+
+        before = cluster_state(c);
+        CHECK_INTEQ("session: mark", placement_session_mark(s), 0);
+        placement_session_exclude(s, lost_a1);
+        CHECK_INTEQ("session: a1 lost, its task no longer counts",
+                    placement_session_group_tasks(s, "service:web"), 2);
+        /* Zones a and b hold one web task each once a1's is gone: the tie
+         * goes to binpack, and a2 has the least memory.  Counting a1's task,
+         * zone b would have won. */
+        if (request(&spread, td, "service:web", 1, NULL,
+                    "type=spread,field=attribute:ecs.availability-zone "
+                    "type=binpack,field=memory") == 0 &&
+            placement_session_run(s, &spread, &res) == 0)
+                CHECK_STREQ("session: spread does not count a lost instance's tasks",
+                            placed_on(c, res, 0), "a2");
+        res = placement_result_free(res);
+        if (request(&fresh, td, "service:new", 2, NULL, "type=spread,field=instanceId") == 0 &&
+            placement_session_run(s, &fresh, &res) == 0)
+                CHECK("session: a new group goes to the two instances left",
+                      strcmp(placed_on(c, res, 0), placed_on(c, res, 1)) != 0 &&
+                              strcmp(placed_on(c, res, 0), "a1") != 0 &&
+                              strcmp(placed_on(c, res, 1), "a1") != 0);
+        res = placement_result_free(res);
+        if (request(&distinct, td, "service:web", 1, "type=distinctInstance", NULL) == 0 &&
+            placement_session_reasons(s, &distinct, reasons) == 0) {
+                CHECK_STREQ("reasons: a lost instance is taken out at the agent step", reasons[0],
+                            "AGENT");
+                /* a2 had 1024 MiB: a web task and a new one took it all. */
+                CHECK_STREQ("reasons: a2 is full", reasons[1], "RESOURCE:MEMORY");
+                CHECK_STREQ("reasons: b1 holds a web task", reasons[2],
+                            "DistinctInstance placement constraint unsatisfied.");
+        }
+        placement_session_rollback(s);
+        placement_session_exclude(s, NULL);
+        after = cluster_state(c);
+        CHECK_STREQ("session: rollback gives back the cluster as it was at the mark", after,
+                    before);
+        CHECK_INTEQ("session: and the index too", placement_session_group_tasks(s, "service:new"),
+                    0);
+        CHECK_INTEQ("session: web's tasks all count again",
+                    placement_session_group_tasks(s, "service:web"), 3);
+done:
+        free(before);
+        free(after);
+        placement_result_free(res);
+        placement_request_done(&spread);
+        placement_request_done(&fresh);
+        placement_request_done(&distinct);
+        placement_session_free(s);
+        placement_cluster_free(c);
+}
+
+/* A session keeps the verdicts of a memberOf on attributes for all its runs,
+ * but one on task groups must be judged afresh: the second run of the same
+ * request sees the first's task.  binpack would pick the same instance
+ * again if the first run's verdict were kept. */
+static void test_session_memo(struct placement_taskdef *td) {
+        struct placement_cluster *c = cluster();
+        struct placement_session *s = NULL;
+        struct placement_request anti = {}, zone = {};
+        struct placement_result *r1 = NULL, *r2 = NULL, *r3 = NULL, *r4 = NULL;
+
+        if (!CHECK("memo: cluster loads", c) ||
+            !CHECK_INTEQ("memo: new", placement_session_new(&s, c), 0) ||
+            request(&anti, td, "service:memo", 1,
+                    "type=memberOf,expression=not(task:group == service:memo)",
+                    "type=binpack,field=memory") < 0 ||
+            request(&zone, td, "service:zone", 1,
+                    "type=memberOf,expression=attribute:ecs.availability-zone == b",
+                    "type=binpack,field=memory") < 0)
+                goto done;
+        if (placement_session_run(s, &anti, &r1) == 0 && placement_session_run(s, &anti, &r2) == 0)
+                CHECK("memo: a memberOf on task:group sees the previous run's task",
+                      strcmp(placed_on(c, r1, 0), placed_on(c, r2, 0)) != 0);
+        if (placement_session_run(s, &zone, &r3) == 0 && placement_session_run(s, &zone, &r4) == 0)
+                CHECK("memo: a memberOf on attributes keeps its verdict: b1 both times",
+                      strcmp(placed_on(c, r3, 0), "b1") == 0 &&
+                              strcmp(placed_on(c, r4, 0), "b1") == 0);
+done:
+        placement_result_free(r1);
+        placement_result_free(r2);
+        placement_result_free(r3);
+        placement_result_free(r4);
+        placement_request_done(&anti);
+        placement_request_done(&zone);
+        placement_session_free(s);
+        placement_cluster_free(c);
+}
+
 int main(void) {
         struct placement_taskdef *td = taskdef(taskdef_json);
         struct placement_taskdef *constrained = taskdef(taskdef_constrained_json);
@@ -308,6 +456,8 @@ int main(void) {
                 test_field_kinds(td);
                 test_work_limit(td);
                 test_regex_steps();
+                test_session(td);
+                test_session_memo(td);
         }
         placement_taskdef_free(td);
         placement_taskdef_free(constrained);

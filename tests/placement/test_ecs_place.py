@@ -268,9 +268,9 @@ def main():
            err="error: column 16: operator '>' is not valid for agentConnected (==, !=, in, !in, =~, !~ are)\n"
                "agentConnected > true\n"
                "               ^\n")
-    expect("filter: --output must be json, text or table",
+    expect("filter: --output must be json, text, table or svg",
            ["filter", "--instances", INSTANCES, "--output", "yaml", "agentConnected == true"], 2,
-           err="error: --output: 'yaml' is not json, text or table\n")
+           err="error: --output: 'yaml' is not json, text, table or svg\n")
     expect("filter: --instances is required", ["filter", "agentConnected == true"], 2,
            err="error: filter needs --instances FILE\n")
     expect("unknown command", ["frobnicate"], 2)

@@ -24,6 +24,7 @@ def valgrind_clean(tap, moto):
         d.wait_log(r"Attribute sync: custom attributes in sync", 60)
         s.apply({"imds": {"spot": {"action": "terminate", "time": 110}}})
         d.wait_log(r"Drain hook \[\d+\] for spot/terminate/\S+: hook says hello", 60)
+        d.wait_log(r"spot terminate at \S+: empty after \d+ s", 60)  # the follow, its calls and its end
         s.apply({"imds": {"spot": None, "faults": [
             {"kind": "status", "status": 500, "path": "/latest/meta-data/spot/instance-action", "count": 16}]}})
         d.wait_log(r"IMDS answers again", 60)
@@ -34,8 +35,8 @@ def valgrind_clean(tap, moto):
         with open(vlog) as f:
             summary = f.read()
         tap.ok(rc == 0 and "ERROR SUMMARY: 0 errors" in summary,
-               "valgrind: no memory error or definite leak over start, join, attribute sync, a drain and its "
-               "hook, failing IMDS reads, reload and stop", "exit %s; %s" % (rc, summary[-1500:]))
+               "valgrind: no memory error or definite leak over start, join, attribute sync, a drain, its "
+               "hook and its follow to empty, failing IMDS reads, reload and stop", "exit %s; %s" % (rc, summary[-1500:]))
 
 
 def main(tap):

@@ -21,7 +21,7 @@ GIT_HASH    := $(shell git rev-parse --short=8 HEAD 2>/dev/null || echo unknown)
 B           ?= build
 CC          ?= cc
 FUZZ_CC     ?= clang
-DEPS        ?= packaging/install-deps.sh
+DEPS        ?= tools/install-deps.sh
 DEMO        ?= tests/demo
 
 # What each binary links, and nothing more (with --as-needed on top).

@@ -17,7 +17,11 @@ SHELL       := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
 VERSION     := 0.1.0
-GIT_HASH    := $(shell git rev-parse --short=8 HEAD 2>/dev/null || echo unknown)
+# The commit built: .git-hash in a tarball from `make dist`, else git's (only
+# in a checkout of this tree: a tarball unpacked inside another repository,
+# as packaging often does, must not take that repository's commit).
+GIT_HASH    := $(or $(shell cat .git-hash 2>/dev/null),$(shell [ -e .git ] && \
+                 git rev-parse --short=8 HEAD 2>/dev/null),unknown)
 B           ?= build
 CC          ?= cc
 FUZZ_CC     ?= clang
@@ -60,7 +64,7 @@ FUZZERS    := $(patsubst %.c,$(B)/fuzz/%,$(notdir $(FUZZ_SRCS)))
 vpath %.c $(sort $(dir $(TEST_SRCS) $(TOOL_SRCS) $(FUZZ_SRCS)))
 
 .PHONY: all deps pkgcheck tests fuzz fuzz-run check check-plain check-asan demo bench clean \
-        format format-check lint run-demo run-bench run-fuzz man
+        format format-check lint run-demo run-bench run-fuzz man conf
 all: $(B)/ecs-hostd $(B)/ecs-place
 
 # Without the -dev packages the flags above are empty: say so once, clearly,
@@ -110,15 +114,21 @@ fuzz: $(FUZZERS)
 deps:
 	@$(DEPS)
 
-# The static gates: the checked-in .clang-format, 100 columns, and the
-# layout rules (tests/lint: what the AWS clients may include, function length).
-# ecs-hostd(8)'s CONFIGURATION entries are the key table's (test_check_config.py checks it).
+# The documents generated from the key table (test_check_config.py fails when
+# one is stale): ecs-hostd.conf(5)'s KEYS entries, between its BEGIN KEYS and
+# END KEYS lines, and the example /etc/ecs/ecs-hostd.conf.
+CONF5 := packaging/man/ecs-hostd.conf.5
 man: $(B)/ecs-hostd
 	@GEN="$$($(B)/ecs-hostd --list-keys=man)" \
 	  awk '/^\.\\" BEGIN KEYS/ { print; print ENVIRON["GEN"]; skip = 1; next } /^\.\\" END KEYS/ { skip = 0 } !skip' \
-	  packaging/ecs-hostd.8 > packaging/ecs-hostd.8.new && mv packaging/ecs-hostd.8.new packaging/ecs-hostd.8
-	@echo "packaging/ecs-hostd.8: $$(grep -c '^\.TP' packaging/ecs-hostd.8) entries"
+	  $(CONF5) > $(CONF5).new && mv $(CONF5).new $(CONF5)
+	@echo "$(CONF5): $$($(B)/ecs-hostd --list-keys=man | grep -c '^\.TP') keys"
+conf: $(B)/ecs-hostd
+	@$(B)/ecs-hostd --list-keys=conf > packaging/ecs-hostd.conf
+	@echo "packaging/ecs-hostd.conf: $$(grep -c '^#[A-Za-z0-9_]*=' packaging/ecs-hostd.conf) keys"
 
+# The static gates: the checked-in .clang-format, 100 columns, and the
+# layout rules (tests/lint: what the AWS clients may include, function length).
 format:
 	clang-format -i $(C_FILES)
 format-check:

@@ -38,7 +38,8 @@ static void help(void) {
                "                      errors and exit 1\n"
                "      --list-keys[=FORMAT]\n"
                "                      print every configuration key: as a markdown table\n"
-               "                      (FORMAT markdown, the default) or as man page entries (man)\n"
+               "                      (FORMAT markdown, the default), as man page entries (man)\n"
+               "                      or as the example configuration file (conf)\n"
                "      --version       print the version and exit\n"
                "  -h, --help          print this help and exit\n"
                "\n"
@@ -78,8 +79,11 @@ static int parse_argv(int argc, char *argv[], struct args *a) {
                         a->list_keys = true;
                         if (optarg && strcmp(optarg, "man") == 0)
                                 a->list_format = CONFIG_LIST_MAN;
+                        else if (optarg && strcmp(optarg, "conf") == 0)
+                                a->list_format = CONFIG_LIST_CONF;
                         else if (optarg && strcmp(optarg, "markdown") != 0) {
-                                fprintf(stderr, "ecs-hostd: --list-keys=%s: markdown or man\n",
+                                fprintf(stderr,
+                                        "ecs-hostd: --list-keys=%s: markdown, man or conf\n",
                                         optarg);
                                 return -EINVAL;
                         }

@@ -64,7 +64,7 @@ FUZZERS    := $(patsubst %.c,$(B)/fuzz/%,$(notdir $(FUZZ_SRCS)))
 vpath %.c $(sort $(dir $(TEST_SRCS) $(TOOL_SRCS) $(FUZZ_SRCS)))
 
 .PHONY: all deps pkgcheck tests fuzz fuzz-run check check-plain check-asan demo bench clean \
-        format format-check lint run-demo run-bench run-fuzz man conf
+        format format-check lint run-demo run-bench run-fuzz man conf install uninstall dist
 all: $(B)/ecs-hostd $(B)/ecs-place
 
 # Without the -dev packages the flags above are empty: say so once, clearly,
@@ -126,6 +126,78 @@ man: $(B)/ecs-hostd
 conf: $(B)/ecs-hostd
 	@$(B)/ecs-hostd --list-keys=conf > packaging/ecs-hostd.conf
 	@echo "packaging/ecs-hostd.conf: $$(grep -c '^#[A-Za-z0-9_]*=' packaging/ecs-hostd.conf) keys"
+
+# make install [DESTDIR=...] [PREFIX=/usr]: what packaging/ holds, where an
+# operator's system looks for it.  The configuration directory is /etc
+# whatever PREFIX says: the daemon reads /etc/ecs.  Man pages go in
+# uncompressed (dh_installman and rpm's brp-compress compress them).  An
+# existing ecs-hostd.conf is never overwritten, and uninstall removes it only
+# when it is still the example.
+PREFIX      ?= /usr
+SBINDIR     ?= $(PREFIX)/sbin
+BINDIR      ?= $(PREFIX)/bin
+DATADIR     ?= $(PREFIX)/share
+MANDIR      ?= $(DATADIR)/man
+DOCDIR      ?= $(DATADIR)/doc/ecs-hostd
+SYSCONFDIR  ?= /etc
+UNITDIR     ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),/usr/lib/systemd/system)
+SYSUSERSDIR ?= $(or $(shell pkg-config --variable=sysusersdir systemd 2>/dev/null),/usr/lib/sysusers.d)
+INSTALL     ?= install
+MANPAGES    := packaging/man/ecs-place.1 packaging/man/ecs-hostd.conf.5 packaging/man/ecs-hostd.8
+# The EC2 user data examples: every file under USER_DATA_DIR, if it exists.
+USER_DATA_DIR ?= packaging/user-data
+USER_DATA    = $(shell [ -d $(USER_DATA_DIR) ] && cd $(USER_DATA_DIR) && find . -type f | sort)
+# Every file install writes, but the configuration (kept when changed).
+INSTALLED    = $(SBINDIR)/ecs-hostd $(BINDIR)/ecs-place $(UNITDIR)/ecs-hostd.service \
+               $(SYSUSERSDIR)/ecs-hostd.conf $(foreach m,$(MANPAGES),$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m))) \
+               $(DOCDIR)/README.md $(DOCDIR)/iam-policy.json $(USER_DATA:./%=$(DOCDIR)/user-data/%)
+
+install: all
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/ecs
+	$(INSTALL) -m 755 $(B)/ecs-hostd $(DESTDIR)$(SBINDIR)/ecs-hostd
+	$(INSTALL) -m 755 $(B)/ecs-place $(DESTDIR)$(BINDIR)/ecs-place
+	sed 's|^ExecStart=/usr/sbin/ecs-hostd|ExecStart=$(SBINDIR)/ecs-hostd|' packaging/systemd/ecs-hostd.service \
+	    > $(DESTDIR)$(UNITDIR)/ecs-hostd.service && chmod 644 $(DESTDIR)$(UNITDIR)/ecs-hostd.service
+	$(INSTALL) -m 644 packaging/systemd/ecs-hostd.sysusers $(DESTDIR)$(SYSUSERSDIR)/ecs-hostd.conf
+	$(INSTALL) -m 644 packaging/man/ecs-place.1 $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 644 packaging/man/ecs-hostd.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	$(INSTALL) -m 644 packaging/man/ecs-hostd.8 $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 644 README.md packaging/iam-policy.json $(DESTDIR)$(DOCDIR)/
+	@for f in $(USER_DATA:./%=%); do \
+	  echo "$(INSTALL) -D -m 644 $(USER_DATA_DIR)/$$f $(DESTDIR)$(DOCDIR)/user-data/$$f"; \
+	  $(INSTALL) -D -m 644 $(USER_DATA_DIR)/$$f $(DESTDIR)$(DOCDIR)/user-data/$$f || exit 1; done
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/ecs/ecs-hostd.conf ]; then \
+	  echo "install: kept $(DESTDIR)$(SYSCONFDIR)/ecs/ecs-hostd.conf (the example: ecs-hostd --list-keys=conf)"; \
+	else \
+	  echo "$(INSTALL) -m 644 packaging/ecs-hostd.conf $(DESTDIR)$(SYSCONFDIR)/ecs/ecs-hostd.conf"; \
+	  $(INSTALL) -m 644 packaging/ecs-hostd.conf $(DESTDIR)$(SYSCONFDIR)/ecs/ecs-hostd.conf; \
+	fi
+	@# On this machine, not into a package: the system user, as a package's
+	@# postinst would make it (systemd-sysusers; DynamicUser= otherwise).
+	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
+	  echo "systemd-sysusers $(SYSUSERSDIR)/ecs-hostd.conf"; systemd-sysusers $(SYSUSERSDIR)/ecs-hostd.conf; fi
+
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	@[ ! -d $(DESTDIR)$(DOCDIR) ] || find $(DESTDIR)$(DOCDIR) -depth -type d -empty -delete
+	@conf=$(DESTDIR)$(SYSCONFDIR)/ecs/ecs-hostd.conf; \
+	if cmp -s packaging/ecs-hostd.conf $$conf; then echo "rm -f $$conf"; rm -f $$conf; \
+	elif [ -e $$conf ]; then echo "uninstall: kept $$conf, which was changed"; fi
+
+# make dist: ecs-hostd-VERSION.tar.gz, the source the packages build from:
+# HEAD's tree (git archive: every file's time is the commit's, so the same
+# commit gives the same bytes) and .git-hash, so that a build outside git
+# still knows its commit.
+DIST := ecs-hostd-$(VERSION)
+dist:
+	@git diff --quiet HEAD -- || echo "dist: warning: uncommitted changes are not in the tarball (HEAD is)" >&2
+	@mkdir -p $(B)
+	git archive --format=tar --prefix=$(DIST)/ \
+	    --add-virtual-file=$(DIST)/.git-hash:"$$(git rev-parse --short=8 HEAD)"$$'\n' HEAD \
+	    | gzip -n -9 > $(B)/$(DIST).tar.gz
+	@echo "$(B)/$(DIST).tar.gz"
 
 # The static gates: the checked-in .clang-format, 100 columns, and the
 # layout rules (tests/lint: what the AWS clients may include, function length).

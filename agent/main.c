@@ -122,8 +122,12 @@ static void print_mode(const struct config *cfg) {
                 printf("# ECS_HOSTD_MODE=auto resolves to companion: the official agent at %s "
                        "answers, not registered yet\n",
                        url);
-        else
+        else if (config_is_set(cfg, KEY_ECS_CLUSTER))
                 printf("# ECS_HOSTD_MODE=auto resolves to register: nothing answers at %s\n", url);
+        else
+                printf("# ECS_HOSTD_MODE=auto joins nothing: nothing answers at %s and "
+                       "ECS_CLUSTER is not set\n",
+                       url);
 }
 
 /* The configuration, with ECS's attribute rules checked by their owner.  On

@@ -43,7 +43,7 @@ ALL_LIBS    := $(call pkg_libs,$(ALL_PKGS)) -lm
 WARN   := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
           -Wpointer-arith -Wcast-qual -Wformat=2 -Werror
 CFLAGS ?= -O2 -g
-ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE= $(WARN) $(CFLAGS) $(SANFLAGS) -Iinclude $(PKG_CFLAGS) \
+ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE= $(WARN) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -Iinclude $(PKG_CFLAGS) \
              -DHOSTD_VERSION='"$(VERSION)"' -DHOSTD_GIT_HASH='"$(GIT_HASH)"' -MMD -MP
 LINK   = $(CC) $(SANFLAGS) -Wl,--as-needed $(LDFLAGS)
 

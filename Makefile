@@ -212,8 +212,9 @@ deb: dist
 	tar -C $(DEB_DIR) -xzf $(B)/$(DIST).tar.gz
 	cp -a $(DEB_DIR)/$(DIST)/packaging/debian $(DEB_DIR)/$(DIST)/debian
 	@# Not our make's variables: debian/rules runs make clean, and B=... from
-	@# this command line (MAKEFLAGS) would have it remove this build directory.
-	cd $(DEB_DIR)/$(DIST) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+	@# this command line (in MAKEFLAGS and the environment) would have it
+	@# remove this build directory.
+	cd $(DEB_DIR)/$(DIST) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u B \
 	    DEB_BUILD_OPTIONS="parallel=2 $(DEB_BUILD_OPTIONS)" \
 	    dpkg-buildpackage -b -us -uc > ../build.log 2>&1 || { tail -40 ../build.log; exit 1; }
 	lintian --fail-on error,warning --info $(DEB) | tee $(DEB_DIR)/lintian.log

@@ -64,7 +64,7 @@ FUZZERS    := $(patsubst %.c,$(B)/fuzz/%,$(notdir $(FUZZ_SRCS)))
 vpath %.c $(sort $(dir $(TEST_SRCS) $(TOOL_SRCS) $(FUZZ_SRCS)))
 
 .PHONY: all deps pkgcheck tests fuzz fuzz-run check check-plain check-asan demo bench clean \
-        format format-check lint run-demo run-bench run-fuzz man conf install uninstall dist deb
+        format format-check lint run-demo run-bench run-fuzz man conf install uninstall dist deb package-test
 all: $(B)/ecs-hostd $(B)/ecs-place
 
 # Without the -dev packages the flags above are empty: say so once, clearly,
@@ -220,6 +220,13 @@ deb: dist
 	lintian --fail-on error,warning --info $(DEB) | tee $(DEB_DIR)/lintian.log
 	@echo "$(DEB): $$(du -k $(DEB) | cut -f1) KiB"
 
+# make package-test: the .deb installed, run, removed and purged in a fresh
+# minimal Debian root (debootstrap, cached under $(B)/package-test-cache),
+# as tests/packaging/package-test says.  Root only; about a minute once the
+# root is cached.
+package-test: deb
+	@tests/packaging/package-test $(B)
+
 # The static gates: the checked-in .clang-format, 100 columns, and the
 # layout rules (tests/lint: what the AWS clients may include, function length).
 format:
@@ -275,4 +282,7 @@ run-fuzz:
 clean:
 	rm -rf $(B)
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+# The compilers' dependency files; not in the package builds' trees and
+# roots, which have their own (and directories such as sysusers.d).
+-include $(shell find $(B) \( -path $(B)/deb -o -path $(B)/rpm -o -path '$(B)/package-test*' \) -prune \
+           -o -name '*.d' -type f -print 2>/dev/null)

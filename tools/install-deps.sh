@@ -8,14 +8,14 @@ set -eu
 # the real peers the tests talk to (AWS CLI, Prometheus tools), and what the
 # packaging tests check with (man's warnings and lexgrog, systemd-analyze, a
 # systemd booted in systemd-nspawn to run the unit, debhelper and lintian for
-# make deb).
+# make deb, debootstrap for make package-test).
 pkgs=(
         build-essential pkg-config clang libclang-rt-dev valgrind git
         libcurl4-openssl-dev libcjson-dev libsystemd-dev libssl-dev
         libmicrohttpd-dev libpcre2-dev zlib1g-dev libyaml-dev libgnutls28-dev libcrypt-dev
         python3 python3-pip curl wrk groff-base man-db
         systemd systemd-container
-        debhelper dpkg-dev lintian
+        debhelper dpkg-dev lintian debootstrap
         prometheus-node-exporter prometheus
 )
 

@@ -8,14 +8,15 @@ set -eu
 # the real peers the tests talk to (AWS CLI, Prometheus tools), and what the
 # packaging tests check with (man's warnings and lexgrog, systemd-analyze, a
 # systemd booted in systemd-nspawn to run the unit, debhelper and lintian for
-# make deb, debootstrap for make package-test).
+# make deb, debootstrap for make package-test, shellcheck and cloud-init's
+# schema check for the user data examples).
 pkgs=(
         build-essential pkg-config clang libclang-rt-dev valgrind git
         libcurl4-openssl-dev libcjson-dev libsystemd-dev libssl-dev
         libmicrohttpd-dev libpcre2-dev zlib1g-dev libyaml-dev libgnutls28-dev libcrypt-dev
         python3 python3-pip curl wrk groff-base man-db
         systemd systemd-container
-        debhelper dpkg-dev lintian debootstrap
+        debhelper dpkg-dev lintian debootstrap shellcheck cloud-init
         prometheus-node-exporter prometheus
 )
 
@@ -41,6 +42,11 @@ if ((${#missing[@]})); then
         for svc in prometheus prometheus-node-exporter; do
                 $sudo systemctl disable --now "$svc" >/dev/null 2>&1 || true
         done
+        # cloud-init is here for `cloud-init schema`: it must not configure
+        # this machine at its next boot (cloud-init.disabled is its own switch).
+        if [[ " ${missing[*]} " == *" cloud-init "* ]]; then
+                $sudo mkdir -p /etc/cloud && $sudo touch /etc/cloud/cloud-init.disabled
+        fi
 fi
 
 # moto is the ECS/IAM/STS endpoint of the tests.  Use the installed one; fall

@@ -188,6 +188,17 @@ def test_man(tap):
                            text=True, env=env)
         tap.ok(p.returncode == 0 and not p.stderr.strip(), "%s: man --warnings, as lintian runs it, is silent" % page,
                p.stderr[:800])
+        p = subprocess.run(["groff", "-ww", "-z", "-man", path], capture_output=True, text=True)
+        tap.ok(p.returncode == 0 and not p.stderr.strip(), "%s: groff -ww -z (every warning) is silent" % page,
+               p.stderr[:800])
+        p = subprocess.run(["man", "-l", path], capture_output=True, text=True, env=env)
+        wide = [l for l in p.stdout.splitlines() if len(l) > 80]
+        tap.ok(p.returncode == 0 and p.stdout.count("\n") > 20 and not wide,
+               "%s: MANWIDTH=80 man -l renders it, no line wider than 80 columns" % page, (p.stderr, wide[:3]))
+        # A request line whose argument starts with '"' loses the quotes.
+        with open(path) as f:
+            eaten = [l for l in f.read().splitlines() if re.match(r'^\.(B|I|BR|RB|BI|IB|IR|RI) .*\s"\w+":', l)]
+        tap.ok(not eaten, "%s: no JSON quote that a macro's argument parsing would eat" % page, eaten)
         p = subprocess.run(["lexgrog", path], capture_output=True, text=True)
         base = os.path.basename(page).rsplit(".", 1)[0]
         tap.ok(p.returncode == 0 and (": \"%s - " % base) in p.stdout, "%s: whatis parses its NAME line" % page,

@@ -64,7 +64,7 @@ FUZZERS    := $(patsubst %.c,$(B)/fuzz/%,$(notdir $(FUZZ_SRCS)))
 vpath %.c $(sort $(dir $(TEST_SRCS) $(TOOL_SRCS) $(FUZZ_SRCS)))
 
 .PHONY: all deps pkgcheck tests fuzz fuzz-run check check-plain check-asan demo bench clean \
-        format format-check lint run-demo run-bench run-fuzz man conf install uninstall dist deb package-test
+        format format-check lint run-demo run-bench run-fuzz man conf install uninstall dist deb package-test rpm
 all: $(B)/ecs-hostd $(B)/ecs-place
 
 # Without the -dev packages the flags above are empty: say so once, clearly,
@@ -219,6 +219,31 @@ deb: dist
 	    dpkg-buildpackage -b -us -uc > ../build.log 2>&1 || { tail -40 ../build.log; exit 1; }
 	lintian --fail-on error,warning --info $(DEB) | tee $(DEB_DIR)/lintian.log
 	@echo "$(DEB): $$(du -k $(DEB) | cut -f1) KiB"
+
+# make rpm: build/rpm/RPMS/ARCH/ecs-hostd-VERSION-1.ARCH.rpm, rpmbuild of
+# packaging/rpm/ecs-hostd.spec (for Amazon Linux 2023) from make dist's
+# tarball.  Here, on Debian, the build dependencies are Debian's (--nodeps),
+# tools/rpm-macros-debian stands in for systemd-rpm-macros, and the cJSON
+# sources the spec names are Debian's copies of them: the upstream release
+# as the .orig tarball and Debian's patches, from apt-get source (deb-src,
+# which tools/install-deps.sh enables), kept in $(B)/rpm-cache.
+RPM_DIR      := $(B)/rpm
+RPM_CACHE    := $(B)/rpm-cache
+SPEC         := packaging/rpm/ecs-hostd.spec
+CJSON_VER    := $(shell sed -n 's/^%global cjson_version *//p' $(SPEC))
+CJSON_DEB    := $(shell sed -n 's/^%global cjson_debian *//p' $(SPEC))
+rpm: dist
+	@rm -rf $(RPM_DIR) && mkdir -p $(RPM_DIR)/SOURCES $(RPM_CACHE)
+	@[ -f $(RPM_CACHE)/cjson_$(CJSON_DEB).debian.tar.xz ] || \
+	  (cd $(RPM_CACHE) && apt-get source -qq --download-only cjson=$(CJSON_DEB)) || \
+	  { echo "make rpm: cannot fetch cJSON $(CJSON_DEB)'s source (deb-src: tools/install-deps.sh)" >&2; exit 1; }
+	cp $(B)/$(DIST).tar.gz $(RPM_DIR)/SOURCES/
+	cp $(RPM_CACHE)/cjson_$(CJSON_VER).orig.tar.gz $(RPM_DIR)/SOURCES/cJSON-$(CJSON_VER).tar.gz
+	cp $(RPM_CACHE)/cjson_$(CJSON_DEB).debian.tar.xz $(RPM_DIR)/SOURCES/
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u B rpmbuild -bb --nodeps \
+	    --define "_topdir $(abspath $(RPM_DIR))" --load tools/rpm-macros-debian $(SPEC) \
+	    > $(RPM_DIR)/build.log 2>&1 || { tail -40 $(RPM_DIR)/build.log; exit 1; }
+	@for f in $(RPM_DIR)/RPMS/*/*.rpm; do echo "$$f: $$(du -k $$f | cut -f1) KiB"; done
 
 # make package-test: the .deb installed, run, removed and purged in a fresh
 # minimal Debian root (debootstrap, cached under $(B)/package-test-cache),

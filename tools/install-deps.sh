@@ -9,14 +9,14 @@ set -eu
 # packaging tests check with (man's warnings and lexgrog, systemd-analyze, a
 # systemd booted in systemd-nspawn to run the unit, debhelper and lintian for
 # make deb, debootstrap for make package-test, shellcheck and cloud-init's
-# schema check for the user data examples).
+# schema check for the user data examples, rpmbuild for make rpm).
 pkgs=(
         build-essential pkg-config clang libclang-rt-dev valgrind git
         libcurl4-openssl-dev libcjson-dev libsystemd-dev libssl-dev
         libmicrohttpd-dev libpcre2-dev zlib1g-dev libyaml-dev libgnutls28-dev libcrypt-dev
         python3 python3-pip curl wrk groff-base man-db
         systemd systemd-container
-        debhelper dpkg-dev lintian debootstrap shellcheck cloud-init
+        debhelper dpkg-dev lintian debootstrap shellcheck cloud-init rpm cpio
         prometheus-node-exporter prometheus
 )
 
@@ -47,6 +47,21 @@ if ((${#missing[@]})); then
         if [[ " ${missing[*]} " == *" cloud-init "* ]]; then
                 $sudo mkdir -p /etc/cloud && $sudo touch /etc/cloud/cloud-init.disabled
         fi
+fi
+
+# make rpm takes the cJSON sources the spec bundles from `apt-get source
+# cjson`: Debian's source indexes (deb-src), from the same mirrors as the
+# binary ones, in a file of their own.
+if ! apt-get source --print-uris -qq cjson >/dev/null 2>&1; then
+        echo "install-deps: enabling deb-src (apt-get source cjson, for make rpm)"
+        if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+                sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources |
+                        $sudo tee /etc/apt/sources.list.d/debian-src.sources >/dev/null
+        elif [ -f /etc/apt/sources.list ]; then
+                sed -n 's/^deb /deb-src /p' /etc/apt/sources.list |
+                        $sudo tee /etc/apt/sources.list.d/debian-src.list >/dev/null
+        fi
+        $sudo apt-get update -qq
 fi
 
 # moto is the ECS/IAM/STS endpoint of the tests.  Use the installed one; fall

@@ -75,6 +75,13 @@ def test_contents(tap, deb):
 def test_binaries(tap, deb):
     with tempfile.TemporaryDirectory(prefix="hostd-deb-") as d:
         subprocess.run(["dpkg", "-x", deb, d], check=True)
+        tree = sorted("/usr" + p if p.startswith("/lib/") else p
+                      for p in ("/" + os.path.relpath(os.path.join(r, f), d) for r, _, fs in os.walk(d) for f in fs))
+        tap.ok(tree == packages.deb_files(deb), "dpkg -x writes exactly the files dpkg -c lists", tree)
+        modes = {p: oct(os.stat(d + p).st_mode & 0o7777) for p in ("/usr/sbin/ecs-hostd", "/usr/bin/ecs-place",
+                                                                   "/etc/ecs/ecs-hostd.conf")}
+        tap.ok(modes == {"/usr/sbin/ecs-hostd": "0o755", "/usr/bin/ecs-place": "0o755",
+                         "/etc/ecs/ecs-hostd.conf": "0o644"}, "the binaries 0755, the configuration 0644", modes)
         env = {"PATH": "/usr/bin:/bin"}
         p = subprocess.run([d + "/usr/sbin/ecs-hostd", "--version"], capture_output=True, text=True, env=env)
         want = "ecs-hostd %s (%s)" % (packages.version(), packages.head())

@@ -17,7 +17,10 @@ serves /metrics with the host's mount table, keeps its state private, reloads,
 drains on a Spot notice and runs the drain hook inside the sandbox.  The hook
 is a probe that records what the sandbox lets it do; the real manager's
 `systemd-analyze security` scores the running unit.  The static boot also
-runs the README's drop-in for a data directory of the operator's choice.
+runs the README's drop-in for a data directory of the operator's choice; the
+dynamic one then starts the unit as the packages leave a host, with no
+cluster configured, and checks that it stays up and says why it joins
+nothing.
 """
 import json
 import os
@@ -318,6 +321,39 @@ def check_journal_clean(tap, c, label):
            bad or log[-1500:])
 
 
+def check_unconfigured(tap, c, root, stack, port, label):
+    """As just after the package's install: no cluster configured anywhere,
+    auto mode, no official agent.  The unit starts and stays up, saying why
+    it joins nothing, rather than crash-looping or registering anywhere."""
+    keys = stack.daemon_config(datadir="/var/lib/ecs-hostd", attributes_dir="/etc/ecs/attributes.d")
+    keys.pop("ECS_CLUSTER", None)
+    keys.update({"ECS_HOSTD_MODE": "auto", "ECS_HOSTD_METRICS_LISTEN": "127.0.0.1:%d" % port})
+    with open(os.path.join(root, "etc", "ecs", "ecs.config"), "w") as f:
+        f.write("".join("%s=%s\n" % kv for kv in keys.items()))
+    # The identity the runs above saved is in another cluster: a fresh host has none.
+    c.run("rm", "-rf", "/var/lib/private/ecs-hostd", "/var/lib/ecs-hostd")
+    registered = len(stack.container_instances())
+    clusters = stack._active_clusters()
+    p = c.run("systemctl", "start", "ecs-hostd.service")
+    want = "Waiting for a cluster: no cluster configured: ECS_CLUSTER is not set"
+    try:
+        harness.wait_until(lambda: c.show("ecs-hostd.service", "StatusText").get("StatusText", "")
+                           .startswith(want), 30, what="the STATUS= of an unconfigured host")
+        ok = p.returncode == 0
+    except TimeoutError:
+        ok = False
+    time.sleep(2)  # long enough for a failing unit's restart (RestartSec=5 aside) to show
+    st = c.show("ecs-hostd.service", "ActiveState", "SubState", "NRestarts", "StatusText")
+    tap.ok(ok and st.get("ActiveState") == "active" and st.get("NRestarts") == "0",
+           f"{label}, no cluster configured: the unit runs, no restart, and STATUS= says what is missing",
+           (p.stderr, st, c.journal()[-1200:]))
+    tap.ok("Not joining a cluster: no cluster configured" in c.journal(),
+           f"{label}, no cluster configured: the journal says it too", c.journal()[-1200:])
+    tap.ok(len(stack.container_instances()) == registered and stack._active_clusters() == clusters,
+           f"{label}, no cluster configured: nothing registered, no cluster created", (registered, clusters))
+    c.run("systemctl", "stop", "ecs-hostd.service")
+
+
 def boot(tap, d, static_user):
     label = "system user" if static_user else "dynamic user"
     root = make_root(os.path.join(d, "static" if static_user else "dynamic"), static_user)
@@ -359,6 +395,8 @@ def boot(tap, d, static_user):
             st = c.show("ecs-hostd.service", "ActiveState", "Result")
             tap.ok(p.returncode == 0 and st.get("Result") == "success",
                    f"{label}: systemctl stop: a clean exit", (p.stderr, st))
+            if not static_user:
+                check_unconfigured(tap, c, root, stack, port, label)
         except Exception:
             if c.init:
                 tap.diag("the daemon's journal:\n" + c.journal()[-3000:])

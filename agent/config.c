@@ -1425,9 +1425,83 @@ static void list_keys_man(FILE *f) {
         }
 }
 
+/* Plain text as comment lines, words wrapped at CONF_WIDTH columns, `code`
+ * marks dropped (a configuration file is no place for markup). */
+#define CONF_WIDTH 78 /* columns */
+static void print_comment(FILE *f, const char *s) {
+        int col = 0;
+
+        while (*s) {
+                size_t n = strcspn(s, " "), w = n;
+
+                for (size_t i = 0; i < n; i++)
+                        w -= s[i] == '`';
+                if (col > 0 && col + 1 + (int)w > CONF_WIDTH) {
+                        fputc('\n', f);
+                        col = 0;
+                }
+                col += fprintf(f, col ? " " : "# ");
+                for (size_t i = 0; i < n; i++)
+                        if (s[i] != '`')
+                                col += fprintf(f, "%c", s[i]);
+                s += n + strspn(s + n, " ");
+        }
+        fputc('\n', f);
+}
+
+static const char conf_header[] =
+        "# /etc/ecs/ecs-hostd.conf: ecs-hostd's configuration; ecs-hostd.conf(5) says more.\n"
+        "#\n"
+        "# ecs-hostd reads /etc/ecs/ecs.config (the official ECS agent's file), then this\n"
+        "# file, which overrides it; the environment overrides both.  The syntax is\n"
+        "# systemd's EnvironmentFile=: KEY=VALUE lines; a line starting with '#' is a\n"
+        "# comment, but a '#' after a value is part of the value.\n"
+        "# Keys without the ECS_HOSTD_ prefix are also the official agent's or the AWS\n"
+        "# SDKs' names: set them in /etc/ecs/ecs.config when both should see them, as a\n"
+        "# value here is for ecs-hostd alone.\n"
+        "#\n"
+        "# Every key is below, commented out at its default: uncomment a line and change\n"
+        "# its value.  An empty value means the default, except for the lists and the\n"
+        "# patterns, where it means none.  `ecs-hostd --check-config` shows the\n"
+        "# effective configuration; `systemctl reload ecs-hostd` applies it.\n"
+        "#\n"
+        "# This file is generated from the key table (`ecs-hostd --list-keys=conf`).\n";
+
+/* The example /etc/ecs/ecs-hostd.conf: every key commented out at its
+ * default, quoted as --check-config quotes it, so that uncommenting a line
+ * changes nothing. */
+static void list_keys_conf(FILE *f) {
+        fputs(conf_header, f);
+        for (size_t i = 0; i < N_KEYS; i++) {
+                const struct config_key_info *k = &config_keys[i];
+                _cleanup_free_ char *type = NULL;
+                size_t n = 0;
+                FILE *m = open_memstream(&type, &n);
+                int width = 0;
+
+                if (m) {
+                        fputs("Type: ", m);
+                        print_type(m, k);
+                        fputs(k->def ? "." : "; unset by default.", m);
+                        fclose(m);
+                }
+                fputc('\n', f);
+                print_comment(f, k->description);
+                print_comment(f, type ? type : "");
+                fprintf(f, "#%s=", k->name);
+                if (k->def)
+                        print_value(f, k->def, &width);
+                fputc('\n', f);
+        }
+}
+
 void config_list_keys(FILE *f, enum config_list_format format) {
         if (format == CONFIG_LIST_MAN) {
                 list_keys_man(f);
+                return;
+        }
+        if (format == CONFIG_LIST_CONF) {
+                list_keys_conf(f);
                 return;
         }
         fprintf(f, "| Key | Default | Type | Description |\n|---|---|---|---|\n");

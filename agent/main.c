@@ -38,7 +38,8 @@ static void help(void) {
                "                      errors and exit 1\n"
                "      --list-keys[=FORMAT]\n"
                "                      print every configuration key: as a markdown table\n"
-               "                      (FORMAT markdown, the default) or as man page entries (man)\n"
+               "                      (FORMAT markdown, the default), as man page entries (man)\n"
+               "                      or as the example configuration file (conf)\n"
                "      --version       print the version and exit\n"
                "  -h, --help          print this help and exit\n"
                "\n"
@@ -78,8 +79,11 @@ static int parse_argv(int argc, char *argv[], struct args *a) {
                         a->list_keys = true;
                         if (optarg && strcmp(optarg, "man") == 0)
                                 a->list_format = CONFIG_LIST_MAN;
+                        else if (optarg && strcmp(optarg, "conf") == 0)
+                                a->list_format = CONFIG_LIST_CONF;
                         else if (optarg && strcmp(optarg, "markdown") != 0) {
-                                fprintf(stderr, "ecs-hostd: --list-keys=%s: markdown or man\n",
+                                fprintf(stderr,
+                                        "ecs-hostd: --list-keys=%s: markdown, man or conf\n",
                                         optarg);
                                 return -EINVAL;
                         }
@@ -118,8 +122,12 @@ static void print_mode(const struct config *cfg) {
                 printf("# ECS_HOSTD_MODE=auto resolves to companion: the official agent at %s "
                        "answers, not registered yet\n",
                        url);
-        else
+        else if (config_is_set(cfg, KEY_ECS_CLUSTER))
                 printf("# ECS_HOSTD_MODE=auto resolves to register: nothing answers at %s\n", url);
+        else
+                printf("# ECS_HOSTD_MODE=auto joins nothing: nothing answers at %s and "
+                       "ECS_CLUSTER is not set\n",
+                       url);
 }
 
 /* The configuration, with ECS's attribute rules checked by their owner.  On

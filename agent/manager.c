@@ -53,7 +53,8 @@ struct manager {
         char ecs_status[24]; /* the container instance's, as the join found it */
         sd_event_source *retry;
         uint64_t retry_usec;
-        char phase[512]; /* what startup does or waits for */
+        char phase[512];        /* what startup does or waits for */
+        bool said_unconfigured; /* "Not joining a cluster" logged since the last (re)load */
 };
 
 /* STATUS=: the watcher's line while it has one, else the phase.  Both hold
@@ -178,6 +179,14 @@ static void on_registration(const struct registration_result *res, void *userdat
                 log_error("Cannot join the cluster: %s; retrying in %llu s", res->message,
                           (unsigned long long)(RETRY_SLOW_USEC / 1000000));
                 set_phase(m, "Cannot join ECS cluster %s: %s", cluster, res->message);
+                schedule_retry(m, RETRY_SLOW_USEC);
+                return;
+        case REGISTRATION_UNCONFIGURED:
+                /* Logged once, not at every look for the official agent. */
+                if (!m->said_unconfigured)
+                        log_warn("Not joining a cluster: %s", res->message);
+                m->said_unconfigured = true;
+                set_phase(m, "Waiting for a cluster: %s", res->message);
                 schedule_retry(m, RETRY_SLOW_USEC);
                 return;
         case REGISTRATION_TERMINAL:
@@ -324,6 +333,7 @@ static void teardown(struct manager *m) {
         m->ecs_status[0] = 0;
         m->retry = sd_event_source_disable_unref(m->retry);
         m->retry_usec = 0;
+        m->said_unconfigured = false;
         m->aws = aws_clients_free(m->aws);
 }
 

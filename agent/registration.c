@@ -388,10 +388,23 @@ static void on_clusters(const struct ecs_result *res, void *userdata) {
 }
 
 static void start_register(struct registration *g) {
-        cJSON *req = cJSON_CreateObject();
+        cJSON *req;
         int r;
 
         g->mode = CONFIG_MODE_REGISTER;
+        /* The cluster "default", created when missing, is the official agent's
+         * rule and register mode's; in auto mode, the packages' default, an
+         * unset ECS_CLUSTER is a host nobody has configured yet: registering
+         * it (and creating a cluster) is not what installing a package may do. */
+        if (g->auto_mode && g->cluster_unset) {
+                fail(g, REGISTRATION_UNCONFIGURED,
+                     "no cluster configured: ECS_CLUSTER is not set (in /etc/ecs/ecs.config, "
+                     "/etc/ecs/ecs-hostd.conf or the environment) and the official agent does "
+                     "not answer; set ECS_CLUSTER and reload, or set ECS_HOSTD_MODE=register "
+                     "to join the cluster \"default\" as the official agent would");
+                return;
+        }
+        req = cJSON_CreateObject();
         cJSON_AddItemToObject(req, "clusters", cJSON_CreateStringArray(&g->cluster, 1));
         r = call(g, "DescribeClusters", req, on_clusters);
         if (r < 0)

@@ -184,10 +184,11 @@ const char *config_origin(const struct config *c, enum config_key k, unsigned *r
 /* Print every key's effective value with its source, one `KEY=VALUE  # source`
  * line per key in table order; secrets masked. */
 void config_print(const struct config *c, FILE *f);
-/* The key table as a markdown table (key, default, description) for the
- * README; `ecs-hostd --list-keys` prints it. */
+/* The key table, for the documents generated from it: `ecs-hostd
+ * --list-keys[=FORMAT]` prints it. */
 enum config_list_format {
         CONFIG_LIST_MARKDOWN, /* README.md's table */
-        CONFIG_LIST_MAN,      /* ecs-hostd(8)'s CONFIGURATION entries, roff */
+        CONFIG_LIST_MAN,      /* ecs-hostd.conf(5)'s KEYS entries, roff */
+        CONFIG_LIST_CONF,     /* the example /etc/ecs/ecs-hostd.conf: every key commented out */
 };
 void config_list_keys(FILE *f, enum config_list_format format);

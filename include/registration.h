@@ -7,7 +7,10 @@
  *   companion: never register; learn the official agent's registration from
  *              its introspection endpoint, else from ListContainerInstances +
  *              DescribeContainerInstances matched on ec2InstanceId;
- *   auto:      companion when the introspection endpoint answers quickly.
+ *   auto:      companion when the introspection endpoint answers quickly;
+ *              else register, but only in a cluster that is configured:
+ *              with ECS_CLUSTER set nowhere (a fresh install) it joins
+ *              nothing and says so (UNCONFIGURED).
  * The identity is kept in the state directory and reused after a restart
  * once DescribeContainerInstances confirms it, so restarts never leave a
  * second container instance behind. */
@@ -23,10 +26,11 @@
 struct registration;
 
 enum registration_outcome {
-        REGISTRATION_DONE,       /* arn and cluster are known */
-        REGISTRATION_RETRY,      /* transient: try again later */
-        REGISTRATION_RETRY_SLOW, /* needs a human or a rotation (credentials, policy) */
-        REGISTRATION_TERMINAL,   /* configuration conflict: exit 5 */
+        REGISTRATION_DONE,         /* arn and cluster are known */
+        REGISTRATION_RETRY,        /* transient: try again later */
+        REGISTRATION_RETRY_SLOW,   /* needs a human or a rotation (credentials, policy) */
+        REGISTRATION_TERMINAL,     /* configuration conflict: exit 5 */
+        REGISTRATION_UNCONFIGURED, /* nothing to join until configured (or the agent starts) */
 };
 
 struct registration_result {

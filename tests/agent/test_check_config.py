@@ -4,7 +4,8 @@
 Runs the built daemon on temporary config files with a controlled
 environment and checks exit codes, the exact error lines, the effective
 configuration with its sources, that secrets never reach stdout or stderr,
-that README.md documents every key of the table, and that every
+that README.md, ecs-hostd.conf(5) and the example ecs-hostd.conf hold every
+key of the table as `--list-keys` prints them, and that every
 key the code reads (config_string(cfg, KEY_X) and friends) is in the table
 and none is named by a string.
 """
@@ -53,6 +54,63 @@ def value_line(stdout, key):
         if line.startswith(key + "="):
             return line
     return None
+
+
+def effective(path):
+    """{key: (value as --check-config prints it, source)} for one file."""
+    rc, out, err = run(["--check-config", "-c", path])
+    values = {}
+    for line in out.splitlines():
+        if line.startswith("#"):
+            continue
+        kv, _, source = line.partition("#")
+        key, _, value = kv.rstrip().partition("=")
+        values[key] = (value, source.strip())
+    return rc, values, err
+
+
+def check_example_conf(keys):
+    """packaging/ecs-hostd.conf is `--list-keys=conf`; as installed (all
+    comments) it is valid and changes nothing; each key's line, uncommented,
+    is accepted and reads back as exactly the key's default."""
+    example = os.path.join(TOP, "packaging", "ecs-hostd.conf")
+    rc, conf, _ = run(["--list-keys=conf"])
+    with open(example) as f:
+        text = f.read()
+    check("packaging/ecs-hostd.conf is --list-keys=conf (make conf)", rc == 0 and text == conf,
+          "stale: run make conf")
+    lines = [(n, l) for n, l in enumerate(conf.splitlines(), 1) if re.match(r"#[A-Za-z0-9_]+=", l)]
+    check("the example has one commented-out line per key, in table order",
+          [l[1:].split("=")[0] for _, l in lines] == keys, [l for _, l in lines][:3])
+    check("the example holds nothing but comments and blank lines",
+          all(not l.strip() or l.startswith("#") for l in conf.splitlines()))
+
+    rc, defaults, err = effective(example)
+    check("the example as installed passes --check-config, silently", rc == 0 and err == "",
+          f"rc={rc} {err!r}")
+    check("the example as installed changes no key",
+          defaults and all(src in ("default", "unset") for _, src in defaults.values()),
+          {k: v for k, v in defaults.items() if v[1] not in ("default", "unset")})
+
+    wrong = []
+    with tempfile.TemporaryDirectory(prefix="test-example-conf-") as d:
+        one = os.path.join(d, "ecs-hostd.conf")
+        for n, line in lines:
+            key = line[1:].split("=")[0]
+            with open(one, "w") as f:
+                f.write(line[1:] + "\n")
+            rc, got, err = effective(one)
+            value, source = got.get(key, (None, None))
+            # A default reads back as itself (--check-config quotes it as the
+            # example does); an unset key's empty value leaves it unset.
+            want_source = f"{one}:1" if defaults[key][1] == "default" else "unset"
+            if rc != 0 or err or value != defaults[key][0] or source != want_source:
+                wrong.append(f"line {n} {line!r}: rc={rc} {err.strip()!r} read back "
+                             f"{value!r} from {source}, not {defaults[key][0]!r} from {want_source}")
+    check("every line of the example, uncommented, is accepted and reads back as the default",
+          not wrong and len(lines) == len(keys), wrong)
+    tricky = [l for _, l in lines if any(c in l for c in "\\$\"'|(")]
+    check("the quoted defaults (backslashes, $, quotes, |) are among them", len(tricky) >= 4, tricky)
 
 
 def main():
@@ -151,21 +209,25 @@ def main():
         missing = [r for r in rows if r not in doc]
         check("README.md has every key's row as --list-keys prints it",
               doc and not missing, f"missing or stale: {missing}")
-        # And so does the man page (make man), which renders cleanly.
+        # And so does ecs-hostd.conf(5) (make man); both pages render cleanly.
         rc, man_keys, _ = run(["--list-keys=man"])
-        with open(os.path.join(TOP, "packaging", "ecs-hostd.8")) as f:
+        with open(os.path.join(TOP, "packaging", "man", "ecs-hostd.conf.5")) as f:
             page = f.read()
         block = re.search(r'^\.\\" BEGIN KEYS[^\n]*\n(.*?)^\.\\" END KEYS', page, re.S | re.M)
-        check("ecs-hostd(8) has the keys as --list-keys=man prints them (make man)",
+        check("ecs-hostd.conf(5) has the keys as --list-keys=man prints them (make man)",
               rc == 0 and block and block.group(1) == man_keys,
               "stale: run make man" if block else "no BEGIN KEYS / END KEYS block")
         check("--list-keys=man: one entry per key", man_keys.count(".TP\n.B ") == len(rows), len(rows))
-        r = subprocess.run(["groff", "-man", "-Tascii", "-ww", "-P-cbou", os.path.join(TOP, "packaging", "ecs-hostd.8")],
-                           capture_output=True, text=True)
-        check("ecs-hostd(8) renders without a warning", r.returncode == 0 and not r.stderr.strip()
-              and "ECS_HOSTD_METRICS_LISTEN" in r.stdout, r.stderr[:500])
+        for page, word in (("ecs-hostd.conf.5", "ECS_HOSTD_METRICS_LISTEN"), ("ecs-hostd.8", "ecs-hostd.conf(5)")):
+            r = subprocess.run(["groff", "-man", "-Tascii", "-ww", "-P-cbou",
+                                os.path.join(TOP, "packaging", "man", page)], capture_output=True, text=True)
+            check(f"{page} renders without a warning", r.returncode == 0 and not r.stderr.strip()
+                  and word in r.stdout, r.stderr[:500])
         rc, _, err = run(["--list-keys=yaml"])
-        check("--list-keys=FORMAT: another format is a usage error", rc != 0 and "markdown or man" in err, err)
+        check("--list-keys=FORMAT: another format is a usage error",
+              rc != 0 and "markdown, man or conf" in err, err)
+
+        check_example_conf(keys)
 
         # Errors: every one, exact, exit 1, nothing on stdout, no secret.
         rc, out, err = run(["--check-config", "-c", a, "-c", bad, "-c", os.path.join(tmp, "nope")],

@@ -75,7 +75,7 @@ def main(tap):
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
-    with open(os.path.join(harness.TOP, "packaging", "ecs-hostd.service")) as f:
+    with open(os.path.join(harness.TOP, "packaging", "systemd", "ecs-hostd.service")) as f:
         unit = [line.strip() for line in f]
     tap.ok("LimitCORE=0" in unit, "the unit forbids core files (LimitCORE=0)")
 

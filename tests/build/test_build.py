@@ -3,7 +3,7 @@
 
 - First run on a fresh machine: a copy of the tree is built with a
   pkg-config that knows no package until the dependency step has run (as on
-  a machine without the -dev packages, before packaging/install-deps.sh).
+  a machine without the -dev packages, before tools/install-deps.sh).
   `make demo` must work on that first try, so the package flags must be read
   after the dependencies are installed; a plain `make` must say what is
   missing instead of failing on headers.

@@ -1197,7 +1197,13 @@ class Stack:
         self.tmpdir = tempfile.mkdtemp(prefix="hostd-stack-")
         os.makedirs(os.path.join(self.tmpdir, "data"))
         os.makedirs(os.path.join(self.tmpdir, "attributes.d"))
-        self.closed_port = free_port()  # nothing listens here
+        # Nothing listens here, and nothing else can: a port merely free a
+        # moment ago may be taken by another test's server meanwhile (seen
+        # as an "official agent" answering where none should).  A socket
+        # bound and never listening keeps the port and refuses connections.
+        self._closed_sock = socket.socket()
+        self._closed_sock.bind(("127.0.0.1", 0))
+        self.closed_port = self._closed_sock.getsockname()[1]
         spec = self.official_agent_spec
         if spec:
             spec = {} if spec is True else spec
@@ -1377,6 +1383,9 @@ class Stack:
             self._clean_moto()
         for d in self.daemons:
             d.close()
+        if getattr(self, "_closed_sock", None):
+            self._closed_sock.close()
+            self._closed_sock = None
         if self.tmpdir:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
             self.tmpdir = None

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "autoscaling.h"
+#include "aws-errors.h"
 #include "config.h"
 #include "event-util.h"
 #include "macro.h"
@@ -304,63 +305,25 @@ int autoscaling_parse_error(const char *body, size_t len, struct autoscaling_err
 
 /* ---- classification ---- */
 
-/* The AWS SDKs' standard retry mode's lists, as ecs.c has them. */
-static const char *const throttling_codes[] = {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "TransactionInProgressException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "LimitExceededException",
-        "RequestThrottled",
-        "SlowDown",
-        "PriorRequestNotComplete",
-        "EC2ThrottledException",
-};
-static const char *const auth_codes[] = {
-        "UnrecognizedClientException",
-        "InvalidSignatureException",
-        "SignatureDoesNotMatch",
-        "IncompleteSignature",
-        "InvalidClientTokenId",
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "MissingAuthenticationToken",
-        "AuthFailure",
-        "InvalidAccessKeyId",
-        "RequestExpired",
-};
 /* ResourceContention: "a pending update" (HTTP 500), worth another try. */
-static const char *const server_codes[] = {
-        "InternalFailure", "InternalError",           "ServiceUnavailable",
-        "RequestTimeout",  "RequestTimeoutException", "ResourceContention",
-};
+static const char *const own_server_codes[] = {"ResourceContention", NULL};
 
-static bool in_list(const char *code, const char *const *list, size_t n) {
-        for (size_t i = 0; code && i < n; i++)
-                if (strcmp(code, list[i]) == 0)
-                        return true;
-        return false;
-}
-
+/* The SDKs' classes (aws-errors.c), in this client's names. */
 enum autoscaling_error_kind autoscaling_classify(long status, const char *code) {
-        if (status == 200 && !code)
+        switch (aws_error_classify(status, code, own_server_codes)) {
+        case AWS_ERR_NONE:
                 return AUTOSCALING_OK;
-        if (in_list(code, throttling_codes, ELEMENTSOF(throttling_codes)) || status == 429)
+        case AWS_ERR_THROTTLED:
                 return AUTOSCALING_ERR_THROTTLED;
-        if (in_list(code, auth_codes, ELEMENTSOF(auth_codes)))
-                return AUTOSCALING_ERR_AUTH;
-        if (code &&
-            (strcmp(code, "AccessDenied") == 0 || strcmp(code, "AccessDeniedException") == 0))
-                return AUTOSCALING_ERR_ACCESS;
-        if (in_list(code, server_codes, ELEMENTSOF(server_codes)) || status >= 500)
+        case AWS_ERR_SERVER:
                 return AUTOSCALING_ERR_SERVER;
-        if (status == 403 && !code)
+        case AWS_ERR_AUTH:
+                return AUTOSCALING_ERR_AUTH;
+        case AWS_ERR_ACCESS:
                 return AUTOSCALING_ERR_ACCESS;
+        case AWS_ERR_CLIENT:
+                return AUTOSCALING_ERR_CLIENT;
+        }
         return AUTOSCALING_ERR_CLIENT;
 }
 

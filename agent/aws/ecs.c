@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "aws-errors.h"
 #include "ecs.h"
 #include "event-util.h"
 #include "macro.h"
@@ -44,61 +45,25 @@ struct ecs {
         struct ecs_call *calls;
 };
 
-static const char *const throttling_codes[] = {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestThrottledException",
-        "TooManyRequestsException",
-        "ProvisionedThroughputExceededException",
-        "TransactionInProgressException",
-        "RequestLimitExceeded",
-        "BandwidthLimitExceeded",
-        "LimitExceededException",
-        "RequestThrottled",
-        "SlowDown",
-        "PriorRequestNotComplete",
-        "EC2ThrottledException",
-};
-static const char *const auth_codes[] = {
-        "UnrecognizedClientException",
-        "InvalidSignatureException",
-        "SignatureDoesNotMatch",
-        "IncompleteSignature",
-        "InvalidClientTokenId",
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "MissingAuthenticationToken",
-        "AuthFailure",
-        "InvalidAccessKeyId",
-        "RequestExpired",
-};
-static const char *const server_codes[] = {
-        "ServerException",    "InternalFailure", "InternalError",
-        "ServiceUnavailable", "RequestTimeout",  "RequestTimeoutException",
-};
+/* ECS's own server fault (HTTP 500). */
+static const char *const own_server_codes[] = {"ServerException", NULL};
 
-static bool in_list(const char *code, const char *const *list, size_t n) {
-        for (size_t i = 0; code && i < n; i++)
-                if (strcmp(code, list[i]) == 0)
-                        return true;
-        return false;
-}
-
+/* The SDKs' classes (aws-errors.c), in this client's names. */
 enum ecs_error_kind ecs_classify(long status, const char *code) {
-        if (status == 200 && !code)
+        switch (aws_error_classify(status, code, own_server_codes)) {
+        case AWS_ERR_NONE:
                 return ECS_OK;
-        if (in_list(code, throttling_codes, ELEMENTSOF(throttling_codes)) || status == 429)
+        case AWS_ERR_THROTTLED:
                 return ECS_ERR_THROTTLED;
-        if (in_list(code, auth_codes, ELEMENTSOF(auth_codes)))
-                return ECS_ERR_AUTH;
-        if (code &&
-            (strcmp(code, "AccessDeniedException") == 0 || strcmp(code, "AccessDenied") == 0))
-                return ECS_ERR_ACCESS;
-        if (in_list(code, server_codes, ELEMENTSOF(server_codes)) || status >= 500)
+        case AWS_ERR_SERVER:
                 return ECS_ERR_SERVER;
-        if (status == 403 && !code)
+        case AWS_ERR_AUTH:
+                return ECS_ERR_AUTH;
+        case AWS_ERR_ACCESS:
                 return ECS_ERR_ACCESS;
+        case AWS_ERR_CLIENT:
+                return ECS_ERR_CLIENT;
+        }
         return ECS_ERR_CLIENT;
 }
 

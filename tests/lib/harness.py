@@ -1330,6 +1330,27 @@ class Stack:
     def aws(self, *args, **kw):
         return self.moto.aws(*args, **kw)
 
+    # Tasks on the host, as ECS would have them (moto keeps them RUNNING until stopped).
+    def register_task_definition(self, family, memory=64, cpu=64):
+        """aws ecs register-task-definition: one container of that size."""
+        return self.aws("ecs", "register-task-definition", "--family", family, "--container-definitions",
+                        json.dumps([{"name": family, "image": "nginx", "memory": memory, "cpu": cpu}]))
+
+    def run_tasks(self, family, count, group=None, on=None):
+        """aws ecs run-task in the Stack's cluster; the task ARNs.  on: the
+        container instance ARN every task must have landed on."""
+        args = ["ecs", "run-task", "--cluster", self.cluster, "--task-definition", family, "--count", str(count)]
+        if group:
+            args += ["--group", group]
+        out = self.aws(*args)
+        if on is not None and not all(t["containerInstanceArn"] == on for t in out["tasks"]):
+            raise AssertionError("run-task placed tasks elsewhere than %s: %s" % (on, out))
+        return [t["taskArn"] for t in out["tasks"]]
+
+    def stop_task(self, task):
+        """aws ecs stop-task, as ECS stops a task on a draining host."""
+        self.aws("ecs", "stop-task", "--cluster", self.cluster, "--task", task)
+
     def apply(self, scenario):
         """Set up what IMDS and ECS answer from a scenario dict (tests as data):
 

@@ -13,7 +13,6 @@ emulator, with tasks started by `aws ecs run-task` and stopped by the bench.
    host set ACTIVE again between them); goal: under 2 s.
 
 Not a test: it prints figures, ratios and which goals are met."""
-import json
 import os
 import statistics
 import sys
@@ -27,14 +26,11 @@ FOLLOW_OPS = ("DescribeContainerInstances", "ListTasks", "DescribeTasks")
 
 
 def run_tasks(s, family, count, group=None):
-    args = ["ecs", "run-task", "--cluster", s.cluster, "--task-definition", family, "--count", str(count)]
-    if group:
-        args += ["--group", group]
-    return [t["taskArn"] for t in s.aws(*args)["tasks"]]
+    return s.run_tasks(family, count, group)
 
 
 def stop(s, task):
-    s.aws("ecs", "stop-task", "--cluster", s.cluster, "--task", task)
+    s.stop_task(task)
 
 
 def follow_calls(s, mark):
@@ -83,8 +79,7 @@ def main():
         d = s.start_daemon(config={"ECS_HOSTD_MODE": "register"})
         d.arn = d.wait_log(r"Joined ECS cluster \S+ as (\S+)", timeout=60).group(1)
         for family in ("web", "api"):
-            s.aws("ecs", "register-task-definition", "--family", family, "--container-definitions",
-                  json.dumps([{"name": "c", "image": "nginx", "memory": 32, "cpu": 32}]))
+            s.register_task_definition(family, memory=32, cpu=32)
         lags = [one_drain(s, d, i) for i in range(N)]
         total, by_op = two_minutes(s, d)
         d.stop()

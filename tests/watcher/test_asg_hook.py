@@ -38,22 +38,18 @@ def hooked(s, **extra):
 def setup(s, d):
     arn = d.wait_log(r"Joined ECS cluster \S+ as (\S+)", timeout=60).group(1)
     for family in ("web", "api"):
-        s.aws("ecs", "register-task-definition", "--family", family, "--container-definitions",
-              json.dumps([{"name": "c", "image": "nginx", "memory": 64, "cpu": 64}]))
+        s.register_task_definition(family)
     s.proxy.control.clear_lifecycle_actions()
     s.proxy.control.add_lifecycle_action(GROUP, HOOK, s.instance.instance_id)
     return arn
 
 
 def run_tasks(s, family, count, group=None):
-    args = ["ecs", "run-task", "--cluster", s.cluster, "--task-definition", family, "--count", str(count)]
-    if group:
-        args += ["--group", group]
-    return [t["taskArn"] for t in s.aws(*args)["tasks"]]
+    return s.run_tasks(family, count, group)
 
 
 def stop(s, task):
-    s.aws("ecs", "stop-task", "--cluster", s.cluster, "--task", task)
+    s.stop_task(task)
 
 
 def calls(s, op, since=0):

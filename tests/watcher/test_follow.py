@@ -36,24 +36,17 @@ def setup(s, d):
     """Join, register two task definitions; returns the container instance ARN."""
     arn = d.wait_log(r"Joined ECS cluster \S+ as (\S+)", timeout=60).group(1)
     for family in ("web", "api"):
-        s.aws("ecs", "register-task-definition", "--family", family, "--container-definitions",
-              json.dumps([{"name": "c", "image": "nginx", "memory": 64, "cpu": 64}]))
+        s.register_task_definition(family)
     return arn
 
 
 def run_tasks(s, arn, group, family, count):
     """aws ecs run-task on the cluster (ours is its only instance); the task ARNs."""
-    args = ["ecs", "run-task", "--cluster", s.cluster, "--task-definition", family, "--count", str(count)]
-    if group:
-        args += ["--group", group]
-    out = s.aws(*args)
-    tasks = [t["taskArn"] for t in out["tasks"]]
-    assert all(t["containerInstanceArn"] == arn for t in out["tasks"]), out
-    return tasks
+    return s.run_tasks(family, count, group, on=arn)
 
 
 def stop(s, task):
-    s.aws("ecs", "stop-task", "--cluster", s.cluster, "--task", task)
+    s.stop_task(task)
 
 
 def spot(s, seconds):

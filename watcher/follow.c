@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "event-util.h"
 #include "follow.h"
 #include "log.h"
@@ -99,8 +100,13 @@ int follow_parse_counts(const cJSON *answer, const char *arn, unsigned *ret_runn
         return -EINVAL;
 }
 
+/* A task ARN, in the characters ARNs are made of: nothing that could split
+ * the space-separated list the empty hook gets, or a line. */
 static bool is_task_arn(const char *s) {
-        return s && strncmp(s, "arn:", 4) == 0 && strstr(s, ":task/") && strlen(s) < 512;
+        static const char arn_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789:/-_.";
+        return s && strncmp(s, "arn:", 4) == 0 && strstr(s, ":task/") && strlen(s) < 512 &&
+               s[strspn(s, arn_chars)] == 0;
 }
 
 int follow_parse_task_arns(const cJSON *answer, char ***ret, size_t *ret_n) {
@@ -157,16 +163,20 @@ static int task_cmp(const void *a, const void *b) {
 static int parse_task(const cJSON *t, struct follow_task *ret) {
         const char *arn = field(t, "taskArn"), *last = field(t, "lastStatus"),
                    *def = definition_of(field(t, "taskDefinitionArn")), *group = field(t, "group");
-        char family[512];
+        char family[512], safe_group[512 * 4], safe_def[512 * 4];
 
         if (!is_task_arn(arn))
                 return -EINVAL;
         if (streq_ptr(last, "STOPPED") || streq_ptr(last, "DELETED"))
                 return 0;
+        /* The group and the definition go to the log, STATUS= and the empty
+         * hook's environment: no control character from ECS gets there. */
         snprintf(family, sizeof family, "family:%.*s", (int)strcspn(def, ":"), def);
+        escape_controls(safe_group, sizeof safe_group, group && *group ? group : family);
+        escape_controls(safe_def, sizeof safe_def, def);
         *ret = (struct follow_task){.arn = strdup(arn),
-                                    .group = strdup(group && *group ? group : family),
-                                    .definition = strdup(def),
+                                    .group = strdup(safe_group),
+                                    .definition = strdup(safe_def),
                                     .last_status = strdup(last ? last : "UNKNOWN"),
                                     .stopping = on_its_way_out(last, field(t, "desiredStatus"))};
         if (!ret->arn || !ret->group || !ret->definition || !ret->last_status) {

@@ -113,6 +113,36 @@ static void test_tasks(void) {
         cJSON_Delete(j);
 }
 
+/* Text from ECS reaches the empty hook's environment: a control character
+ * in a group or definition is escaped, and an "ARN" that could split the
+ * list of ARNs (a space, a newline) is no task. */
+static void test_hostile_tasks(void) {
+        static const char text[] =
+                "{\"tasks\": ["
+                "{\"taskArn\": \"arn:aws:ecs:us-east-1:1:task/prod/1\", \"group\": "
+                "\"service:a\\nX=1\","
+                " \"lastStatus\": \"RUNNING\","
+                " \"taskDefinitionArn\": \"arn:aws:ecs:us-east-1:1:task-definition/w\\u0007:1\"},"
+                "{\"taskArn\": \"arn:aws:ecs:us-east-1:1:task/prod/2 arn:x\", \"lastStatus\": "
+                "\"RUNNING\"},"
+                "{\"taskArn\": \"arn:aws:ecs:us-east-1:1:task/prod/3\\nX\", \"lastStatus\": "
+                "\"RUNNING\"}"
+                "]}";
+        cJSON *j = cJSON_Parse(text);
+        struct follow_task *t = NULL;
+        size_t n = 0;
+
+        CHECK_INTEQ("parsed", follow_parse_tasks(j, &t, &n), 0);
+        CHECK_INTEQ("an ARN with a space or a newline is no task", n, 1);
+        if (n == 1) {
+                CHECK_STREQ("a newline in the group is escaped", t[0].group, "service:a\\x0aX=1");
+                CHECK_STREQ("a control character in the definition is escaped", t[0].definition,
+                            "w\\x07:1");
+        }
+        follow_tasks_free(t, n);
+        cJSON_Delete(j);
+}
+
 static void test_summary(void) {
         struct follow_task t[7] = {};
         static char api[] = "service:api", web[] = "service:web", cron[] = "family:cron";
@@ -142,6 +172,7 @@ int main(void) {
         test_counts();
         test_arns();
         test_tasks();
+        test_hostile_tasks();
         test_summary();
         test_pace();
         return test_done();

@@ -51,6 +51,30 @@ enum output {
         OUTPUT_SVG,
 };
 
+/* --output VALUE for a command that takes the formats in names (in the
+ * order its error message lists them): 0 with *ret set, or -EINVAL, said. */
+static int parse_output(const char *value, const char *const *names, enum output *ret) {
+        static const char *const all[] = {[OUTPUT_JSON] = "json",
+                                          [OUTPUT_TEXT] = "text",
+                                          [OUTPUT_TABLE] = "table",
+                                          [OUTPUT_SVG] = "svg"};
+        bool taken = false;
+        size_t n = 0;
+
+        for (; names[n]; n++)
+                taken = taken || streq(value, names[n]);
+        for (size_t k = 0; taken && k < ELEMENTSOF(all); k++)
+                if (streq(value, all[k])) {
+                        *ret = (enum output)k;
+                        return 0;
+                }
+        fprintf(stderr, "error: --output: '%s' is not ", value);
+        for (size_t i = 0; i < n; i++)
+                fprintf(stderr, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ", names[i]);
+        fputc('\n', stderr);
+        return -EINVAL;
+}
+
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct placement_query *, placement_query_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct placement_cluster *, placement_cluster_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(char **, placement_query_strv_free);
@@ -721,20 +745,11 @@ static int filter_parse_options(int argc, char **argv, struct filter_options *o)
                         o->status = optarg;
                         break;
                 case 'o':
-                        if (streq(optarg, "json"))
-                                o->output = OUTPUT_JSON;
-                        else if (streq(optarg, "text"))
-                                o->output = OUTPUT_TEXT;
-                        else if (streq(optarg, "table"))
-                                o->output = OUTPUT_TABLE;
-                        else if (streq(optarg, "svg"))
-                                o->output = OUTPUT_SVG;
-                        else {
-                                fprintf(stderr,
-                                        "error: --output: '%s' is not json, text, table or svg\n",
-                                        optarg);
+                        if (parse_output(
+                                    optarg,
+                                    (const char *const[]){"json", "text", "table", "svg", NULL},
+                                    &o->output) < 0)
                                 return -EINVAL;
-                        }
                         break;
                 case 'h':
                         usage(stdout);
@@ -1212,13 +1227,9 @@ static int run_option_value(int opt, const char *value, struct placement_request
                 req->fargate = streq(value, "FARGATE");
                 return 1;
         case OPT_OUTPUT:
-                if (!streq(value, "json") && !streq(value, "table") && !streq(value, "svg")) {
-                        fprintf(stderr, "error: --output: '%s' is not json, table or svg\n", value);
+                if (parse_output(value, (const char *const[]){"json", "table", "svg", NULL},
+                                 &o->output) < 0)
                         return -EINVAL;
-                }
-                o->output = streq(value, "table") ? OUTPUT_TABLE
-                            : streq(value, "svg") ? OUTPUT_SVG
-                                                  : OUTPUT_JSON;
                 return 1;
         }
         return -EINVAL;
@@ -1496,13 +1507,9 @@ static int resilience_option_value(int opt, const char *value, struct resilience
                 o->seed = seed;
                 return 1;
         case OPT_R_OUTPUT:
-                if (!streq(value, "table") && !streq(value, "json") && !streq(value, "svg")) {
-                        fprintf(stderr, "error: --output: '%s' is not table, json or svg\n", value);
+                if (parse_output(value, (const char *const[]){"table", "json", "svg", NULL},
+                                 &o->output) < 0)
                         return -EINVAL;
-                }
-                o->output = streq(value, "json")  ? OUTPUT_JSON
-                            : streq(value, "svg") ? OUTPUT_SVG
-                                                  : OUTPUT_TABLE;
                 return 1;
         }
         return -EINVAL;
